@@ -1,0 +1,684 @@
+"""Anthropic Messages API (``POST /v1/messages``) ↔ the canonical OpenAI chat schema.
+
+Pure translation first (``to_native``, ``native_headers``, ``from_native``, ``StreamTranslator``,
+``parse_error``), then the small :class:`AnthropicProvider` doing the I/O.
+
+Request mapping (OpenAI → Anthropic):
+
+- ``system`` / ``developer`` messages → top-level ``system`` (a string; text blocks when a part
+  carries ``cache_control``). Consecutive messages of one role are merged because Anthropic
+  wants alternating turns; ``tool`` messages become ``tool_result`` blocks of a user turn.
+- images: ``data:`` URLs → base64 ``image`` sources (PDF → ``document``), http(s) → ``url`` sources.
+- ``tools`` → ``{name, description, input_schema, strict}``; a non-function tool entry is sent
+  verbatim (an Anthropic-native tool); ``tool_choice`` auto/none/required/named →
+  auto/none/any/tool; ``parallel_tool_calls: false`` → ``disable_parallel_tool_use``.
+- ``max_tokens`` is required upstream: ``max_completion_tokens`` / ``max_tokens`` /
+  :func:`default_max_tokens`.
+- ``response_format: json_schema`` → ``output_config.format`` (structured outputs; this is what
+  the recorded traffic uses — no forced tool, so the answer stays ordinary text content).
+  ``json_object`` has no native equivalent and is not sent.
+- ``reasoning_effort`` → ``output_config.effort`` on models that take an effort level (as the
+  recordings show for Opus 4.6/4.7), otherwise extended thinking
+  ``thinking: {type: enabled, budget_tokens}`` on models that think; dropped elsewhere.
+  Anthropic-native ``thinking``, ``output_config``, ``top_k`` and ``cache_control`` fields in the
+  request are passed through; ``anthropic_beta`` (list) becomes the ``anthropic-beta`` header.
+- Assistant history may carry ``thinking_blocks`` (what responses return, below) so signed
+  thinking / redacted thinking goes back upstream unchanged, as Anthropic requires with tools.
+
+Response mapping: text blocks → ``content``; ``tool_use`` → ``tool_calls`` (arguments as JSON
+text); ``thinking`` → ``reasoning_content``; every thinking / redacted-thinking block is also kept
+whole in ``thinking_blocks`` (never in ``content``); server-tool blocks are not translated.
+Usage: input + cache reads + cache writes → ``prompt_tokens`` with ``cached_tokens`` = cache reads
+(and the non-standard ``cache_creation_tokens`` so cost can price cache writes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from unigate.errors import (
+    BadRequest,
+    ContextWindowExceeded,
+    ProviderError,
+    UpstreamConnectionError,
+    classify_http_status,
+    parse_retry_after,
+)
+from unigate.providers._http import iter_sse, join_url, open_stream, post_json
+from unigate.providers.base import ProviderContext
+from unigate.types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResponse,
+    Deployment,
+    Usage,
+    make_chunk,
+    make_response,
+    new_completion_id,
+    now,
+)
+
+PROVIDER = "anthropic"
+DEFAULT_API_BASE = "https://api.anthropic.com"
+API_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+
+# Largest output each model family accepts, most specific prefix first. Until the catalog module
+# provides capabilities, this caps the defaults below (a catalog can replace the lookup).
+_MAX_OUTPUT: tuple[tuple[str, int], ...] = (
+    ("claude-opus-4-6", 128000),
+    ("claude-opus-4-5", 64000),
+    ("claude-opus-4-1", 32000),
+    ("claude-opus-4", 32000),
+    ("claude-sonnet-4", 64000),
+    ("claude-haiku-4", 64000),
+    ("claude-3-7-sonnet", 64000),
+    ("claude-3-5", 8192),
+    ("claude-3", 4096),
+    ("claude-2", 4096),
+)
+
+# Models that take ``output_config.effort`` (and reject thinking budgets as the effort knob).
+_EFFORT_MODELS = ("claude-opus-4-5", "claude-opus-4-6", "claude-opus-4-7", "claude-sonnet-4-6")
+# Models with extended thinking via budget_tokens.
+_THINKING_MODELS = ("claude-3-7-sonnet", "claude-sonnet-4", "claude-opus-4", "claude-haiku-4")
+_EFFORT_ALIASES = {"minimal": "low"}
+_THINKING_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 2048, "high": 4096, "xhigh": 8192, "max": 16384}
+MIN_THINKING_BUDGET = 1024
+
+_FINISH = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+# Native fields an OpenAI-format request may carry to reach Anthropic unchanged.
+_PASSTHROUGH = ("top_k", "cache_control", "thinking")
+
+
+def max_output_tokens(model: str) -> int | None:
+    for prefix, cap in _MAX_OUTPUT:
+        if prefix in model:
+            return cap
+    return None
+
+
+def default_max_tokens(model: str) -> int:
+    """``max_tokens`` when the client gave none (Anthropic requires one)."""
+    cap = max_output_tokens(model)
+    return min(DEFAULT_MAX_TOKENS, cap) if cap else DEFAULT_MAX_TOKENS
+
+
+def reasoning_mode(model: str) -> str | None:
+    """How ``reasoning_effort`` reaches this model: ``"effort"``, ``"thinking"`` or ``None``."""
+    if any(prefix in model for prefix in _EFFORT_MODELS):
+        return "effort"
+    if any(prefix in model for prefix in _THINKING_MODELS):
+        return "thinking"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Request
+
+
+def _data_url(url: str) -> tuple[str, str] | None:
+    """``data:<mime>;base64,<data>`` → (mime, data)."""
+    if not url.startswith("data:"):
+        return None
+    header, sep, data = url[5:].partition(",")
+    if not sep or not header.endswith(";base64"):
+        raise BadRequest("only base64 data: URLs are supported for Anthropic media", param="messages")
+    return header[: -len(";base64")] or "application/octet-stream", data
+
+
+def _media_block(url: str) -> dict[str, Any]:
+    parsed = _data_url(url)
+    if parsed is not None:
+        mime, data = parsed
+        kind = "document" if mime == "application/pdf" else "image"
+        return {"type": kind, "source": {"type": "base64", "media_type": mime, "data": data}}
+    if url.startswith(("http://", "https://")):
+        kind = "document" if url.lower().split("?")[0].endswith(".pdf") else "image"
+        return {"type": kind, "source": {"type": "url", "url": url}}
+    raise BadRequest(f"unsupported image URL for Anthropic: {url[:40]!r}", param="messages")
+
+
+def _part_blocks(content: Any) -> list[dict[str, Any]]:
+    """OpenAI message content (string or parts) → Anthropic content blocks."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    blocks: list[dict[str, Any]] = []
+    for part in content:
+        kind = part.get("type")
+        if kind in ("text", "refusal"):
+            text = part.get("text") if kind == "text" else part.get("refusal")
+            if not text:  # Anthropic rejects empty text blocks
+                continue
+            block: dict[str, Any] = {"type": "text", "text": text}
+        elif kind == "image_url":
+            image = part.get("image_url")
+            block = _media_block(image.get("url", "") if isinstance(image, dict) else str(image))
+        elif kind == "file":
+            file = part.get("file") or {}
+            if not file.get("file_data"):
+                raise BadRequest(
+                    "Anthropic needs file content inline (file_data), not file_id", param="messages"
+                )
+            block = _media_block(file["file_data"])
+        elif kind == "input_audio":
+            raise BadRequest("Anthropic does not accept audio input", param="messages")
+        else:  # already an Anthropic-native block (document, search_result, …): send as is
+            blocks.append(dict(part))
+            continue
+        if part.get("cache_control"):
+            block["cache_control"] = part["cache_control"]
+        blocks.append(block)
+    return blocks
+
+
+def _assistant_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+    # Signed thinking must precede the text/tool_use it led to, exactly as it was returned.
+    blocks = [dict(b) for b in message.get("thinking_blocks") or () if isinstance(b, dict)]
+    blocks.extend(_part_blocks(message.get("content")))
+    for call in message.get("tool_calls") or ():
+        function = call.get("function") or {}
+        arguments = function.get("arguments") or "{}"
+        try:
+            tool_input = orjson.loads(arguments) if isinstance(arguments, str) else arguments
+        except orjson.JSONDecodeError as exc:
+            raise BadRequest(
+                f"tool call {call.get('id')!r} has arguments that are not JSON", param="messages"
+            ) from exc
+        blocks.append(
+            {"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": tool_input}
+        )
+    return blocks
+
+
+def _tool_result_block(message: dict[str, Any]) -> dict[str, Any]:
+    content = message.get("content")
+    result: Any = content if isinstance(content, str) else _part_blocks(content)
+    return {
+        "type": "tool_result",
+        "tool_use_id": message.get("tool_call_id"),
+        "content": result,
+        "is_error": False,
+    }
+
+
+def _system_and_messages(messages: list[dict[str, Any]]) -> tuple[Any, list[dict[str, Any]]]:
+    system_blocks: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+    for message in messages:
+        role = message.get("role")
+        if role in ("system", "developer"):
+            system_blocks.extend(_part_blocks(message.get("content")))
+            continue
+        if role == "user":
+            native_role, blocks = "user", _part_blocks(message.get("content"))
+        elif role == "assistant":
+            native_role, blocks = "assistant", _assistant_blocks(message)
+        elif role == "tool":
+            native_role, blocks = "user", [_tool_result_block(message)]
+        else:
+            raise BadRequest(f"unsupported message role {role!r} for Anthropic", param="messages")
+        if not blocks:  # Anthropic rejects empty turns; an empty message carries no meaning
+            continue
+        if turns and turns[-1]["role"] == native_role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": native_role, "content": blocks})
+    system: Any = None
+    if system_blocks:
+        if any("cache_control" in b or b.get("type") != "text" for b in system_blocks):
+            system = system_blocks
+        else:
+            system = "\n\n".join(b["text"] for b in system_blocks)
+    return system, turns
+
+
+def _tool(tool: dict[str, Any]) -> dict[str, Any]:
+    if tool.get("type", "function") != "function":
+        return dict(tool)  # Anthropic-native tool definition
+    function = tool.get("function") or {}
+    native: dict[str, Any] = {
+        "name": function.get("name"),
+        "input_schema": function.get("parameters") or {"type": "object", "properties": {}},
+    }
+    if function.get("description") is not None:
+        native["description"] = function["description"]
+    if function.get("strict"):
+        native["strict"] = True
+    if tool.get("cache_control"):
+        native["cache_control"] = tool["cache_control"]
+    return native
+
+
+def _tool_choice(choice: Any, parallel: Any) -> dict[str, Any]:
+    if choice is None or choice == "auto":
+        native: dict[str, Any] = {"type": "auto"}
+    elif choice == "none":
+        native = {"type": "none"}
+    elif choice == "required":
+        native = {"type": "any"}
+    elif isinstance(choice, dict) and choice.get("type") == "function":
+        native = {"type": "tool", "name": (choice.get("function") or {}).get("name")}
+    elif isinstance(choice, dict) and choice.get("type") in ("auto", "any", "tool", "none"):
+        native = dict(choice)  # already Anthropic-shaped
+    else:
+        raise BadRequest(f"unsupported tool_choice {choice!r} for Anthropic", param="tool_choice")
+    if parallel is False and native["type"] != "none":
+        native["disable_parallel_tool_use"] = True
+    return native
+
+
+def to_native(request: ChatRequest, deployment: Deployment, stream: bool | None = None) -> dict[str, Any]:
+    """The ``/v1/messages`` body for an OpenAI-format request."""
+    if (request.get("n") or 1) > 1:
+        raise BadRequest("Anthropic returns one choice per request (n must be 1)", param="n")
+    model = deployment.model
+    system, messages = _system_and_messages(request.get("messages") or [])
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    if system is not None:
+        body["system"] = system
+    tools = request.get("tools")
+    if tools:
+        body["tools"] = [_tool(t) for t in tools]
+        body["tool_choice"] = _tool_choice(request.get("tool_choice"), request.get("parallel_tool_calls"))
+    for name in ("temperature", "top_p"):
+        if request.get(name) is not None:
+            body[name] = request[name]
+    stop = request.get("stop")
+    if stop:
+        body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+    if request.get("user"):
+        body["metadata"] = {"user_id": request["user"]}
+    for name in _PASSTHROUGH:
+        if request.get(name) is not None:
+            body[name] = request[name]
+
+    output_config = dict(request.get("output_config") or {})
+    response_format = request.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        schema = (response_format.get("json_schema") or {}).get("schema") or {"type": "object"}
+        output_config["format"] = {"type": "json_schema", "schema": schema}
+
+    explicit_max = request.get("max_completion_tokens") or request.get("max_tokens")
+    effort = request.get("reasoning_effort")
+    if effort and effort != "none" and "thinking" not in body:
+        mode = deployment.option("reasoning_mode") or reasoning_mode(model)
+        if mode == "effort":
+            output_config.setdefault("effort", _EFFORT_ALIASES.get(effort, effort))
+        elif mode == "thinking":
+            budget = _THINKING_BUDGETS.get(effort, 4096)
+            if explicit_max:
+                # OpenAI counts reasoning inside max_completion_tokens; Anthropic wants budget < max.
+                budget = min(budget, int(explicit_max) // 2)
+            if budget >= MIN_THINKING_BUDGET:
+                body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    if output_config:
+        body["output_config"] = output_config
+
+    if explicit_max:
+        body["max_tokens"] = int(explicit_max)
+    else:
+        max_tokens = default_max_tokens(model)
+        thinking = body.get("thinking")
+        wanted = thinking.get("budget_tokens") if isinstance(thinking, dict) else None
+        if isinstance(wanted, int) and wanted >= max_tokens:
+            cap = max_output_tokens(model)
+            max_tokens = wanted + DEFAULT_MAX_TOKENS if cap is None else min(wanted + DEFAULT_MAX_TOKENS, cap)
+        body["max_tokens"] = max_tokens
+    body["stream"] = bool(request.get("stream")) if stream is None else stream
+    return body
+
+
+def native_headers(request: ChatRequest, deployment: Deployment) -> dict[str, str]:
+    headers = {"content-type": "application/json", "anthropic-version": API_VERSION}
+    if deployment.api_key:
+        headers["x-api-key"] = deployment.api_key
+    betas = request.get("anthropic_beta") or deployment.option("anthropic_beta")
+    if betas:
+        headers["anthropic-beta"] = betas if isinstance(betas, str) else ",".join(betas)
+    headers.update(deployment.headers)
+    return headers
+
+
+def messages_url(deployment: Deployment) -> str:
+    base = (deployment.api_base or DEFAULT_API_BASE).rstrip("/")
+    return join_url(base, "messages" if base.endswith("/v1") else "v1/messages")
+
+
+# ---------------------------------------------------------------------------------------------
+# Response
+
+
+def usage_from_native(usage: dict[str, Any] | None) -> Usage:
+    usage = usage or {}
+    fresh = int(usage.get("input_tokens") or 0)
+    cache_read = int(usage.get("cache_read_input_tokens") or 0)
+    cache_write = int(usage.get("cache_creation_input_tokens") or 0)
+    completion = int(usage.get("output_tokens") or 0)
+    prompt = fresh + cache_read + cache_write
+    result: Usage = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+    if cache_read or cache_write:
+        details: dict[str, int] = {"cached_tokens": cache_read}
+        if cache_write:
+            details["cache_creation_tokens"] = cache_write
+        result["prompt_tokens_details"] = details
+    return result
+
+
+def finish_reason(stop_reason: str | None) -> str | None:
+    if stop_reason is None:
+        return None
+    return _FINISH.get(stop_reason, "stop")
+
+
+def _thinking_block(block: dict[str, Any]) -> dict[str, Any]:
+    if block.get("type") == "redacted_thinking":
+        return {"type": "redacted_thinking", "data": block.get("data", "")}
+    return {
+        "type": "thinking",
+        "thinking": block.get("thinking", ""),
+        "signature": block.get("signature", ""),
+    }
+
+
+def from_native(body: Any, public_model: str) -> ChatResponse:
+    """A Messages API reply → a ``chat.completion``."""
+    if not isinstance(body, dict) or not isinstance(body.get("content"), list):
+        if isinstance(body, dict) and body.get("type") == "error":
+            raise error_from_payload(body, raw=orjson.dumps(body))
+        raise ProviderError(
+            "anthropic: reply has no content", provider=PROVIDER, status=502, raw=orjson.dumps(body)[:2000]
+        )
+    texts: list[str] = []
+    reasoning: list[str] = []
+    thinking_blocks: list[dict[str, Any]] = []
+    tool_calls: list[dict[str, Any]] = []
+    for block in body["content"]:
+        kind = block.get("type")
+        if kind == "text":
+            texts.append(block.get("text", ""))
+        elif kind in ("thinking", "redacted_thinking"):
+            thinking_blocks.append(_thinking_block(block))
+            if kind == "thinking":
+                reasoning.append(block.get("thinking", ""))
+        elif kind == "tool_use":
+            arguments = orjson.dumps(block.get("input") or {}).decode()
+            tool_calls.append(
+                {
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {"name": block.get("name"), "arguments": arguments},
+                }
+            )
+        # server_tool_use / *_tool_result blocks belong to server-side tools: not translated.
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": "".join(texts) if texts or not tool_calls else None,
+    }
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    if reasoning:
+        message["reasoning_content"] = "".join(reasoning)
+    if thinking_blocks:
+        message["thinking_blocks"] = thinking_blocks
+    return make_response(
+        public_model,
+        message,
+        finish_reason(body.get("stop_reason")),
+        usage_from_native(body.get("usage")),
+        response_id=body.get("id"),
+    )
+
+
+@dataclass
+class _Block:
+    kind: str
+    tool_index: int = -1
+    has_arguments: bool = False
+    thinking: list[str] = field(default_factory=list)
+    signature: str = ""
+
+
+class StreamTranslator:
+    """Anthropic SSE events → OpenAI ``chat.completion.chunk`` dicts, one event at a time.
+
+    ``feed`` returns the chunks an event produces (often none); ``done`` turns true at
+    ``message_stop``; ``close`` finishes a stream whose upstream ended without it. Tool calls are
+    numbered in the order their blocks open, which is the OpenAI ``index``.
+    """
+
+    def __init__(self, public_model: str) -> None:
+        self.model = public_model
+        self.id = new_completion_id()
+        self.created = now()
+        self.usage: dict[str, Any] = {}
+        self.blocks: dict[int, _Block] = {}
+        self.tools = 0
+        self.finish: str | None = None
+        self.done = False
+
+    def _chunk(
+        self, delta: dict[str, Any] | None, finish: str | None = None, usage: Usage | None = None
+    ) -> ChatChunk:
+        return make_chunk(self.id, self.model, delta, finish, created=self.created, usage=usage)
+
+    def feed(self, event: str | None, data: bytes | dict[str, Any]) -> list[ChatChunk]:
+        payload = orjson.loads(data) if isinstance(data, bytes | str) else data
+        kind = payload.get("type") or event
+        if kind == "message_start":
+            message = payload.get("message") or {}
+            self.id = message.get("id") or self.id
+            self.usage.update(message.get("usage") or {})
+            return [self._chunk({"role": "assistant", "content": ""})]
+        if kind == "content_block_start":
+            return self._block_start(int(payload.get("index", 0)), payload.get("content_block") or {})
+        if kind == "content_block_delta":
+            return self._block_delta(int(payload.get("index", 0)), payload.get("delta") or {})
+        if kind == "content_block_stop":
+            return self._block_stop(int(payload.get("index", 0)))
+        if kind == "message_delta":
+            self.usage.update({k: v for k, v in (payload.get("usage") or {}).items() if v is not None})
+            stop_reason = (payload.get("delta") or {}).get("stop_reason")
+            if stop_reason is None:
+                return []
+            self.finish = finish_reason(stop_reason)
+            return [self._chunk({}, self.finish)]
+        if kind == "message_stop":
+            self.done = True
+            return [self._chunk(None, usage=usage_from_native(self.usage))]
+        if kind == "error":
+            raise error_from_payload(payload, raw=data if isinstance(data, bytes) else orjson.dumps(payload))
+        return []  # ping and event types added later
+
+    def _block_start(self, index: int, block: dict[str, Any]) -> list[ChatChunk]:
+        kind = block.get("type", "")
+        state = self.blocks[index] = _Block(kind)
+        if kind == "text" and block.get("text"):
+            return [self._chunk({"content": block["text"]})]
+        if kind == "thinking" and block.get("thinking"):
+            state.thinking.append(block["thinking"])
+            return [self._chunk({"reasoning_content": block["thinking"]})]
+        if kind == "redacted_thinking":
+            return [self._chunk({"thinking_blocks": [_thinking_block(block)]})]
+        if kind == "tool_use":
+            state.tool_index = self.tools
+            self.tools += 1
+            initial = block.get("input")
+            arguments = orjson.dumps(initial).decode() if initial else ""
+            state.has_arguments = bool(arguments)
+            call = {
+                "index": state.tool_index,
+                "id": block.get("id"),
+                "type": "function",
+                "function": {"name": block.get("name"), "arguments": arguments},
+            }
+            return [self._chunk({"tool_calls": [call]})]
+        return []
+
+    def _block_delta(self, index: int, delta: dict[str, Any]) -> list[ChatChunk]:
+        state = self.blocks.get(index) or _Block("")
+        kind = delta.get("type")
+        if kind == "text_delta" and delta.get("text"):
+            return [self._chunk({"content": delta["text"]})]
+        if kind == "thinking_delta" and delta.get("thinking"):
+            state.thinking.append(delta["thinking"])
+            return [self._chunk({"reasoning_content": delta["thinking"]})]
+        if kind == "signature_delta":
+            state.signature += delta.get("signature", "")
+        elif kind == "input_json_delta" and delta.get("partial_json") and state.tool_index >= 0:
+            state.has_arguments = True
+            call = {"index": state.tool_index, "function": {"arguments": delta["partial_json"]}}
+            return [self._chunk({"tool_calls": [call]})]
+        return []
+
+    def _block_stop(self, index: int) -> list[ChatChunk]:
+        state = self.blocks.get(index)
+        if state is None:
+            return []
+        if state.kind == "tool_use" and not state.has_arguments:
+            # A call without arguments streams no JSON at all; OpenAI clients expect "{}".
+            return [
+                self._chunk({"tool_calls": [{"index": state.tool_index, "function": {"arguments": "{}"}}]})
+            ]
+        if state.kind == "thinking":
+            block = {"type": "thinking", "thinking": "".join(state.thinking), "signature": state.signature}
+            return [self._chunk({"thinking_blocks": [block]})]
+        return []
+
+    def close(self) -> list[ChatChunk]:
+        """Chunks owed when the upstream stream ends; raises if it ended before finishing."""
+        if self.done:
+            return []
+        if self.finish is None:
+            raise UpstreamConnectionError(
+                "anthropic: stream ended before the message finished", provider=PROVIDER
+            )
+        self.done = True
+        return [self._chunk(None, usage=usage_from_native(self.usage))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+# Anthropic error ``type`` → the HTTP status it is documented with (used for in-stream errors).
+ERROR_TYPE_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+
+_CONTEXT_MARKERS = ("prompt is too long", "exceed context limit", "context window", "too many tokens")
+
+
+def _classify(
+    status: int, message: str, error_type: str | None, raw: bytes | str | None, retry_after: float | None
+) -> ProviderError:
+    text = f"{PROVIDER}: {message}"
+    if status in (400, 413) and any(marker in message.lower() for marker in _CONTEXT_MARKERS):
+        return ContextWindowExceeded(text, provider=PROVIDER, status=status, raw=raw)
+    return classify_http_status(
+        status, text, provider=PROVIDER, raw=raw, retry_after=retry_after, code=error_type
+    )
+
+
+def error_from_payload(payload: dict[str, Any], raw: bytes | str | None = None) -> ProviderError:
+    """An ``{"type": "error", "error": {...}}`` object (HTTP body or stream event) → the tree."""
+    found = payload.get("error")
+    error: dict[str, Any] = found if isinstance(found, dict) else {}
+    error_type = error.get("type")
+    message = str(error.get("message") or error_type or "upstream error")
+    return _classify(ERROR_TYPE_STATUS.get(error_type or "", 500), message, error_type, raw, None)
+
+
+def parse_error(status: int, raw: bytes, headers: Any = None) -> ProviderError:
+    """A non-2xx Messages API reply → the error tree, keeping Anthropic's message."""
+    error_type: str | None = None
+    try:
+        body = orjson.loads(raw) if raw else {}
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):
+            error_type = error.get("type")
+            message = str(error.get("message") or error_type or "")
+        else:
+            message = str(error or "")
+    except orjson.JSONDecodeError:
+        message = raw[:500].decode(errors="replace")
+    return _classify(
+        status, message or f"upstream returned HTTP {status}", error_type, raw, parse_retry_after(headers)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# I/O
+
+
+class AnthropicProvider:
+    name = PROVIDER
+
+    def __init__(self, context: ProviderContext) -> None:
+        self.http = context.http
+
+    async def chat(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
+        body = orjson.dumps(to_native(request, deployment, stream=False))
+        reply = await post_json(
+            self.http,
+            messages_url(deployment),
+            body,
+            native_headers(request, deployment),
+            deployment.timeouts,
+            self.name,
+            parse_error,
+        )
+        return from_native(reply, deployment.public_name)
+
+    async def chat_stream(self, request: ChatRequest, deployment: Deployment) -> AsyncIterator[ChatChunk]:
+        body = orjson.dumps(to_native(request, deployment, stream=True))
+        translator = StreamTranslator(deployment.public_name)
+        async with open_stream(
+            self.http,
+            messages_url(deployment),
+            body,
+            native_headers(request, deployment),
+            deployment.timeouts,
+            self.name,
+            parse_error,
+        ) as resp:
+            async for event, data in iter_sse(resp, self.name):
+                try:
+                    chunks = translator.feed(event, data)
+                except orjson.JSONDecodeError as exc:
+                    raise ProviderError(
+                        "anthropic: malformed stream event", provider=self.name, status=502, raw=data[:2000]
+                    ) from exc
+                for chunk in chunks:
+                    yield chunk
+                if translator.done:
+                    return
+        for chunk in translator.close():
+            yield chunk
