@@ -79,7 +79,7 @@ class ReplayServer:
                     request.method,
                     request.path,
                     request.query_string,
-                    dict(request.headers),
+                    {k.lower(): v for k, v in request.headers.items()},
                     await request.read(),
                 )
             )
