@@ -61,8 +61,9 @@ DEFAULT_BASE = "https://generativelanguage.googleapis.com"
 
 # Gemini 3 rejects a replayed functionCall without the thought signature it was produced with.
 # When the client did not send it back (most OpenAI clients drop unknown fields), Google
-# documents this value as the way to skip the check.
-SKIP_SIGNATURE = "skip_thought_signature_validator"
+# documents the dummy signature b"skip_thought_signature_validator" to skip the check; the field
+# is proto ``bytes``, so JSON carries it base64-encoded (exactly what the recordings show).
+SKIP_SIGNATURE = "c2tpcF90aG91Z2h0X3NpZ25hdHVyZV92YWxpZGF0b3I="
 
 # reasoning_effort → thinkingBudget for budget-based models (2.5 family).
 _BUDGETS = {"none": 0, "minimal": 0, "low": 1024, "medium": 8192, "high": 24576}
