@@ -1,0 +1,246 @@
+"""The catalog: what a (provider, upstream model) can do and what it costs."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from unigate.types import Usage
+
+# unigate provider id → genai-prices provider id (where they differ)
+_PRICE_PROVIDER = {
+    "gemini": "google",
+    "bedrock": "aws",
+    "xai": "x-ai",
+    "moonshot": "moonshotai",
+    "huggingface": "huggingface_together",
+}
+FREE_PROVIDERS = frozenset({"local", "ollama", "vllm", "lmstudio", "llamacpp"})
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per 1M tokens."""
+
+    input: float
+    output: float
+    cached_input: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    provider: str
+    model: str
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    tools: bool = False
+    vision: bool = False
+    json_schema: bool = False
+    reasoning: bool = False
+    embedding: bool = False
+    quality: float | None = None
+    price: Price | None = None
+    default: bool = False
+
+    def capabilities(self) -> dict[str, bool]:
+        return {
+            "tools": self.tools,
+            "vision": self.vision,
+            "json_schema": self.json_schema,
+            "reasoning": self.reasoning,
+        }
+
+
+@cache
+def _table() -> dict[str, dict[str, dict[str, Any]]]:
+    text = resources.files("unigate.catalog").joinpath("models.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _info_from_row(provider: str, model: str, row: dict[str, Any]) -> ModelInfo:
+    caps = str(row.get("caps") or "")
+    return ModelInfo(
+        provider=provider,
+        model=model,
+        context_window=row.get("ctx"),
+        max_output_tokens=row.get("out"),
+        tools="t" in caps,
+        vision="v" in caps,
+        json_schema="j" in caps,
+        reasoning="r" in caps,
+        embedding=bool(row.get("embedding")),
+        quality=row.get("quality"),
+        default=bool(row.get("default")),
+    )
+
+
+class Catalog:
+    """Looks models up; prices are resolved once per (provider, model) and cached."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._model_prices: dict[tuple[str, str], Any] = {}
+        self._overrides: dict[tuple[str, str], Price] = {}
+        self._flat: dict[tuple[str, str], Price | None] = {}
+
+    # -- capabilities ----------------------------------------------------------------------
+
+    def default_models(self, provider: str) -> list[str]:
+        return [name for name, row in (_table().get(provider) or {}).items() if row.get("default")]
+
+    def known_models(self) -> list[tuple[str, str]]:
+        return [(p, m) for p, rows in _table().items() for m in rows]
+
+    def info(self, provider: str, model: str) -> ModelInfo:
+        row = (_table().get(provider) or {}).get(model)
+        info = _info_from_row(provider, model, row) if row else ModelInfo(provider=provider, model=model)
+        if info.context_window is None:
+            info = replace(info, context_window=self._price_context_window(provider, model))
+        return replace(info, price=self.price(provider, model))
+
+    # -- prices ----------------------------------------------------------------------------
+
+    def set_price_override(self, provider: str, model: str, price: Price) -> None:
+        self._overrides[(provider, model)] = price
+
+    def price(self, provider: str, model: str) -> Price | None:
+        override = self._overrides.get((provider, model))
+        if override is not None:
+            return override
+        if provider in FREE_PROVIDERS:
+            return Price(0.0, 0.0, 0.0)
+        model_price = self._model_price(provider, model)
+        if model_price is None:
+            return None
+        return Price(
+            input=_flat(model_price.input_mtok),
+            output=_flat(model_price.output_mtok),
+            cached_input=_flat(model_price.cache_read_mtok) if model_price.cache_read_mtok is not None else None,
+        )
+
+    def cost(self, provider: str, model: str, usage: Usage | None) -> float | None:
+        """USD for one request's usage (cached and reasoning tokens priced as the provider does)."""
+        if not usage:
+            return None
+        override = self._overrides.get((provider, model))
+        prompt = int(usage.get("prompt_tokens") or 0)
+        completion = int(usage.get("completion_tokens") or 0)
+        cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        if override is not None:
+            cached_price = override.cached_input if override.cached_input is not None else override.input
+            return round(
+                ((prompt - cached) * override.input + cached * cached_price + completion * override.output) / 1e6,
+                10,
+            )
+        if provider in FREE_PROVIDERS:
+            return 0.0
+        model_price = self._model_price(provider, model)
+        if model_price is None:
+            return None
+        flat = self._flat_prices(provider, model, model_price)
+        if flat is not None:
+            # Flat per-token prices: the library's numbers, without its per-call unit registry walk
+            # (~70 µs), which matters on the hot path.
+            cached_price = flat.cached_input if flat.cached_input is not None else flat.input
+            return round(((prompt - cached) * flat.input + cached * cached_price + completion * flat.output) / 1e6, 12)
+        from genai_prices import Usage as PriceUsage
+
+        reasoning = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
+        calc = model_price.calc_price(
+            PriceUsage(
+                input_tokens=prompt,
+                output_tokens=completion,
+                cache_read_tokens=cached or None,
+                output_reasoning_tokens=reasoning or None,
+            )
+        )
+        return float(calc["total_price"] if isinstance(calc, dict) else calc.total_price)
+
+    def _model_price(self, provider: str, model: str) -> Any:
+        key = (provider, model)
+        if key in self._model_prices:
+            return self._model_prices[key]
+        with self._lock:
+            if key not in self._model_prices:
+                self._model_prices[key] = _lookup_price(provider, model)
+        return self._model_prices[key]
+
+    def _flat_prices(self, provider: str, model: str, model_price: Any) -> Price | None:
+        key = (provider, model)
+        if key not in self._flat:
+            self._flat[key] = _flat_price_of(model_price)
+        return self._flat[key]
+
+    def _price_context_window(self, provider: str, model: str) -> int | None:
+        found = _lookup_model(provider, model)
+        return getattr(found, "context_window", None) if found is not None else None
+
+
+def _flat(value: Any) -> float:
+    """A flat per-MTok price; tiered prices report their base tier."""
+    if value is None:
+        return 0.0
+    if isinstance(value, Decimal | int | float):
+        return float(value)
+    base = getattr(value, "base", None)
+    return float(base) if base is not None else 0.0
+
+
+_FLAT_FIELDS = ("input_mtok", "output_mtok", "cache_read_mtok")
+
+
+def _flat_price_of(model_price: Any) -> Price | None:
+    """The model's prices if they are plain per-token numbers for input/output/cache reads only."""
+    for name, value in vars(model_price).items():
+        if value is None or not name.endswith("_mtok"):
+            continue  # per-search/per-request units don't apply to chat token usage
+        if name not in _FLAT_FIELDS or not isinstance(value, Decimal | int | float):
+            return None
+    cached = model_price.cache_read_mtok
+    return Price(
+        input=float(model_price.input_mtok or 0),
+        output=float(model_price.output_mtok or 0),
+        cached_input=float(cached) if cached is not None else None,
+    )
+
+
+@cache
+def _lookup_model(provider: str, model: str) -> Any:
+    from genai_prices import data_snapshot
+
+    snapshot = data_snapshot.get_snapshot()
+    price_provider = _PRICE_PROVIDER.get(provider, provider)
+    # Bedrock inference-profile ids ("us.anthropic.claude-…") and router-style ids
+    # ("openai/gpt-4o-mini") are priced by their underlying model.
+    candidates = [model]
+    if "/" in model:
+        candidates.append(model.split("/", 1)[1])
+    if provider == "bedrock" and model[:3] in ("us.", "eu.", "ap."):
+        candidates.append(model[3:])
+    for ref in candidates:
+        for pid in (price_provider, None):
+            try:
+                _provider, info = snapshot.find_provider_model(ref, None, pid, None)
+            except LookupError:
+                continue
+            except Exception:
+                continue
+            if info is not None:
+                return info
+    return None
+
+
+def _lookup_price(provider: str, model: str) -> Any:
+    info = _lookup_model(provider, model)
+    if info is None:
+        return None
+    prices = info.prices
+    if isinstance(prices, list):  # conditional prices over time: the last applies now
+        prices = prices[-1].prices
+    return prices

@@ -1,0 +1,163 @@
+"""``unigate`` command line: serve, models, and the commands other packages contribute."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+# Packages that add their own subcommands with ``add_commands(subparsers)``.
+COMMAND_MODULES = (
+    "unigate.routing.learned.commands",
+    "unigate.accounts.commands",
+    "unigate.compare.commands",
+)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from unigate.config import ConfigError, check_bind_safety, load_config
+
+    try:
+        config = load_config(args.config)
+        overrides = {
+            key: value
+            for key, value in {"host": args.host, "port": args.port, "workers": args.workers}.items()
+            if value is not None
+        }
+        if overrides:
+            config = config.model_copy(update={"server": config.server.model_copy(update=overrides)})
+        if args.no_local:
+            config = config.model_copy(update={"local_model": config.local_model.model_copy(update={"enabled": False})})
+        check_bind_safety(config)
+        if config.server.workers > 1 and not config.redis_url:
+            raise ConfigError(
+                [
+                    f"server.workers: {config.server.workers} workers need shared state: set redis_url "
+                    "(rate limits, budget reservations and cooldowns must agree across processes)"
+                ]
+            )
+    except ConfigError as exc:
+        print(f"unigate: configuration error\n{exc}", file=sys.stderr)
+        return 2
+
+    import uvicorn
+
+    logging.basicConfig(level=os.environ.get("UNIGATE_LOG_LEVEL", "INFO"), format="%(message)s")
+    common: dict[str, Any] = {
+        "host": config.server.host,
+        "port": config.server.port,
+        "loop": "uvloop" if _has("uvloop") else "asyncio",
+        "http": "httptools" if _has("httptools") else "h11",
+        "access_log": False,
+        "log_level": "warning",
+        "timeout_keep_alive": 75,
+        "backlog": 4096,
+    }
+    names = "local model" if config.local_model.enabled else "no local model"
+    print(
+        f"unigate: serving on http://{config.server.host}:{config.server.port}/v1 ({names}; "
+        f"{'master key required' if config.server.master_key else 'no auth, loopback only'})",
+        file=sys.stderr,
+        flush=True,
+    )
+    if config.server.workers > 1:
+        if args.config:
+            os.environ["UNIGATE_CONFIG"] = os.path.abspath(args.config)
+        uvicorn.run("unigate.server:app_factory", factory=True, workers=config.server.workers, **common)
+        return 0
+    from unigate.server import create_app
+
+    uvicorn.run(create_app(config), **common)
+    return 0
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _models(args: argparse.Namespace) -> int:
+    import orjson
+
+    from unigate.config import ConfigError, load_config
+    from unigate.gateway import Gateway
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"unigate: configuration error\n{exc}", file=sys.stderr)
+        return 2
+    gateway = Gateway(config)
+    rows = gateway.list_models()
+    if args.json:
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    print(f"{'model':44} {'provider':12} {'context':>9} {'in $/M':>8} {'out $/M':>8}  capabilities")
+    for row in rows:
+        price = row["pricing"] or {}
+        caps = ",".join(k for k, v in row["capabilities"].items() if v)
+        print(
+            f"{row['id']:44} {row['owned_by']:12} {row['context_window'] or '-':>9} "
+            f"{price.get('input_per_mtok', '-'):>8} {price.get('output_per_mtok', '-'):>8}  {caps}"
+        )
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from unigate.config import ConfigError, load_config
+
+    try:
+        load_config(args.config)
+    except ConfigError as exc:
+        print(f"unigate: configuration error\n{exc}", file=sys.stderr)
+        return 2
+    print(f"{args.config}: ok")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from unigate import __version__
+
+    parser = argparse.ArgumentParser(prog="unigate", description="One OpenAI-compatible endpoint for every model.")
+    parser.add_argument("--version", action="version", version=f"unigate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", "-c", help="YAML config file (default: zero-config: local model + env keys)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, help="worker processes (more than 1 needs redis_url)")
+    serve.add_argument("--no-local", action="store_true", help="do not serve the embedded local model")
+    serve.set_defaults(func=_serve)
+
+    models = sub.add_parser("models", help="list the models the gateway would serve")
+    models.add_argument("--config", "-c")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(func=_models)
+
+    check = sub.add_parser("check-config", help="validate a config file and report every problem")
+    check.add_argument("config")
+    check.set_defaults(func=_check_config)
+
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and module_name.startswith(exc.name):
+                continue
+            raise
+        module.add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,260 @@
+"""The configuration schema, loading and validation.
+
+A config file is validated up front and every mistake is reported with its path in the file
+and its line, e.g. ``models[2].deployments[0].provider (line 14): unknown provider 'antrhopic'``.
+Strings of the form ``env:NAME`` are replaced by the environment variable's value.
+Config objects are immutable and passed explicitly; nothing here is global.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from unigate.providers.registry import is_known, provider_ids
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class ConfigError(Exception):
+    """A config problem; ``str()`` lists every problem, one per line, each with its path."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimeoutsConfig(_Strict):
+    connect: float = Field(5.0, gt=0)
+    first_token: float = Field(60.0, gt=0, description="time to the first byte/token, and max stall between chunks")
+    total: float = Field(600.0, gt=0)
+
+
+class DeploymentConfig(_Strict):
+    provider: str
+    model: str
+    id: str | None = None
+    api_base: str | None = None
+    api_key: str | None = None
+    weight: float = Field(1.0, ge=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeouts: TimeoutsConfig | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    rpm: int | None = Field(None, gt=0)
+    tpm: int | None = Field(None, gt=0)
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        if not is_known(value):
+            raise ValueError(f"unknown provider {value!r} (known: {', '.join(provider_ids())})")
+        return value
+
+
+class PricingConfig(_Strict):
+    """Per-model price overrides in USD per 1M tokens."""
+
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+    cached_input_per_mtok: float | None = Field(None, ge=0)
+
+
+class CapabilitiesConfig(_Strict):
+    """Overrides for what the catalog says a model can do."""
+
+    context_window: int | None = Field(None, gt=0)
+    max_output_tokens: int | None = Field(None, gt=0)
+    tools: bool | None = None
+    vision: bool | None = None
+    json_schema: bool | None = None
+    reasoning: bool | None = None
+
+
+class ModelRoutingConfig(_Strict):
+    strategy: Literal[
+        "weighted", "round_robin", "least_inflight", "lowest_latency", "lowest_cost", "usage_based", "ordered"
+    ] = "weighted"
+    retries: int = Field(1, ge=0, le=10, description="extra attempts on the same deployment for retryable errors")
+    fallbacks: list[str] = Field(default_factory=list, description="other public model names to try, in order")
+    context_window_fallbacks: list[str] = Field(default_factory=list)
+    content_filter_fallbacks: list[str] = Field(default_factory=list)
+
+
+class ModelConfig(_Strict):
+    name: str = Field(min_length=1)
+    deployments: list[DeploymentConfig] = Field(min_length=1)
+    routing: ModelRoutingConfig = Field(default_factory=ModelRoutingConfig)
+    pricing: PricingConfig | None = None
+    capabilities: CapabilitiesConfig | None = None
+    quality: float | None = Field(None, ge=0, le=1, description="relative quality for auto routing")
+
+
+class ProviderDefaults(_Strict):
+    api_base: str | None = None
+    api_key: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeouts: TimeoutsConfig | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(4000, ge=0, le=65535)
+    master_key: str | None = None
+    max_body_bytes: int = Field(16 * 1024 * 1024, gt=0)
+    workers: int = Field(1, ge=1)
+    cors_origins: list[str] = Field(default_factory=list)
+
+
+class LocalModelConfig(_Strict):
+    enabled: bool = True
+    name: str = "local/smollm2-135m"
+    model: str = "smollm2-135m"
+    options: dict[str, Any] = Field(default_factory=dict)
+    warmup: bool = True
+
+
+class GatewayConfig(_Strict):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    models: list[ModelConfig] = Field(default_factory=list)
+    providers: dict[str, ProviderDefaults] = Field(default_factory=dict)
+    local_model: LocalModelConfig = Field(default_factory=LocalModelConfig)
+    discover_providers: bool = Field(True, description="add every provider whose API key is in the environment")
+    data_dir: str = "./data"
+    database_url: str | None = None
+    redis_url: str | None = None
+
+    @field_validator("providers")
+    @classmethod
+    def _known_providers(cls, value: dict[str, ProviderDefaults]) -> dict[str, ProviderDefaults]:
+        for name in value:
+            if not is_known(name):
+                raise ValueError(f"unknown provider {name!r} (known: {', '.join(provider_ids())})")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_model_names(self) -> GatewayConfig:
+        seen: set[str] = set()
+        for model in self.models:
+            if model.name in seen:
+                raise ValueError(f"model name {model.name!r} is defined twice")
+            seen.add(model.name)
+        names = seen | {self.local_model.name}
+        for model in self.models:
+            for target in (
+                *model.routing.fallbacks,
+                *model.routing.context_window_fallbacks,
+                *model.routing.content_filter_fallbacks,
+            ):
+                if target not in names:
+                    raise ValueError(f"model {model.name!r} falls back to unknown model {target!r}")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def resolve_env(value: Any, path: str, problems: list[str], environ: dict[str, str]) -> Any:
+    """Replace ``env:NAME`` strings (recursively) with the variable's value."""
+    if isinstance(value, str) and value.startswith("env:"):
+        name = value[4:].strip()
+        if name not in environ:
+            problems.append(f"{path}: environment variable {name} is not set")
+            return None
+        return environ[name]
+    if isinstance(value, dict):
+        return {k: resolve_env(v, f"{path}.{k}" if path else str(k), problems, environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_env(v, f"{path}[{i}]", problems, environ) for i, v in enumerate(value)]
+    return value
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the YAML node at ``loc`` (or of its nearest existing parent)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            found = node.value[part]
+        else:
+            found = None
+        if found is None:
+            break
+        node = found
+        line = node.start_mark.line + 1
+    return line
+
+
+def validate(raw: Any, *, source: str = "<config>", text: str | None = None) -> GatewayConfig:
+    """Validate an already-parsed config mapping; raise ConfigError listing every problem."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{source}: the config must be a mapping at the top level"])
+    problems: list[str] = []
+    resolved = resolve_env(raw, "", problems, dict(os.environ))
+    root = yaml.compose(text) if text else None
+    try:
+        config = GatewayConfig.model_validate(resolved)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            line = _line_of(root, loc) if root is not None else None
+            where = f"{_format_loc(loc)}" + (f" (line {line})" if line else "")
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown field"
+            problems.append(f"{source}: {where}: {message}")
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def load_config(path: str | Path | None = None) -> GatewayConfig:
+    """Load and validate a YAML config file; ``None`` gives the zero-config defaults."""
+    if path is None:
+        return validate({})
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read config: {exc.strerror}"]) from exc
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError([f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from exc
+    return validate(raw, source=str(path), text=text)
+
+
+def check_bind_safety(config: GatewayConfig) -> None:
+    """Refuse to expose the gateway beyond loopback without a master key."""
+    if config.server.host not in LOOPBACK_HOSTS and not config.server.master_key:
+        raise ConfigError(
+            [
+                f"server.host: refusing to listen on {config.server.host} without a master key: anyone who can "
+                "reach this address could spend your provider credits. Set server.master_key "
+                "(e.g. master_key: env:UNIGATE_MASTER_KEY) or bind to 127.0.0.1."
+            ]
+        )

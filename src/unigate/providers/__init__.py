@@ -1,0 +1,1 @@
+"""Provider implementations: one module per native API, one table for the OpenAI-compatible family."""

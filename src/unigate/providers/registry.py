@@ -1,0 +1,83 @@
+"""Provider id → implementation, in one table. Native modules are imported on first use so
+``import unigate`` stays cheap and a deployment of one provider never loads another's code."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from unigate.errors import BadRequest
+from unigate.providers.base import Provider, ProviderContext
+from unigate.providers.openai_compat import COMPAT_PROVIDERS, OpenAICompatProvider
+
+# id → "module:Class". Each class is constructed as Class(context).
+NATIVE_PROVIDERS: dict[str, str] = {
+    "anthropic": "unigate.providers.anthropic:AnthropicProvider",
+    "gemini": "unigate.providers.gemini:GeminiProvider",
+    "bedrock": "unigate.providers.bedrock:BedrockProvider",
+    "cohere": "unigate.providers.cohere:CohereProvider",
+    "local": "unigate.providers.local:LocalProvider",
+}
+
+# Environment variable holding each native provider's key (for zero-config discovery).
+NATIVE_KEY_ENV: dict[str, str] = {
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+    "cohere": "COHERE_API_KEY",
+}
+
+LOCAL_PROVIDERS = frozenset({"local"} | {name for name, row in COMPAT_PROVIDERS.items() if row.local})
+
+
+def provider_ids() -> list[str]:
+    return sorted(set(COMPAT_PROVIDERS) | set(NATIVE_PROVIDERS))
+
+
+def is_known(provider_id: str) -> bool:
+    return provider_id in COMPAT_PROVIDERS or provider_id in NATIVE_PROVIDERS
+
+
+def key_env(provider_id: str) -> str | None:
+    row = COMPAT_PROVIDERS.get(provider_id)
+    if row is not None:
+        return row.key_env
+    return NATIVE_KEY_ENV.get(provider_id)
+
+
+def default_api_base(provider_id: str) -> str | None:
+    row = COMPAT_PROVIDERS.get(provider_id)
+    return row.base_url if row is not None else None
+
+
+class ProviderSet:
+    """The gateway's provider instances, created on first use and shared by all deployments."""
+
+    def __init__(self, context: ProviderContext) -> None:
+        self.context = context
+        self._instances: dict[str, Any] = {}
+
+    def get(self, provider_id: str) -> Provider:
+        instance = self._instances.get(provider_id)
+        if instance is None:
+            instance = self._instances[provider_id] = self._create(provider_id)
+        return instance
+
+    def _create(self, provider_id: str) -> Any:
+        row = COMPAT_PROVIDERS.get(provider_id)
+        if row is not None:
+            return OpenAICompatProvider(provider_id, row, self.context)
+        target = NATIVE_PROVIDERS.get(provider_id)
+        if target is None:
+            raise BadRequest(f"unknown provider {provider_id!r}")
+        module_name, _, class_name = target.partition(":")
+        cls = getattr(importlib.import_module(module_name), class_name)
+        return cls(self.context)
+
+    def loaded(self) -> list[Any]:
+        return list(self._instances.values())
+
+    async def aclose(self) -> None:
+        for instance in self._instances.values():
+            close = getattr(instance, "aclose", None)
+            if close is not None:
+                await close()

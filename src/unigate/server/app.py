@@ -1,0 +1,189 @@
+"""The ASGI application: routing table, auth, error mapping, streaming with disconnect handling.
+
+Each API surface (openai_api, health, admin, …) registers its routes here; handlers get a
+:class:`Request` whose ``principal`` is already authenticated and return a response object.
+Every response carries ``x-request-id``; every error is OpenAI-shaped JSON with the right status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from unigate.errors import GatewayError, NotFound
+from unigate.gateway import Gateway, Principal
+from unigate.server.auth import Authenticator, MasterKeyAuthenticator
+from unigate.server.http import (
+    Handler,
+    Receive,
+    Request,
+    Response,
+    Scope,
+    Send,
+    StreamingResponse,
+    error_response,
+    read_body,
+)
+from unigate.types import new_request_id
+
+log = logging.getLogger("unigate.server")
+
+# A handler that needs the caller gets it as a second argument.
+AuthedHandler = Callable[[Request, Principal], Awaitable[Response | StreamingResponse]]
+Lifecycle = Callable[[], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Route:
+    handler: Any
+    public: bool  # no authentication (health probes, static UI assets)
+    prefix: bool = False
+
+
+class App:
+    def __init__(self, gateway: Gateway, authenticator: Authenticator | None = None) -> None:
+        self.gateway = gateway
+        self.config = gateway.config
+        self.authenticator: Authenticator = authenticator or MasterKeyAuthenticator(self.config.server.master_key)
+        self.max_body = self.config.server.max_body_bytes
+        self._exact: dict[tuple[str, str], Route] = {}
+        self._prefix: list[tuple[str, str, Route]] = []
+        self.on_startup: list[Lifecycle] = []
+        self.on_shutdown: list[Lifecycle] = []
+        self.ready = False
+
+    # -- registration ----------------------------------------------------------------------
+
+    def route(self, method: str, path: str, handler: Handler | AuthedHandler, *, public: bool = False) -> None:
+        """Register ``handler`` for ``method path``; a path ending in ``/*`` matches a prefix and the
+        rest of the path is in ``request.path_params["rest"]``."""
+        if path.endswith("/*"):
+            self._prefix.append((method, path[:-1], Route(handler, public, prefix=True)))
+            self._prefix.sort(key=lambda item: -len(item[1]))
+        else:
+            self._exact[(method, path)] = Route(handler, public)
+
+    def _match(self, method: str, path: str, request: Request) -> Route:
+        route = self._exact.get((method, path))
+        if route is not None:
+            return route
+        if len(path) > 1 and path.endswith("/"):
+            route = self._exact.get((method, path.rstrip("/")))
+            if route is not None:
+                return route
+        for route_method, prefix, candidate in self._prefix:
+            if route_method == method and path.startswith(prefix):
+                request.path_params["rest"] = path[len(prefix) :]
+                return candidate
+        if any(p == path for (_, p) in self._exact):
+            raise _MethodNotAllowed(f"Method {method} is not allowed on {path}.")
+        raise NotFound(f"Unknown endpoint: {method} {path}", code="unknown_url")
+
+    # -- ASGI ------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        await self.gateway.start()
+        for step in self.on_startup:
+            await step()
+        self.ready = True
+
+    async def shutdown(self) -> None:
+        self.ready = False
+        for step in reversed(self.on_shutdown):
+            try:
+                await step()
+            except Exception:
+                log.exception("shutdown step failed")
+        await self.gateway.aclose()
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = new_request_id()
+        id_header = (b"x-request-id", request_id.encode())
+        request = Request(scope, receive)
+        request.path_params["request_id"] = request_id
+        try:
+            route = self._match(scope["method"], scope["path"], request)
+            if scope["method"] in ("POST", "PUT", "PATCH"):
+                request.body = await read_body(receive, self.max_body)
+            if route.public:
+                response = await route.handler(request)
+            else:
+                principal = await self.authenticator.authenticate(request)
+                response = await route.handler(request, principal)
+        except GatewayError as exc:
+            response = error_response(exc)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            response = error_response(
+                GatewayError("Internal error in the gateway; see its log.", code="internal_error")
+            )
+        if isinstance(response, StreamingResponse):
+            await self._stream(response, receive, send, id_header)
+        else:
+            await response.send_to(send, [id_header])
+
+    async def _stream(
+        self, response: StreamingResponse, receive: Receive, send: Send, id_header: tuple[bytes, bytes]
+    ) -> None:
+        """Send the stream; if the client disconnects first, stop pulling (which cancels upstream)."""
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [*response.headers, id_header],
+            }
+        )
+
+        async def pump() -> None:
+            async for data in response.chunks:
+                await send({"type": "http.response.body", "body": data, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        pumping = asyncio.ensure_future(pump())
+        watching = asyncio.ensure_future(watch())
+        try:
+            await asyncio.wait((pumping, watching), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pumping, watching):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(pumping, watching, return_exceptions=True)
+            close = getattr(response.chunks, "aclose", None)
+            if close is not None:
+                await close()
+
+
+class _MethodNotAllowed(GatewayError):
+    status = 405
+    error_type = "invalid_request_error"
+    default_code = "method_not_allowed"
