@@ -265,8 +265,7 @@ CASES = [
                     {"role": "system", "content": "PROMPTED"},  # replaced below with the recorded text
                     {"role": "user", "content": "What is the largest city in Mexico?"},
                 ],
-                content='{"result": {"kind": "CityLocation", '
-                '"data": {"city": "Mexico City", "country": "Mexico"}}}',
+                content='{"result": {"kind": "CityLocation", "data": {"city": "Mexico City", "country": "Mexico"}}}',
                 usage=(265, 31),
             )
         ],
@@ -368,8 +367,7 @@ CASES = [
                     {"role": "assistant", "content": "FROM_OTHER_MODEL"},  # replaced below
                     {
                         "role": "user",
-                        "content": "Considering the way to cross the street, analogously, "
-                        "how do I cross the river?",
+                        "content": "Considering the way to cross the street, analogously, how do I cross the river?",
                     },
                 ],
                 content_prefix="Great analogy!",
@@ -574,9 +572,9 @@ def test_redacted_thinking_is_kept_out_of_content() -> None:
 
 
 def test_server_tool_blocks_are_not_client_tool_calls() -> None:
-    interaction = load_recording(
-        "anthropic", "test_anthropic_server_tool_receive_history_from_another_provider.yaml"
-    )[1]
+    interaction = load_recording("anthropic", "test_anthropic_server_tool_receive_history_from_another_provider.yaml")[
+        1
+    ]
     message = from_native(recorded_response_body(interaction), "claude")["choices"][0]["message"]
     assert "tool_calls" not in message
     assert message["content"] == "Let me calculate that for you!**37,170 × 12,390 = 460,536,300**"
@@ -755,9 +753,7 @@ def error_body(kind: str, message: str) -> bytes:
 
 
 def test_recorded_invalid_request_keeps_status_and_message() -> None:
-    interaction = load_recording(
-        "anthropic", "test_anthropic_explicit_effort_xhigh_unsupported_model_errors.yaml"
-    )[0]
+    interaction = load_recording("anthropic", "test_anthropic_explicit_effort_xhigh_unsupported_model_errors.yaml")[0]
     request = {
         "model": "claude",
         "messages": [{"role": "user", "content": "What is 2+2?"}],
@@ -809,9 +805,7 @@ def test_error_mapping(
 ) -> None:
     error = parse_error(status, error_body(kind, message), headers)
     assert type(error) is expected
-    assert (
-        error.provider == "anthropic" and error.upstream_status == status and error.http_status == http_status
-    )
+    assert error.provider == "anthropic" and error.upstream_status == status and error.http_status == http_status
     assert message in error.message and error.raw
     if headers:
         assert error.retry_after == 17.0
@@ -918,19 +912,29 @@ def test_reasoning_effort_becomes_thinking_budget_on_thinking_models() -> None:
     body = native({"messages": messages, "reasoning_effort": "high"}, "claude-sonnet-4-5")
     assert body["thinking"] == {"type": "enabled", "budget_tokens": 4096}
     assert body["max_tokens"] > 4096 and "output_config" not in body
-    capped = native(
-        {"messages": messages, "reasoning_effort": "high", "max_tokens": 3000}, "claude-sonnet-4-5"
-    )
+    capped = native({"messages": messages, "reasoning_effort": "high", "max_tokens": 3000}, "claude-sonnet-4-5")
     assert capped["thinking"]["budget_tokens"] < capped["max_tokens"] == 3000
-    assert "thinking" not in native(
-        {"messages": messages, "reasoning_effort": "low"}, "claude-3-5-haiku-latest"
-    )
+    assert "thinking" not in native({"messages": messages, "reasoning_effort": "low"}, "claude-3-5-haiku-latest")
     effort = native({"messages": messages, "reasoning_effort": "minimal"}, "claude-opus-4-5")
     assert effort["output_config"] == {"effort": "low"} and "thinking" not in effort
-    forced = native(
-        {"messages": messages, "reasoning_effort": "low"}, "my-claude-finetune", reasoning_mode="effort"
-    )
+    forced = native({"messages": messages, "reasoning_effort": "low"}, "my-claude-finetune", reasoning_mode="effort")
     assert forced["output_config"] == {"effort": "low"}
+
+
+def test_derived_thinking_respects_anthropic_constraints() -> None:
+    messages = [{"role": "user", "content": "x"}]
+    sampled = native({"messages": messages, "reasoning_effort": "medium", "temperature": 0.2, "top_k": 5})
+    assert sampled["thinking"]["budget_tokens"] == 2048
+    assert "temperature" not in sampled and "top_k" not in sampled
+    forced = native(
+        {
+            "messages": messages,
+            "reasoning_effort": "medium",
+            "tools": [fn_tool("f", EMPTY_OBJECT)],
+            "tool_choice": "required",
+        }
+    )
+    assert "thinking" not in forced and forced["tool_choice"] == {"type": "any"}
 
 
 def test_default_max_tokens() -> None:
@@ -1000,9 +1004,7 @@ async def test_end_to_end_replay(case: Case, provider: AnthropicProvider, replay
         assert received.json() == recorded_request_body(interaction)
 
 
-def _interaction(
-    status: int, body: Any, headers: dict[str, str] | None = None, sse: bool = False
-) -> dict[str, Any]:
+def _interaction(status: int, body: Any, headers: dict[str, str] | None = None, sse: bool = False) -> dict[str, Any]:
     response: dict[str, Any] = {
         "status": {"code": status},
         "headers": {k: [v] for k, v in (headers or {}).items()},
@@ -1025,9 +1027,7 @@ async def test_end_to_end_errors(provider: AnthropicProvider, replay_server: Any
     )
     base = await replay_server(
         [
-            _interaction(
-                429, orjson.loads(error_body("rate_limit_error", "slow down")), {"retry-after": "7"}
-            ),
+            _interaction(429, orjson.loads(error_body("rate_limit_error", "slow down")), {"retry-after": "7"}),
             _interaction(529, orjson.loads(error_body("overloaded_error", "Overloaded"))),
             _interaction(200, overloaded_stream, sse=True),
             _interaction(200, sse_text(TOOL_STREAM), sse=True),
@@ -1045,9 +1045,7 @@ async def test_end_to_end_errors(provider: AnthropicProvider, replay_server: Any
             received.append(chunk)
     assert received and received[0]["choices"][0]["delta"]["role"] == "assistant"
     got = collect_stream([c async for c in provider.chat_stream({**request, "stream": True}, dep)])
-    assert [c["name"] for c in got["tool_calls"]] == ["get_weather", "get_time"] and got[
-        "finish"
-    ] == "tool_calls"
+    assert [c["name"] for c in got["tool_calls"]] == ["get_weather", "get_time"] and got["finish"] == "tool_calls"
     assert replay_server.received[-1].json()["stream"] is True
 
 

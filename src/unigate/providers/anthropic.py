@@ -1,6 +1,6 @@
 """Anthropic Messages API (``POST /v1/messages``) ↔ the canonical OpenAI chat schema.
 
-Pure translation first (``to_native``, ``native_headers``, ``from_native``, ``StreamTranslator``,
+Pure translation (``to_native``, ``native_headers``, ``from_native``, ``StreamTranslator``,
 ``parse_error``), then the small :class:`AnthropicProvider` doing the I/O.
 
 Request mapping (OpenAI → Anthropic):
@@ -70,17 +70,10 @@ DEFAULT_MAX_TOKENS = 4096
 # Largest output each model family accepts, most specific prefix first. Until the catalog module
 # provides capabilities, this caps the defaults below (a catalog can replace the lookup).
 _MAX_OUTPUT: tuple[tuple[str, int], ...] = (
-    ("claude-opus-4-6", 128000),
-    ("claude-opus-4-5", 64000),
-    ("claude-opus-4-1", 32000),
-    ("claude-opus-4", 32000),
-    ("claude-sonnet-4", 64000),
-    ("claude-haiku-4", 64000),
-    ("claude-3-7-sonnet", 64000),
-    ("claude-3-5", 8192),
-    ("claude-3", 4096),
-    ("claude-2", 4096),
-)
+    ("claude-opus-4-7", 128000), ("claude-opus-4-6", 128000), ("claude-opus-4-5", 64000),
+    ("claude-opus-4", 32000), ("claude-sonnet-4", 64000), ("claude-haiku-4", 64000),
+    ("claude-3-7-sonnet", 64000), ("claude-3-5", 8192), ("claude-3", 4096), ("claude-2", 4096),
+)  # fmt: skip
 
 # Models that take ``output_config.effort`` (and reject thinking budgets as the effort knob).
 _EFFORT_MODELS = ("claude-opus-4-5", "claude-opus-4-6", "claude-opus-4-7", "claude-sonnet-4-6")
@@ -91,14 +84,9 @@ _THINKING_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 2048, "high": 4096,
 MIN_THINKING_BUDGET = 1024
 
 _FINISH = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-}
+    "end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop", "max_tokens": "length",
+    "model_context_window_exceeded": "length", "tool_use": "tool_calls", "refusal": "content_filter",
+}  # fmt: skip
 
 # Native fields an OpenAI-format request may carry to reach Anthropic unchanged.
 _PASSTHROUGH = ("top_k", "cache_control", "thinking")
@@ -172,9 +160,7 @@ def _part_blocks(content: Any) -> list[dict[str, Any]]:
         elif kind == "file":
             file = part.get("file") or {}
             if not file.get("file_data"):
-                raise BadRequest(
-                    "Anthropic needs file content inline (file_data), not file_id", param="messages"
-                )
+                raise BadRequest("Anthropic needs file content inline (file_data), not file_id", param="messages")
             block = _media_block(file["file_data"])
         elif kind == "input_audio":
             raise BadRequest("Anthropic does not accept audio input", param="messages")
@@ -197,12 +183,8 @@ def _assistant_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
         try:
             tool_input = orjson.loads(arguments) if isinstance(arguments, str) else arguments
         except orjson.JSONDecodeError as exc:
-            raise BadRequest(
-                f"tool call {call.get('id')!r} has arguments that are not JSON", param="messages"
-            ) from exc
-        blocks.append(
-            {"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": tool_input}
-        )
+            raise BadRequest(f"tool call {call.get('id')!r} has arguments that are not JSON", param="messages") from exc
+        blocks.append({"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": tool_input})
     return blocks
 
 
@@ -283,6 +265,31 @@ def _tool_choice(choice: Any, parallel: Any) -> dict[str, Any]:
     return native
 
 
+def _apply_effort(
+    body: dict[str, Any],
+    output_config: dict[str, Any],
+    effort: str,
+    explicit_max: Any,
+    deployment: Deployment,
+) -> None:
+    """``reasoning_effort`` → an effort level or a thinking budget, whichever the model takes."""
+    mode = deployment.option("reasoning_mode") or reasoning_mode(deployment.model)
+    if mode == "effort":
+        output_config.setdefault("effort", _EFFORT_ALIASES.get(effort, effort))
+        return
+    forced_tool = (body.get("tool_choice") or {}).get("type") in ("any", "tool")
+    if mode != "thinking" or forced_tool:  # Anthropic refuses thinking together with a forced tool
+        return
+    budget = _THINKING_BUDGETS.get(effort, 4096)
+    if explicit_max:  # OpenAI counts reasoning inside max_completion_tokens; Anthropic wants budget < max
+        budget = min(budget, int(explicit_max) // 2)
+    if budget >= MIN_THINKING_BUDGET:
+        body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        # The client asked for reasoning, not for these: thinking rejects modified temperature / top_k.
+        body.pop("temperature", None)
+        body.pop("top_k", None)
+
+
 def to_native(request: ChatRequest, deployment: Deployment, stream: bool | None = None) -> dict[str, Any]:
     """The ``/v1/messages`` body for an OpenAI-format request."""
     if (request.get("n") or 1) > 1:
@@ -317,16 +324,7 @@ def to_native(request: ChatRequest, deployment: Deployment, stream: bool | None 
     explicit_max = request.get("max_completion_tokens") or request.get("max_tokens")
     effort = request.get("reasoning_effort")
     if effort and effort != "none" and "thinking" not in body:
-        mode = deployment.option("reasoning_mode") or reasoning_mode(model)
-        if mode == "effort":
-            output_config.setdefault("effort", _EFFORT_ALIASES.get(effort, effort))
-        elif mode == "thinking":
-            budget = _THINKING_BUDGETS.get(effort, 4096)
-            if explicit_max:
-                # OpenAI counts reasoning inside max_completion_tokens; Anthropic wants budget < max.
-                budget = min(budget, int(explicit_max) // 2)
-            if budget >= MIN_THINKING_BUDGET:
-                body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        _apply_effort(body, output_config, effort, explicit_max, deployment)
     if output_config:
         body["output_config"] = output_config
 
@@ -476,9 +474,7 @@ class StreamTranslator:
         self.finish: str | None = None
         self.done = False
 
-    def _chunk(
-        self, delta: dict[str, Any] | None, finish: str | None = None, usage: Usage | None = None
-    ) -> ChatChunk:
+    def _chunk(self, delta: dict[str, Any] | None, finish: str | None = None, usage: Usage | None = None) -> ChatChunk:
         return make_chunk(self.id, self.model, delta, finish, created=self.created, usage=usage)
 
     def feed(self, event: str | None, data: bytes | dict[str, Any]) -> list[ChatChunk]:
@@ -556,9 +552,7 @@ class StreamTranslator:
             return []
         if state.kind == "tool_use" and not state.has_arguments:
             # A call without arguments streams no JSON at all; OpenAI clients expect "{}".
-            return [
-                self._chunk({"tool_calls": [{"index": state.tool_index, "function": {"arguments": "{}"}}]})
-            ]
+            return [self._chunk({"tool_calls": [{"index": state.tool_index, "function": {"arguments": "{}"}}]})]
         if state.kind == "thinking":
             block = {"type": "thinking", "thinking": "".join(state.thinking), "signature": state.signature}
             return [self._chunk({"thinking_blocks": [block]})]
@@ -569,9 +563,7 @@ class StreamTranslator:
         if self.done:
             return []
         if self.finish is None:
-            raise UpstreamConnectionError(
-                "anthropic: stream ended before the message finished", provider=PROVIDER
-            )
+            raise UpstreamConnectionError("anthropic: stream ended before the message finished", provider=PROVIDER)
         self.done = True
         return [self._chunk(None, usage=usage_from_native(self.usage))]
 
@@ -581,17 +573,10 @@ class StreamTranslator:
 
 # Anthropic error ``type`` → the HTTP status it is documented with (used for in-stream errors).
 ERROR_TYPE_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "billing_error": 402,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "timeout_error": 504,
-    "overloaded_error": 529,
-}
+    "invalid_request_error": 400, "authentication_error": 401, "billing_error": 402, "permission_error": 403,
+    "not_found_error": 404, "request_too_large": 413, "rate_limit_error": 429, "api_error": 500,
+    "timeout_error": 504, "overloaded_error": 529,
+}  # fmt: skip
 
 _CONTEXT_MARKERS = ("prompt is too long", "exceed context limit", "context window", "too many tokens")
 
@@ -602,9 +587,7 @@ def _classify(
     text = f"{PROVIDER}: {message}"
     if status in (400, 413) and any(marker in message.lower() for marker in _CONTEXT_MARKERS):
         return ContextWindowExceeded(text, provider=PROVIDER, status=status, raw=raw)
-    return classify_http_status(
-        status, text, provider=PROVIDER, raw=raw, retry_after=retry_after, code=error_type
-    )
+    return classify_http_status(status, text, provider=PROVIDER, raw=raw, retry_after=retry_after, code=error_type)
 
 
 def error_from_payload(payload: dict[str, Any], raw: bytes | str | None = None) -> ProviderError:
@@ -629,9 +612,7 @@ def parse_error(status: int, raw: bytes, headers: Any = None) -> ProviderError:
             message = str(error or "")
     except orjson.JSONDecodeError:
         message = raw[:500].decode(errors="replace")
-    return _classify(
-        status, message or f"upstream returned HTTP {status}", error_type, raw, parse_retry_after(headers)
-    )
+    return _classify(status, message or f"upstream returned HTTP {status}", error_type, raw, parse_retry_after(headers))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -644,31 +625,19 @@ class AnthropicProvider:
     def __init__(self, context: ProviderContext) -> None:
         self.http = context.http
 
+    def _call(self, request: ChatRequest, deployment: Deployment, stream: bool) -> tuple[Any, ...]:
+        """The shared ``post_json`` / ``open_stream`` arguments."""
+        body = orjson.dumps(to_native(request, deployment, stream=stream))
+        headers = native_headers(request, deployment)
+        return self.http, messages_url(deployment), body, headers, deployment.timeouts, self.name, parse_error
+
     async def chat(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
-        body = orjson.dumps(to_native(request, deployment, stream=False))
-        reply = await post_json(
-            self.http,
-            messages_url(deployment),
-            body,
-            native_headers(request, deployment),
-            deployment.timeouts,
-            self.name,
-            parse_error,
-        )
+        reply = await post_json(*self._call(request, deployment, stream=False))
         return from_native(reply, deployment.public_name)
 
     async def chat_stream(self, request: ChatRequest, deployment: Deployment) -> AsyncIterator[ChatChunk]:
-        body = orjson.dumps(to_native(request, deployment, stream=True))
         translator = StreamTranslator(deployment.public_name)
-        async with open_stream(
-            self.http,
-            messages_url(deployment),
-            body,
-            native_headers(request, deployment),
-            deployment.timeouts,
-            self.name,
-            parse_error,
-        ) as resp:
+        async with open_stream(*self._call(request, deployment, stream=True)) as resp:
             async for event, data in iter_sse(resp, self.name):
                 try:
                     chunks = translator.feed(event, data)
