@@ -41,9 +41,7 @@ class CredentialCache:
         key_id = deployment.option("aws_access_key_id")
         secret = deployment.option("aws_secret_access_key")
         if key_id and secret:
-            return Credentials(
-                key_id, secret, deployment.option("aws_session_token")
-            ).get_frozen_credentials()
+            return Credentials(key_id, secret, deployment.option("aws_session_token")).get_frozen_credentials()
         profile = deployment.option("aws_profile")
         credentials = self._credentials.get(profile)
         if credentials is None:

@@ -84,13 +84,13 @@ def from_native(body: Any, public_model: str) -> ChatResponse:
             if "reasoningText" in content:
                 thought = content["reasoningText"]
                 reasoning.append(thought.get("text", ""))
-                blocks.append(
-                    {
+                if thought.get("signature"):  # unsigned reasoning (gpt-oss, Qwen, Kimi) is never replayed
+                    signed = {
                         "type": "thinking",
                         "thinking": thought.get("text", ""),
-                        "signature": thought.get("signature"),
+                        "signature": thought["signature"],
                     }
-                )
+                    blocks.append(signed)
             elif "redactedContent" in content:
                 blocks.append({"type": "redacted_thinking", "data": content["redactedContent"]})
     out: dict[str, Any] = {"role": "assistant", "content": "".join(text) if text or not calls else None}
@@ -141,15 +141,11 @@ def _chunk(state: BedrockStreamState, delta: dict[str, Any] | None, finish: str 
         "object": "chat.completion.chunk",
         "created": state.created,
         "model": state.model,
-        "choices": []
-        if delta is None
-        else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        "choices": [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
     }
 
 
-def from_native_event(
-    event_type: str, payload: dict[str, Any], state: BedrockStreamState
-) -> ChatChunk | None:
+def from_native_event(event_type: str, payload: dict[str, Any], state: BedrockStreamState) -> ChatChunk | None:
     """One decoded ``ConverseStream`` event (its ``:event-type`` and JSON payload) → a chunk."""
     if event_type == "messageStart":
         return _chunk(state, {"content": ""})
@@ -187,11 +183,7 @@ def from_native_event(
             if "redactedContent" in reasoning:
                 return _chunk(
                     state,
-                    {
-                        "thinking_blocks": [
-                            {"type": "redacted_thinking", "data": reasoning["redactedContent"]}
-                        ]
-                    },
+                    {"thinking_blocks": [{"type": "redacted_thinking", "data": reasoning["redactedContent"]}]},
                 )
         return None
     if event_type == "contentBlockStop":
@@ -259,9 +251,7 @@ def error_from_exception(kind: str, message: str, status: int | None, raw: bytes
         return ContextWindowExceeded(text, **kwargs)
     if "guardrail" in lowered and "block" in lowered:
         return ContentFiltered(text, **kwargs)
-    return classify_http_status(
-        status or 400, text, provider=_PROVIDER, raw=raw, code=kind.split(":", 1)[0] or None
-    )
+    return classify_http_status(status or 400, text, provider=_PROVIDER, raw=raw, code=kind.split(":", 1)[0] or None)
 
 
 def parse_error(status: int, raw: bytes, headers: Any = None) -> ProviderError:

@@ -135,10 +135,7 @@ def _document_block(file: dict[str, Any], position: int) -> dict[str, Any]:
         raise BadRequest(f"bedrock: unsupported document type {mime!r}", param="messages")
     # Converse allows only alphanumerics, spaces, hyphens, parentheses and brackets in names.
     raw_name = str(file.get("filename") or f"Document {position}").rsplit(".", 1)[0]
-    name = (
-        "".join(c if c.isalnum() or c in " -()[]" else " " for c in raw_name).strip()
-        or f"Document {position}"
-    )
+    name = "".join(c if c.isalnum() or c in " -()[]" else " " for c in raw_name).strip() or f"Document {position}"
     return {"document": {"name": name, "format": fmt, "source": {"bytes": data}}}
 
 
@@ -310,9 +307,7 @@ def to_native(request: ChatRequest, deployment: Deployment) -> dict[str, Any]:
         body["toolConfig"] = tool_config
     response_format = request.get("response_format")
     if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
-        raise BadRequest(
-            "bedrock converse: response_format json_schema is not supported", param="response_format"
-        )
+        raise BadRequest("bedrock converse: response_format json_schema is not supported", param="response_format")
     fields = _additional_fields(request, deployment)
     if fields:
         body["additionalModelRequestFields"] = fields
@@ -341,9 +336,7 @@ class BedrockProvider:
         self.http = context.http
         self.credentials = CredentialCache()
 
-    async def _prepare(
-        self, request: ChatRequest, deployment: Deployment, stream: bool
-    ) -> tuple[Any, bytes, dict]:
+    async def _prepare(self, request: ChatRequest, deployment: Deployment, stream: bool) -> tuple[Any, bytes, dict]:
         body = orjson.dumps(to_native(request, deployment))
         region = region_of(deployment)
         url = native_url(deployment, stream, region)
@@ -366,16 +359,12 @@ class BedrockProvider:
 
     async def chat(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
         url, body, headers = await self._prepare(request, deployment, stream=False)
-        reply = await post_json(
-            self.http, url, body, headers, deployment.timeouts, self.name, self._parse_error
-        )
+        reply = await post_json(self.http, url, body, headers, deployment.timeouts, self.name, self._parse_error)
         return from_native(reply, deployment.public_name)
 
     async def chat_stream(self, request: ChatRequest, deployment: Deployment) -> AsyncIterator[ChatChunk]:
         url, body, headers = await self._prepare(request, deployment, stream=True)
-        state = BedrockStreamState(
-            response_id=new_completion_id(), model=deployment.public_name, created=now()
-        )
+        state = BedrockStreamState(response_id=new_completion_id(), model=deployment.public_name, created=now())
         async with open_stream(
             self.http, url, body, headers, deployment.timeouts, self.name, self._parse_error
         ) as resp:
