@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from aiohttp import web
 
-RECORDINGS = Path("/work/shared/fixtures/provider-recordings")
+from tests.support.paths import RECORDINGS  # ../shared beside the repo, or $UNIGATE_SHARED
 
 # Response headers that describe the original transfer, not the content; aiohttp sets its own.
 _HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "content-encoding", "connection"})
@@ -84,9 +83,7 @@ class ReplayServer:
                 )
             )
             if not queue:
-                return web.json_response(
-                    {"error": "replay server: no more recorded interactions"}, status=599
-                )
+                return web.json_response({"error": "replay server: no more recorded interactions"}, status=599)
             response = queue.pop(0)["response"]
             status = int(response["status"]["code"])
             headers = {
