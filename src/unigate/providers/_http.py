@@ -16,6 +16,7 @@ from unigate.errors import (
     GatewayError,
     ProviderError,
     UpstreamConnectionError,
+    UpstreamServerError,
     UpstreamTimeout,
 )
 from unigate.types import Timeouts
@@ -74,7 +75,7 @@ async def post_json(
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise ProviderError(
+        raise UpstreamServerError(
             f"{provider}: upstream returned malformed JSON", provider=provider, status=502, raw=raw[:2000]
         ) from exc
 

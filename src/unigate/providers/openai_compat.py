@@ -19,6 +19,7 @@ from unigate.errors import (
     ContentFiltered,
     ContextWindowExceeded,
     ProviderError,
+    UpstreamServerError,
     classify_http_status,
     parse_retry_after,
 )
@@ -155,7 +156,8 @@ def to_native(request: ChatRequest, deployment: Deployment, row: CompatRow, stre
             options["include_usage"] = True
             body["stream_options"] = options
     else:
-        body.pop("stream", None)
+        if "stream" in body:
+            body["stream"] = False  # kept as the client sent it; some upstreams echo it in logs
         body.pop("stream_options", None)
     return body
 
@@ -173,7 +175,7 @@ def _normalize_message(message: dict[str, Any]) -> None:
 
 def from_native(body: dict[str, Any], public_model: str) -> ChatResponse:
     if not isinstance(body, dict) or not isinstance(body.get("choices"), list):
-        raise ProviderError("upstream reply has no choices", status=502, raw=orjson.dumps(body)[:2000])
+        raise UpstreamServerError("upstream reply has no choices", status=502, raw=orjson.dumps(body)[:2000])
     for choice in body["choices"]:
         message = choice.get("message")
         if isinstance(message, dict):
@@ -189,14 +191,11 @@ def from_native_event(data: bytes, public_model: str) -> ChatChunk | None:
         return None
     chunk = orjson.loads(data)
     if "error" in chunk and not chunk.get("choices"):
+        # some upstreams (OpenRouter, Groq) report mid-stream failures as an error event
         error = chunk["error"]
-        message = error.get("message", "upstream stream error") if isinstance(error, dict) else str(error)
-        raise classify_http_status(
-            int(error.get("code") or 500) if isinstance(error, dict) and str(error.get("code", "")).isdigit() else 500,
-            message,
-            provider="upstream",
-            raw=data,
-        )
+        code = (error.get("status_code") or error.get("code")) if isinstance(error, dict) else None
+        status = code if isinstance(code, int) and 400 <= code < 600 else 500
+        raise parse_error("upstream", status, data)
     for choice in chunk.get("choices") or ():
         delta = choice.get("delta")
         if isinstance(delta, dict):
