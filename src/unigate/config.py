@@ -122,11 +122,24 @@ class LocalModelConfig(_Strict):
     warmup: bool = True
 
 
+class ObservabilityConfig(_Strict):
+    """Metrics, request logs and traces (see docs/observability.md)."""
+
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_requests: bool = Field(True, description="one line per request on the unigate.requests logger")
+    log_prompts: bool = Field(False, description="include request messages in the request log (off: never logged)")
+    metrics: bool = Field(True, description="serve Prometheus metrics at /metrics")
+    metrics_public: bool = Field(True, description="/metrics without the master key (labels never hold keys)")
+    otel: bool = Field(False, description="OpenTelemetry spans per request (needs the 'otel' extra)")
+
+
 class GatewayConfig(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     models: list[ModelConfig] = Field(default_factory=list)
     providers: dict[str, ProviderDefaults] = Field(default_factory=dict)
     local_model: LocalModelConfig = Field(default_factory=LocalModelConfig)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     discover_providers: bool = Field(True, description="add every provider whose API key is in the environment")
     data_dir: str = "./data"
     database_url: str | None = None

@@ -1,0 +1,73 @@
+"""The observability RequestHook: metrics, the dashboard's time series, the request log, spans.
+
+One hook rather than four so a request pays for one ``before`` and one ``after`` call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from unigate.config import ObservabilityConfig
+from unigate.observability.logs import LogSetup, request_fields
+from unigate.observability.metrics import GatewayMetrics
+from unigate.observability.timeseries import TimeSeries
+from unigate.observability.tracing import Tracer, make_tracer
+
+PROMPT_KEY = "log_prompt"
+
+
+class ObservabilityHook:
+    def __init__(
+        self,
+        gateway: Any,
+        config: ObservabilityConfig | None = None,
+        *,
+        logs: LogSetup | None = None,
+        tracer: Tracer | None = None,
+    ) -> None:
+        self.config = config or ObservabilityConfig()
+        self.metrics: GatewayMetrics | None = GatewayMetrics(gateway) if self.config.metrics else None
+        self.series = TimeSeries()
+        self.logs = logs if self.config.log_requests else None
+        self.tracer = tracer if tracer is not None else (make_tracer() if self.config.otel else None)
+        self._log_prompts = self.config.log_prompts
+
+    async def before(self, ctx: Any, request: dict[str, Any]) -> None:
+        if self.metrics is not None:
+            self.metrics.started(ctx.model)
+        if self.tracer is not None:
+            self.tracer.start(ctx, request)
+        if self._log_prompts:
+            ctx.extras[PROMPT_KEY] = request.get("messages", request.get("input"))
+
+    async def after(self, ctx: Any) -> None:
+        try:
+            self.record(ctx)
+        except Exception:  # observability must never fail a request
+            import logging
+
+            logging.getLogger("unigate.observability").exception("recording request %s failed", ctx.request_id)
+
+    def record(self, ctx: Any) -> None:
+        if self.metrics is not None:
+            self.metrics.finished(ctx)
+        deployment = ctx.trace.deployment
+        usage = ctx.usage
+        self.series.record(
+            (
+                ctx.model,
+                deployment.id if deployment is not None else "none",
+                deployment.provider if deployment is not None else "none",
+                ctx.principal.key_id,
+            ),
+            error=ctx.status == "error",
+            cost=ctx.cost,
+            input_tokens=(usage.get("prompt_tokens") or 0) if usage else 0,
+            output_tokens=(usage.get("completion_tokens") or 0) if usage else 0,
+            latency_ms=ctx.latency_ms,
+            ttft_ms=ctx.trace.ttft_ms,
+        )
+        if self.logs is not None:
+            self.logs.emit(request_fields(ctx, prompt=ctx.extras.get(PROMPT_KEY)))
+        if self.tracer is not None:
+            self.tracer.finish(ctx)
