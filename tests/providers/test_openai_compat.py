@@ -138,7 +138,7 @@ def _reply_text(interaction: dict) -> tuple[str | None, list, str | None, dict |
         return None
     body = recorded_response_body(interaction)
     if isinstance(body, str):
-        if "data:" not in body or '"error"' in body:
+        if "data:" not in body or _has_error_event(body):
             return None  # not JSON at all, or an error event: the gateway must raise it
         body = _collect_stream(body)
     if not isinstance(body, dict) or not body.get("choices"):
@@ -147,6 +147,18 @@ def _reply_text(interaction: dict) -> tuple[str | None, list, str | None, dict |
     message = choice["message"]
     names = [c["function"]["name"] for c in message.get("tool_calls") or []]
     return message.get("content"), names, choice.get("finish_reason"), body.get("usage")
+
+
+def _events(raw: str) -> list[dict]:
+    return [
+        json.loads(e.strip()[5:])
+        for e in raw.split("\n\n")
+        if e.strip().startswith("data:") and not e.strip().endswith("[DONE]")
+    ]
+
+
+def _has_error_event(raw: str) -> bool:
+    return any("error" in event and not event.get("choices") for event in _events(raw))
 
 
 def _collect_stream(raw: str) -> dict:
