@@ -150,11 +150,13 @@ def _reply_text(interaction: dict) -> tuple[str | None, list, str | None, dict |
 
 
 def _events(raw: str) -> list[dict]:
-    return [
-        json.loads(e.strip()[5:])
-        for e in raw.split("\n\n")
-        if e.strip().startswith("data:") and not e.strip().endswith("[DONE]")
-    ]
+    """The JSON ``data:`` payloads of an SSE body (``event:`` lines ignored)."""
+    events = []
+    for block in raw.split("\n\n"):
+        data = [line[5:].strip() for line in block.splitlines() if line.startswith("data:")]
+        if data and data != ["[DONE]"]:
+            events.append(json.loads("\n".join(data)))
+    return events
 
 
 def _has_error_event(raw: str) -> bool:
@@ -163,11 +165,7 @@ def _has_error_event(raw: str) -> bool:
 
 def _collect_stream(raw: str) -> dict:
     text, finish, usage, names = "", None, None, {}
-    for event in raw.split("\n\n"):
-        event = event.strip()
-        if not event.startswith("data:") or event.endswith("[DONE]"):
-            continue
-        chunk = json.loads(event[5:])
+    for chunk in _events(raw):
         usage = chunk.get("usage") or usage
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
