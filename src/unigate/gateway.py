@@ -22,6 +22,7 @@ from unigate.providers._http import new_session
 from unigate.providers.base import EmbeddingProvider, ProviderContext
 from unigate.providers.openai_compat import COMPAT_PROVIDERS
 from unigate.providers.registry import LOCAL_PROVIDERS, NATIVE_KEY_ENV, ProviderSet, key_env
+from unigate.routing.health import Health
 from unigate.routing.router import ModelGroup, Router, RouteTrace
 from unigate.types import (
     ChatChunk,
@@ -117,6 +118,7 @@ class Gateway:
         self.groups = build_groups(config, self.catalog, self._environ)
         self.providers: ProviderSet | None = None
         self.router: Router | None = None
+        self.health = Health()  # deployment cooldowns; routing.install swaps in a shared store
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -125,7 +127,10 @@ class Gateway:
         if self.providers is not None:
             return
         self.providers = ProviderSet(ProviderContext(http=new_session()))
-        self.router = Router(self.groups, self.providers)
+        capabilities = {m.name: m.capabilities for m in self.config.models if m.capabilities is not None}
+        self.router = Router(
+            self.groups, self.providers, catalog=self.catalog, health=self.health, capabilities=capabilities
+        )
 
     async def aclose(self) -> None:
         if self.providers is None:
@@ -218,7 +223,7 @@ class Gateway:
         ctx = self._context(request, principal, False, "chat", request_id)
         group = await self._before(ctx, request)
         try:
-            response = await self._router().chat(request, group, ctx.trace)
+            response = await self._router().chat(request, group, ctx.trace, allowed=ctx.principal.allowed_models)
         except GatewayError as exc:
             ctx.error, ctx.status = exc, "error"
             await self._after(ctx)
@@ -239,7 +244,7 @@ class Gateway:
         ctx = self._context(request, principal, True, "chat", request_id)
         group = await self._before(ctx, request)
         try:
-            chunks = await self._router().chat_stream(request, group, ctx.trace)
+            chunks = await self._router().chat_stream(request, group, ctx.trace, allowed=ctx.principal.allowed_models)
         except GatewayError as exc:
             ctx.error, ctx.status = exc, "error"
             await self._after(ctx)
@@ -449,8 +454,9 @@ def build_groups(config: GatewayConfig, catalog: Catalog, environ: dict[str, str
                 name = f"{provider}/{model_id}"
                 if name not in groups:
                     groups[name] = ModelGroup(name, [_deployment(config, name, 0, provider, model_id, None, environ)])
-                # the bare upstream id is an alias for the first provider that offers it
-                if model_id not in groups:
+                # the bare upstream id is an alias for the first provider that offers it (not for
+                # ids with a slash: "openai/gpt-oss-120b" on Groq must not look like an OpenAI model)
+                if model_id not in groups and "/" not in model_id:
                     groups[model_id] = ModelGroup(
                         model_id, [_deployment(config, model_id, 0, provider, model_id, None, environ)]
                     )
