@@ -111,7 +111,7 @@ def test_invalid_yaml_and_bad_values(tmp_path):
 
 
 def test_non_loopback_bind_requires_master_key():
-    with pytest.raises(ConfigError, match="refusing to listen on 0.0.0.0 without a master key"):
+    with pytest.raises(ConfigError, match=r"refusing to listen on 0\.0\.0\.0 without a master key"):
         check_bind_safety(validate({"server": {"host": "0.0.0.0"}}))
     check_bind_safety(validate({"server": {"host": "0.0.0.0", "master_key": "k"}}))
     check_bind_safety(validate({}))
