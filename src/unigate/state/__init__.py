@@ -1,0 +1,60 @@
+"""Shared state: counters, reservations, windows, semaphores, queues — one interface, two backends.
+
+``open_state(config)`` picks Redis when ``redis_url`` is set and the in-process backend
+otherwise. ``shared_state(gateway)`` returns the one instance every plug-in of a gateway shares
+(accounts, routing cooldowns, …), opening it on first use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from unigate.state.base import (
+    Admission,
+    BalanceCheck,
+    Charge,
+    Counter,
+    SemaphoreCheck,
+    StateBackend,
+    WindowAdd,
+    WindowCheck,
+)
+
+__all__ = [
+    "Admission",
+    "BalanceCheck",
+    "Charge",
+    "Counter",
+    "SemaphoreCheck",
+    "StateBackend",
+    "WindowAdd",
+    "WindowCheck",
+    "open_state",
+    "shared_state",
+]
+
+_ATTRIBUTE = "_unigate_state"
+
+
+def open_state(config: Any) -> StateBackend:
+    """The backend for a GatewayConfig: Redis if ``redis_url`` is set, else in-process (journaled
+    under ``data_dir/journal``)."""
+    accounts = getattr(config, "accounts", None)
+    prefix = getattr(accounts, "redis_prefix", "unigate:")
+    if config.redis_url:
+        from unigate.state.redis import RedisState
+
+        return RedisState(config.redis_url, prefix, claim_idle=getattr(accounts, "queue_claim_idle", 30.0))
+    from unigate.state.memory import MemoryState
+
+    return MemoryState(Path(config.data_dir) / "journal")
+
+
+def shared_state(gateway: Any) -> StateBackend:
+    """The gateway's one state backend (created on first call, kept on the gateway object)."""
+    state: StateBackend | None = getattr(gateway, _ATTRIBUTE, None)
+    if state is None:
+        state = open_state(gateway.config)
+        setattr(gateway, _ATTRIBUTE, state)
+    return state
