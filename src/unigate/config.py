@@ -86,6 +86,12 @@ class ModelRoutingConfig(_Strict):
     fallbacks: list[str] = Field(default_factory=list, description="other public model names to try, in order")
     context_window_fallbacks: list[str] = Field(default_factory=list)
     content_filter_fallbacks: list[str] = Field(default_factory=list)
+    continue_on_failure: bool = Field(
+        False, description="streams: after a mid-stream failure, continue the answer on a fallback (assistant prefix)"
+    )
+    allowed_fails: int = Field(3, ge=1, description="consecutive failures before a deployment cools down")
+    cooldown: float = Field(5.0, gt=0, description="first cooldown in seconds (doubles per repeated trip)")
+    max_cooldown: float = Field(60.0, gt=0)
 
 
 class ModelConfig(_Strict):

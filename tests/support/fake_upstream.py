@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,11 @@ from aiohttp import web
 class Mode:
     """What the upstream does for one request.
 
-    kind: ok | status | hang | malformed | reset | stall_body | stream_cut | stream_stall
+    kind: ok | status | hang | malformed | reset | stall_body | stream_cut | stream_stall | random
+    (``random``: one of ``choices``, picked per request by the upstream's seeded RNG)
+
+    A request whose last message is an assistant message ending a prefix of the reply gets the
+    rest of the reply (the assistant-prefix continuation real providers offer).
     """
 
     kind: str = "ok"
@@ -38,6 +43,7 @@ class Mode:
     prompt_tokens: int = 10
     completion_tokens: int = 5
     tool_call: dict[str, Any] | None = None  # {"name":..., "arguments": "..."}: answer with a tool call
+    choices: list[Mode] | None = None  # kind "random": pick one of these per request
 
 
 @dataclass
@@ -56,6 +62,8 @@ class FakeUpstream:
     _queue: list[Mode] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     port: int = 0
+    seed: int = 0
+    _rng: random.Random = field(default_factory=random.Random)
 
     @property
     def base_url(self) -> str:
@@ -68,6 +76,7 @@ class FakeUpstream:
         return [r for r in self.received if r.path.endswith("/chat/completions")]
 
     async def start(self) -> FakeUpstream:
+        self._rng.seed(self.seed)
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
@@ -84,7 +93,10 @@ class FakeUpstream:
             self._runner = None
 
     def _next(self) -> Mode:
-        return self._queue.pop(0) if self._queue else self.default
+        mode = self._queue.pop(0) if self._queue else self.default
+        while mode.kind == "random" and mode.choices:
+            mode = self._rng.choice(mode.choices)
+        return mode
 
     # -- handlers --------------------------------------------------------------------------
 
@@ -113,6 +125,9 @@ class FakeUpstream:
         if mode.kind == "malformed":
             return web.Response(body=b'{"choices": [ this is not json', content_type="application/json")
         text = mode.text if mode.text is not None else "echo: " + _last_user_text(body)
+        prefix = _assistant_prefix(body)
+        if prefix and text.startswith(prefix):
+            text = text[len(prefix) :]
         model = body.get("model", "fake-model")
         if body.get("stream") or mode.kind in ("stream_cut", "stream_stall"):
             return await self._stream(request, body, mode, text, model)
@@ -208,6 +223,13 @@ def _last_user_text(body: dict[str, Any]) -> str:
                 return content
             if isinstance(content, list):
                 return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def _assistant_prefix(body: dict[str, Any]) -> str:
+    messages = body.get("messages") or []
+    if messages and messages[-1].get("role") == "assistant" and isinstance(messages[-1].get("content"), str):
+        return str(messages[-1]["content"])
     return ""
 
 

@@ -1,31 +1,45 @@
 """Resolve a public model name to its deployments and try them until one answers.
 
-The loop: order the group's deployments (strategy), try each (with retries on retryable
-errors), then the group's fallback chain (by error class). For streams, an attempt counts as
-answered only when the first *content* chunk has arrived, so failures before it fall back
-invisibly to the client.
+The loop, per request: for the requested group, then each group of its fallback chain —
+order the deployments (``strategies``), pass over those that cannot serve the request
+(``preflight``) or are cooling down (``health``), try the rest with retries on retryable errors
+(``retry``), and pick the next group by the class of the last error (``fallbacks``). If nothing
+answered, deployments that were passed over are tried as a last resort (a cooldown is a
+preference, not a wall). For streams an attempt has answered only when the first *content*
+chunk arrived, so failures before it fall back invisibly; failures after it end the stream
+with an error event, or continue the answer elsewhere (``continuation``) when asked to.
+
+A single-deployment group with no fallbacks and no request overrides takes a short path:
+no pre-flight, no strategy, a dict lookup for health.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from unigate.config import ModelRoutingConfig
-from unigate.errors import (
-    ContentFiltered,
-    ContextWindowExceeded,
-    GatewayError,
-    NotFound,
-    UpstreamTimeout,
-)
+from unigate.errors import GatewayError, NotFound, UpstreamRateLimited, UpstreamTimeout
 from unigate.providers.base import Provider
 from unigate.providers.registry import ProviderSet
+from unigate.routing import continuation
+from unigate.routing.fallbacks import NO_OPTIONS, RouteOptions, chain, parse_options
+from unigate.routing.health import BreakerPolicy, Health
+from unigate.routing.preflight import Needs, Preflight, needs
+from unigate.routing.retry import DEFAULT_RETRY, Disposition, RetryPolicy, backoff, disposition
+from unigate.routing.stats import Stats
+from unigate.routing.strategies import StrategyContext, order
+from unigate.routing.trace import Attempt, RouteTrace
 from unigate.types import ChatChunk, ChatRequest, ChatResponse, Deployment
+
+__all__ = ["Attempt", "ModelGroup", "RouteTrace", "Router"]
+
+T = TypeVar("T")
+Call = Callable[[Provider, ChatRequest, Deployment], Awaitable[T]]
 
 
 @dataclass
@@ -36,25 +50,13 @@ class ModelGroup:
 
 
 @dataclass(slots=True)
-class Attempt:
-    deployment: str
-    error: str | None = None
-    status: int | None = None
-    latency_ms: float = 0.0
+class _Primed:
+    """A stream that has produced its first content chunk."""
 
-
-@dataclass(slots=True)
-class RouteTrace:
-    """What routing did for one request: the deployment that answered and every attempt."""
-
-    deployment: Deployment | None = None
-    attempts: list[Attempt] = field(default_factory=list)
-    ttft_ms: float | None = None
-
-    def header(self) -> str:
-        """``x-unigate-attempts``: ``count`` then ``deployment=ErrorClass`` for abandoned attempts."""
-        failed = [f"{a.deployment}={a.error}" for a in self.attempts if a.error]
-        return ";".join([str(len(self.attempts)), *failed])
+    deployment: Deployment
+    head: list[ChatChunk]
+    stream: AsyncIterator[ChatChunk]
+    started: float
 
 
 def _has_content(chunk: ChatChunk) -> bool:
@@ -70,10 +72,37 @@ def _has_content(chunk: ChatChunk) -> bool:
     return False
 
 
+def _policy(routing: ModelRoutingConfig) -> BreakerPolicy:
+    return BreakerPolicy(
+        allowed_fails=routing.allowed_fails, cooldown=routing.cooldown, max_cooldown=routing.max_cooldown
+    )
+
+
 class Router:
-    def __init__(self, groups: dict[str, ModelGroup], providers: ProviderSet) -> None:
+    def __init__(
+        self,
+        groups: dict[str, ModelGroup],
+        providers: ProviderSet,
+        *,
+        catalog: Any = None,
+        health: Health | None = None,
+        capabilities: dict[str, Any] | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
         self.groups = groups
         self.providers = providers
+        self.catalog = catalog
+        self.health = health or Health()
+        self.stats = Stats()
+        self.preflight = Preflight(catalog, capabilities)
+        self.retry = retry
+        self._prices: dict[str, float | None] = {}
+        self._strategy = StrategyContext(self.stats, self._price)
+        self._stream_strategy = StrategyContext(self.stats, self._price, stream=True, counters=self._strategy.counters)
+        for group in groups.values():
+            if group.routing != ModelRoutingConfig():
+                for deployment in group.deployments:
+                    self.health.policies[deployment.id] = _policy(group.routing)
 
     def group(self, name: str) -> ModelGroup:
         group = self.groups.get(name)
@@ -85,106 +114,187 @@ class Router:
             )
         return group
 
-    # -- ordering ---------------------------------------------------------------------------
+    def _price(self, deployment: Deployment) -> float | None:
+        if deployment.id not in self._prices:
+            price = self.catalog.price(deployment.provider, deployment.model) if self.catalog is not None else None
+            self._prices[deployment.id] = None if price is None else price.input + price.output
+        return self._prices[deployment.id]
 
-    def order(self, group: ModelGroup) -> list[Deployment]:
-        deployments = group.deployments
-        if len(deployments) == 1 or group.routing.strategy == "ordered":
-            return list(deployments)
-        # weighted random without replacement: the first pick carries the load, the rest are failover
-        pool = [d for d in deployments if d.weight > 0] or list(deployments)
-        ordered: list[Deployment] = []
-        while pool:
-            total = sum(d.weight for d in pool) or float(len(pool))
-            pick = random.random() * total
-            chosen = len(pool) - 1
-            for index, candidate in enumerate(pool):
-                pick -= candidate.weight or 1.0
-                if pick <= 0:
-                    chosen = index
-                    break
-            ordered.append(pool.pop(chosen))
-        return ordered
+    def order(self, group: ModelGroup, strategy: str | None = None, stream: bool = False) -> list[Deployment]:
+        ctx = self._stream_strategy if stream else self._strategy
+        return order(strategy or group.routing.strategy, group.name, group.deployments, ctx)
 
-    def _chain(self, group: ModelGroup, error: GatewayError | None) -> list[str]:
-        if isinstance(error, ContextWindowExceeded):
-            return group.routing.context_window_fallbacks or group.routing.fallbacks
-        if isinstance(error, ContentFiltered):
-            return group.routing.content_filter_fallbacks or group.routing.fallbacks
-        return group.routing.fallbacks
+    # -- public calls -----------------------------------------------------------------------
 
-    def _should_fall_back(self, error: GatewayError) -> bool:
-        return error.retryable or isinstance(error, ContextWindowExceeded | ContentFiltered)
+    async def chat(
+        self, request: ChatRequest, group: ModelGroup, trace: RouteTrace, *, allowed: frozenset[str] | None = None
+    ) -> ChatResponse:
+        options = parse_options(request, self.groups, allowed)
+        deployment, response = await self._route(request, group, trace, options, allowed, self._call, stream=False)
+        usage = response.get("usage")
+        if usage:
+            self.stats.of(deployment.id).add_tokens(int(usage.get("total_tokens") or 0))
+        return response
 
-    # -- calls ------------------------------------------------------------------------------
-
-    async def chat(self, request: ChatRequest, group: ModelGroup, trace: RouteTrace) -> ChatResponse:
-        visited: set[str] = set()
-        pending = [group]
-        last: GatewayError | None = None
-        while pending:
-            current = pending.pop(0)
-            if current.name in visited:
-                continue
-            visited.add(current.name)
-            for deployment in self.order(current):
-                provider = self.providers.get(deployment.provider)
-                for _ in range(current.routing.retries + 1):
-                    started = time.perf_counter()
-                    try:
-                        response = await provider.chat(request, deployment)
-                    except GatewayError as exc:
-                        trace.attempts.append(self._failed(deployment, exc, started))
-                        last = exc
-                        if not exc.retryable:
-                            break
-                        continue
-                    trace.attempts.append(Attempt(deployment.id, latency_ms=(time.perf_counter() - started) * 1e3))
-                    trace.deployment = deployment
-                    return response
-                if last is not None and not self._should_fall_back(last):
-                    raise last
-            pending.extend(self.groups[name] for name in self._chain(current, last) if name in self.groups)
-        assert last is not None
-        raise last
-
-    async def chat_stream(self, request: ChatRequest, group: ModelGroup, trace: RouteTrace) -> AsyncIterator[ChatChunk]:
+    async def chat_stream(
+        self, request: ChatRequest, group: ModelGroup, trace: RouteTrace, *, allowed: frozenset[str] | None = None
+    ) -> AsyncIterator[ChatChunk]:
         """Return an iterator whose leading chunks (up to the first content chunk) are already in hand."""
+        options = parse_options(request, self.groups, allowed)
+        _, primed = await self._route(request, group, trace, options, allowed, self._prime, stream=True)
+        cont = options.continue_on_failure
+        if cont is None:
+            cont = group.routing.continue_on_failure
+        return self._serve(primed, request, group, trace, options, allowed, cont and continuation.allowed(request))
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def _route(
+        self,
+        request: ChatRequest,
+        group: ModelGroup,
+        trace: RouteTrace,
+        options: RouteOptions,
+        allowed: frozenset[str] | None,
+        call: Call[T],
+        *,
+        stream: bool,
+        exclude: frozenset[str] = frozenset(),
+    ) -> tuple[Deployment, T]:
+        if trace.requested is None:
+            trace.requested = group.name
+        simple = (
+            len(group.deployments) == 1
+            and options is NO_OPTIONS
+            and not (group.routing.fallbacks or group.routing.context_window_fallbacks)
+            and not group.routing.content_filter_fallbacks
+        )
+        need: Needs | None = None if simple else needs(request)
         visited: set[str] = set()
-        pending = [group]
+        pending: list[ModelGroup] = [group]
+        deferred: list[tuple[ModelGroup, Deployment]] = []
+        tried: set[str] = set(exclude)
         last: GatewayError | None = None
+        primary = True
         while pending:
             current = pending.pop(0)
             if current.name in visited:
                 continue
             visited.add(current.name)
-            for deployment in self.order(current):
-                provider = self.providers.get(deployment.provider)
-                for _ in range(current.routing.retries + 1):
-                    started = time.perf_counter()
-                    try:
-                        stream, head = await self._prime(provider, request, deployment)
-                    except GatewayError as exc:
-                        trace.attempts.append(self._failed(deployment, exc, started))
-                        last = exc
-                        if not exc.retryable:
-                            break
+            why: Disposition | None = None
+            strategy = options.strategy if primary else None
+            retries = options.retries if primary and options.retries is not None else current.routing.retries
+            candidates = self.order(current, strategy, stream)
+            has_chain = bool(pending or current.routing.fallbacks or (primary and options.has_chain))
+            for index, deployment in enumerate(candidates):
+                if deployment.id in tried:
+                    continue
+                if need is not None:
+                    reason = self.preflight.reason(deployment, need)
+                    if reason is not None:
+                        trace.skipped.append((deployment.id, reason))
+                        deferred.append((current, deployment))
+                        if reason == "context_window" and why is None:
+                            why = Disposition.CONTEXT
                         continue
-                    elapsed = (time.perf_counter() - started) * 1e3
-                    trace.attempts.append(Attempt(deployment.id, latency_ms=elapsed))
-                    trace.deployment = deployment
-                    trace.ttft_ms = elapsed
-                    return _replay(head, stream)
-                if last is not None and not self._should_fall_back(last):
-                    raise last
-            pending.extend(self.groups[name] for name in self._chain(current, last) if name in self.groups)
-        assert last is not None
+                if await self.health.admit(deployment.id) == "cooling":
+                    trace.skipped.append((deployment.id, "cooldown"))
+                    deferred.append((current, deployment))
+                    continue
+                tried.add(deployment.id)
+                outcome = await self._attempt(
+                    call, request, current, deployment, trace, retries, index == len(candidates) - 1 and not has_chain
+                )
+                if not isinstance(outcome, GatewayError):
+                    return deployment, outcome
+                last = outcome
+                why = disposition(outcome)
+                if why is Disposition.FATAL:
+                    raise outcome
+                if why in (Disposition.CONTEXT, Disposition.CONTENT):
+                    break
+            names = chain(current.routing, why, options, primary)
+            primary = False
+            for name in names:
+                target = self.groups.get(name)
+                if target is not None and (allowed is None or name in allowed):
+                    pending.append(target)
+        for owner, deployment in deferred:
+            if deployment.id in tried:
+                continue
+            tried.add(deployment.id)
+            outcome = await self._attempt(call, request, owner, deployment, trace, owner.routing.retries, True)
+            if not isinstance(outcome, GatewayError):
+                return deployment, outcome
+            last = outcome
+            if disposition(outcome) is Disposition.FATAL:
+                raise outcome
+        if last is None:
+            raise UpstreamTimeout(f"no deployment of '{group.name}' could be tried", code="no_deployment_available")
         raise last
+
+    async def _attempt(
+        self,
+        call: Call[T],
+        request: ChatRequest,
+        group: ModelGroup,
+        deployment: Deployment,
+        trace: RouteTrace,
+        retries: int,
+        alone: bool,
+    ) -> T | GatewayError:
+        """One deployment, with retries; returns the result or the final error."""
+        provider = self.providers.get(deployment.provider)
+        stats = self.stats.of(deployment.id)
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            stats.started()
+            try:
+                result = await call(provider, request, deployment)
+            except GatewayError as exc:
+                stats.finished()
+                trace.attempts.append(self._failed(deployment, exc, started))
+                action = disposition(exc)
+                if action in (Disposition.RETRY, Disposition.NEXT):
+                    await self.health.failed(
+                        deployment.id,
+                        type(exc).__name__,
+                        trip=isinstance(exc, UpstreamRateLimited),
+                        retry_after=exc.retry_after,
+                    )
+                if action is not Disposition.RETRY or attempt > retries:
+                    return exc
+                if not alone and self.health.state(deployment.id) != "healthy":
+                    return exc  # it just went into cooldown: go elsewhere rather than wait
+                delay = backoff(attempt, exc.retry_after, self.retry)
+                if delay is None:
+                    return exc
+                await asyncio.sleep(delay)
+                continue
+            except BaseException:
+                stats.finished()
+                raise
+            elapsed = (time.perf_counter() - started) * 1e3
+            trace.attempts.append(Attempt(deployment.id, latency_ms=elapsed, model=group.name))
+            trace.deployment = deployment
+            if isinstance(result, _Primed):
+                trace.ttft_ms = elapsed
+                stats.observe(elapsed, None)
+            else:
+                stats.finished()
+                stats.observe(None, elapsed)
+            await self.health.succeeded(deployment.id)
+            return result
 
     @staticmethod
-    async def _prime(
-        provider: Provider, request: ChatRequest, deployment: Deployment
-    ) -> tuple[AsyncIterator[ChatChunk], list[ChatChunk]]:
+    async def _call(provider: Provider, request: ChatRequest, deployment: Deployment) -> ChatResponse:
+        return await provider.chat(request, deployment)
+
+    @staticmethod
+    async def _prime(provider: Provider, request: ChatRequest, deployment: Deployment) -> _Primed:
+        started = time.perf_counter()
         stream = provider.chat_stream(request, deployment)
         head: list[ChatChunk] = []
         try:
@@ -202,16 +312,80 @@ class Router:
         except BaseException:
             await _close(stream)
             raise
-        return stream, head
+        return _Primed(deployment, head, stream, started)
 
     @staticmethod
-    def _failed(deployment: Deployment, error: GatewayError, started: float) -> Attempt:
+    def _failed(deployment: Deployment, error: GatewayError, started: float, phase: str = "start") -> Attempt:
         return Attempt(
             deployment.id,
             error=type(error).__name__,
             status=error.upstream_status or error.http_status,
             latency_ms=(time.perf_counter() - started) * 1e3,
+            model=deployment.public_name,
+            phase=phase,
         )
+
+    # -- streams after the first chunk -------------------------------------------------------
+
+    async def _serve(
+        self,
+        primed: _Primed,
+        request: ChatRequest,
+        group: ModelGroup,
+        trace: RouteTrace,
+        options: RouteOptions,
+        allowed: frozenset[str] | None,
+        continue_on_failure: bool,
+    ) -> AsyncIterator[ChatChunk]:
+        tracker = continuation.Tracker() if continue_on_failure else None
+        segment = 0
+        exclude: set[str] = set()
+        while True:
+            stats = self.stats.of(primed.deployment.id)
+            try:
+                async with contextlib.aclosing(_replay(primed.head, primed.stream)) as chunks:
+                    async for chunk in chunks:
+                        if tracker is not None:
+                            if segment:
+                                rewritten = tracker.rewrite(chunk)
+                                if rewritten is None:
+                                    continue
+                                chunk = rewritten
+                            tracker.see(chunk)
+                        usage = chunk.get("usage")
+                        if usage:
+                            stats.add_tokens(int(usage.get("total_tokens") or 0))
+                        yield chunk
+            except GatewayError as exc:
+                trace.attempts.append(self._failed(primed.deployment, exc, primed.started, "mid_stream"))
+                if disposition(exc) in (Disposition.RETRY, Disposition.NEXT):
+                    await self.health.failed(
+                        primed.deployment.id, type(exc).__name__, trip=False, retry_after=exc.retry_after
+                    )
+                exclude.add(primed.deployment.id)
+                if tracker is None or not tracker.continuable or segment >= continuation.MAX_CONTINUATIONS:
+                    raise
+                try:
+                    _, primed = await self._route(
+                        continuation.continuation_request(request, tracker.text),
+                        group,
+                        trace,
+                        options,
+                        allowed,
+                        self._prime,
+                        stream=True,
+                        exclude=frozenset(exclude),
+                    )
+                except GatewayError:
+                    raise exc from None
+                segment += 1
+                trace.continuations += 1
+                trace.attempts[-1].phase = "continuation"
+                continue
+            finally:
+                stats.finished()
+            stats.observe(None, (time.perf_counter() - primed.started) * 1e3)
+            return
 
 
 async def _close(stream: AsyncIterator[ChatChunk]) -> None:
@@ -221,7 +395,7 @@ async def _close(stream: AsyncIterator[ChatChunk]) -> None:
             await close()
 
 
-async def _replay(head: list[ChatChunk], stream: AsyncIterator[ChatChunk]) -> AsyncIterator[ChatChunk]:
+async def _replay(head: list[ChatChunk], stream: AsyncIterator[ChatChunk]) -> AsyncGenerator[ChatChunk, None]:
     try:
         for chunk in head:
             yield chunk

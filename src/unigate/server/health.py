@@ -20,14 +20,16 @@ def install(app: App) -> None:
         for group in gateway.groups.values():
             for deployment in group.deployments:
                 state = health.state(deployment.id) if health is not None else "healthy"
-                deployments.append(
-                    {
-                        "model": group.name,
-                        "deployment": deployment.id,
-                        "provider": deployment.provider,
-                        "state": state,
-                    }
-                )
+                entry = {
+                    "model": group.name,
+                    "deployment": deployment.id,
+                    "provider": deployment.provider,
+                    "state": state,
+                }
+                describe = getattr(health, "describe", None)
+                if describe is not None:
+                    entry.update(describe(deployment.id))
+                deployments.append(entry)
         ok = app.ready and (not deployments or any(d["state"] != "failing" for d in deployments))
         body = {"status": "ready" if ok else "not_ready", "deployments": deployments}
         return json_response(body, status=200 if ok else 503)

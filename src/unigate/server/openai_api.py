@@ -21,6 +21,7 @@ def route_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
         headers.append((b"x-unigate-upstream-model", deployment.model.encode()))
     headers.append((b"x-unigate-model", ctx.model.encode()))
     headers.append((b"x-unigate-attempts", ctx.trace.header().encode()))
+    headers.extend(ctx.trace.extra_headers())
     if ctx.cost is not None:
         headers.append((b"x-unigate-cost", f"{ctx.cost:.10f}".rstrip("0").rstrip(".").encode() or b"0"))
     extra = ctx.extras.get("response_headers")
