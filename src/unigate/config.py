@@ -140,6 +140,28 @@ class ObservabilityConfig(_Strict):
     otel: bool = Field(False, description="OpenTelemetry spans per request (needs the 'otel' extra)")
 
 
+class RateLimitsConfig(_Strict):
+    rpm: int | None = Field(None, gt=0)
+    tpm: int | None = Field(None, gt=0)
+    max_concurrency: int | None = Field(None, gt=0)
+
+
+class AccountsConfig(_Strict):
+    """Keys, budgets, rate limits and the usage ledger (owned by unigate.accounts)."""
+
+    enabled: bool = True
+    key_cache_ttl: float = Field(5.0, ge=0, description="seconds a key lookup is cached per process")
+    reservation_ttl: float = Field(30.0, gt=0, description="a dead replica's reservations expire after this")
+    ledger_flush_interval: float = Field(0.5, gt=0)
+    ledger_batch_size: int = Field(500, gt=0)
+    queue_claim_idle: float = Field(30.0, gt=0, description="re-deliver a dead replica's unwritten ledger rows after")
+    default_max_output_tokens: int = Field(4096, gt=0, description="reserved when neither request nor catalog says")
+    max_reserved_output_tokens: int = Field(32768, gt=0, description="cap when the request sets no max_tokens")
+    prompt_bytes_per_token: float = Field(1.0, gt=0, description="prompt estimate: UTF-8 bytes per token (1 = upper bound)")
+    redis_prefix: str = "unigate:"
+    model_limits: dict[str, RateLimitsConfig] = Field(default_factory=dict, description="per public model, all keys")
+
+
 class GatewayConfig(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     models: list[ModelConfig] = Field(default_factory=list)
@@ -150,6 +172,7 @@ class GatewayConfig(_Strict):
     data_dir: str = "./data"
     database_url: str | None = None
     redis_url: str | None = None
+    accounts: AccountsConfig = Field(default_factory=AccountsConfig)
 
     @field_validator("providers")
     @classmethod

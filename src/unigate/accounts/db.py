@@ -1,0 +1,77 @@
+"""The accounts database: URL from config, async engine, migrations (Alembic, shipped in the package).
+
+``database_url`` unset → SQLite file ``<data_dir>/unigate.db`` (WAL). ``postgresql://…`` is run
+through asyncpg; concurrent replicas starting together serialise their migrations on a
+PostgreSQL advisory lock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+VERSION_TABLE = "unigate_accounts_version"
+_LOCK_ID = 0x756E6967  # "unig"
+
+
+def database_url(config: Any) -> str:
+    url: str | None = config.database_url
+    if not url:
+        directory = Path(config.data_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{(directory / 'unigate.db').resolve()}"
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def create_engine(config: Any) -> AsyncEngine:
+    url = database_url(config)
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+
+
+def _run_upgrade(connection: Connection, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Apply the migrations (idempotent; safe to run from several replicas at once)."""
+    async with engine.connect() as connection:
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            await connection.execute(text(f"SELECT pg_advisory_lock({_LOCK_ID})"))
+            await connection.commit()
+        try:
+            await connection.run_sync(_run_upgrade, revision)
+            await connection.commit()
+        finally:
+            if postgres:
+                await connection.execute(text(f"SELECT pg_advisory_unlock({_LOCK_ID})"))
+                await connection.commit()

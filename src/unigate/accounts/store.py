@@ -1,0 +1,200 @@
+"""Durable records: keys, teams and the usage ledger (SQLAlchemy Core over SQLite or PostgreSQL).
+
+Nothing here is on the per-request path except ``key_by_hash`` on a key-cache miss and the
+batched ``insert_usage`` of the ledger flusher.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Row, and_, case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from unigate.accounts.schema import keys, ledger, teams
+
+USAGE_COLUMNS = [c.name for c in ledger.columns]
+GROUPS = {"key": ledger.c.key_id, "team": ledger.c.team_id, "model": ledger.c.model}
+GROUPS |= {"provider": ledger.c.provider, "day": ledger.c.day, "status": ledger.c.status}
+GROUPS |= {"deployment": ledger.c.deployment}
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
+
+    # -- keys ------------------------------------------------------------------------------
+
+    async def insert_key(self, values: dict[str, Any]) -> None:
+        now = time.time()
+        async with self.engine.begin() as conn:
+            await conn.execute(keys.insert().values(created_at=now, updated_at=now, spent_nusd=0, **values))
+
+    async def key(self, key_id: str) -> Row[Any] | None:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(keys).where(keys.c.id == key_id))).first()
+
+    async def key_by_hash(self, secret_hash: str) -> Row[Any] | None:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(keys).where(keys.c.secret_hash == secret_hash))).first()
+
+    async def list_keys(self, team_id: str | None = None, include_revoked: bool = False) -> list[Row[Any]]:
+        query = select(keys).order_by(keys.c.created_at)
+        if team_id is not None:
+            query = query.where(keys.c.team_id == team_id)
+        if not include_revoked:
+            query = query.where(keys.c.revoked_at.is_(None))
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(query)).all())
+
+    async def has_keys(self) -> bool:
+        async with self.engine.connect() as conn:
+            found = await conn.execute(select(keys.c.id).where(keys.c.revoked_at.is_(None)).limit(1))
+            return found.first() is not None
+
+    async def update_key(self, key_id: str, values: dict[str, Any]) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(keys).where(keys.c.id == key_id).values(updated_at=time.time(), **values)
+            )
+            return bool(result.rowcount)
+
+    async def topup_key(self, key_id: str, amount_nusd: int) -> bool:
+        return await self._topup(keys, key_id, amount_nusd)
+
+    # -- teams -----------------------------------------------------------------------------
+
+    async def insert_team(self, values: dict[str, Any]) -> None:
+        now = time.time()
+        async with self.engine.begin() as conn:
+            await conn.execute(teams.insert().values(created_at=now, updated_at=now, spent_nusd=0, **values))
+
+    async def team(self, team_id: str) -> Row[Any] | None:
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(teams).where(teams.c.id == team_id))).first()
+
+    async def list_teams(self) -> list[Row[Any]]:
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(select(teams).order_by(teams.c.created_at))).all())
+
+    async def update_team(self, team_id: str, values: dict[str, Any]) -> bool:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(teams).where(teams.c.id == team_id).values(updated_at=time.time(), **values)
+            )
+            return bool(result.rowcount)
+
+    async def topup_team(self, team_id: str, amount_nusd: int) -> bool:
+        return await self._topup(teams, team_id, amount_nusd)
+
+    async def _topup(self, table: Any, row_id: str, amount_nusd: int) -> bool:
+        """Add to the total credited (a key/team without a credit limit gets one)."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(table)
+                .where(table.c.id == row_id)
+                .values(credit_nusd=func.coalesce(table.c.credit_nusd, 0) + amount_nusd, updated_at=time.time())
+            )
+            return bool(result.rowcount)
+
+    # -- ledger ----------------------------------------------------------------------------
+
+    async def spent_since(self, kind: str, account_id: str, since: float) -> int:
+        column = ledger.c.key_id if kind == "key" else ledger.c.team_id
+        async with self.engine.connect() as conn:
+            total = await conn.execute(
+                select(func.coalesce(func.sum(ledger.c.cost_nusd), 0)).where(
+                    and_(column == account_id, ledger.c.ts >= since)
+                )
+            )
+            return int(total.scalar_one())
+
+    async def insert_usage(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert ledger rows, skipping request ids already there, and add what was inserted to
+        the keys' and teams' durable spend — in one transaction (idempotent on request id)."""
+        if not rows:
+            return 0
+        async with self.engine.begin() as conn:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            statement = (
+                dialect.insert(ledger)
+                .values([{name: row.get(name) for name in USAGE_COLUMNS} for row in rows])
+                .on_conflict_do_nothing(index_elements=["request_id"])
+                .returning(ledger.c.key_id, ledger.c.team_id, ledger.c.cost_nusd)
+            )
+            inserted = (await conn.execute(statement)).all()
+            by_key: dict[str, int] = defaultdict(int)
+            by_team: dict[str, int] = defaultdict(int)
+            for key_id, team_id, cost in inserted:
+                if key_id and cost:
+                    by_key[key_id] += cost
+                if team_id and cost:
+                    by_team[team_id] += cost
+            for table, totals in ((keys, by_key), (teams, by_team)):
+                for row_id in sorted(totals):  # a fixed order: no deadlocks between replicas
+                    await conn.execute(
+                        update(table).where(table.c.id == row_id).values(spent_nusd=table.c.spent_nusd + totals[row_id])
+                    )
+            return len(inserted)
+
+    async def usage(
+        self,
+        filters: dict[str, Any],
+        group_by: str | None,
+        limit: int = 100,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Rows (newest first) or aggregates per group, plus the totals over every match."""
+        conditions = []
+        for name in ("key_id", "team_id", "model", "provider", "status", "deployment"):
+            if filters.get(name) is not None:
+                conditions.append(ledger.c[name] == filters[name])
+        if filters.get("since") is not None:
+            conditions.append(ledger.c.ts >= filters["since"])
+        if filters.get("until") is not None:
+            conditions.append(ledger.c.ts < filters["until"])
+        where = and_(*conditions) if conditions else None
+        aggregates = [
+            func.count().label("requests"),
+            func.coalesce(func.sum(ledger.c.input_tokens), 0).label("input_tokens"),
+            func.coalesce(func.sum(ledger.c.cached_tokens), 0).label("cached_tokens"),
+            func.coalesce(func.sum(ledger.c.output_tokens), 0).label("output_tokens"),
+            func.coalesce(func.sum(ledger.c.reasoning_tokens), 0).label("reasoning_tokens"),
+            func.coalesce(func.sum(ledger.c.cost_nusd), 0).label("cost_nusd"),
+            func.coalesce(func.sum(case((ledger.c.status != "ok", 1), else_=0)), 0).label("errors"),
+            func.avg(ledger.c.latency_ms).label("avg_latency_ms"),
+        ]
+        async with self.engine.connect() as conn:
+            total_query = select(*aggregates)
+            if where is not None:
+                total_query = total_query.where(where)
+            totals = _plain((await conn.execute(total_query)).one())
+            if group_by is None:
+                query = select(ledger).order_by(ledger.c.ts.desc()).limit(limit)
+                if where is not None:
+                    query = query.where(where)
+                data = [_plain(row) for row in (await conn.execute(query)).all()]
+            else:
+                column = GROUPS[group_by]
+                query = select(column.label("group"), *aggregates).group_by(column).order_by(column).limit(limit)
+                if where is not None:
+                    query = query.where(where)
+                data = [_plain(row) for row in (await conn.execute(query)).all()]
+        return data, totals
+
+
+def _plain(row: Row[Any]) -> dict[str, Any]:
+    """A result row as JSON-ready values (PostgreSQL sums are Decimals)."""
+    out: dict[str, Any] = {}
+    for name, value in row._asdict().items():
+        if isinstance(value, Decimal):
+            value = int(value) if value == value.to_integral_value() else float(value)
+        out[str(name)] = value
+    return out
