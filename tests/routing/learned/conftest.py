@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from unigate.routing.learned.data import find_default_data_dir
+
+
+@pytest.fixture(scope="session")
+def mmlu_dir() -> Path:
+    d = find_default_data_dir(Path(__file__).resolve())
+    if d is None:
+        pytest.skip("MMLU routing data (../shared/routing-data) not present")
+    return d
