@@ -60,8 +60,9 @@ def chat(url: str, key: str, model: str = "priced", **extra: Any) -> httpx.Respo
     )
 
 
-async def burst(urls: list[str], key: str, count: int, **extra: Any) -> list[httpx.Response]:
-    """``count`` concurrent chat requests spread round-robin over ``urls``."""
+async def burst(urls: list[str], key: str, count: int, **extra: Any) -> list[Any]:
+    """``count`` concurrent chat requests spread round-robin over ``urls`` (an exception in place
+    of a response whose connection died)."""
     limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
 
@@ -72,7 +73,7 @@ async def burst(urls: list[str], key: str, count: int, **extra: Any) -> list[htt
                 json={"model": "priced", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, **extra},
             )
 
-        return await asyncio.gather(*(one(i) for i in range(count)))
+        return await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
 
 
 @pytest.fixture(scope="session")
