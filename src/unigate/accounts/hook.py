@@ -35,6 +35,7 @@ from unigate.state import BalanceCheck, Charge, SemaphoreCheck, WindowAdd, Windo
 log = logging.getLogger("unigate.accounts")
 
 MINUTE = 60.0
+_ADJECTIVE = {"day": "daily", "week": "weekly", "month": "monthly"}
 IMAGE_TOKENS = 2000  # upper bound per image part (OpenAI high detail ≈ 1.1k, Anthropic ≈ 1.6k)
 
 
@@ -202,7 +203,7 @@ class Accountant:
         if limits.budget_nusd is not None and limits.budget_period is not None:
             name, _, end = limits.budget_counter(now)
             plan.balances.append(BalanceCheck(name, limits.budget_nusd, amount))
-            plan.balance_owners.append((limits, f"{limits.budget_period}ly budget", end))
+            plan.balance_owners.append((limits, f"{_ADJECTIVE[limits.budget_period]} budget", end))
 
     # -- the hook --------------------------------------------------------------------------
 
