@@ -140,6 +140,56 @@ class ObservabilityConfig(_Strict):
     otel: bool = Field(False, description="OpenTelemetry spans per request (needs the 'otel' extra)")
 
 
+class AutoPrivacyConfig(_Strict):
+    """Where sensitive requests may go: every deployment of a candidate must match both lists that are set."""
+
+    providers: list[str] | None = Field(None, description="allowed provider ids")
+    regions: list[str] | None = Field(None, description="allowed regions (deployment option 'region')")
+
+
+class AutoPolicyConfig(_Strict):
+    """One ``model: "auto/<name>"`` policy (see docs/auto-routing.md)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    candidates: list[str] | None = Field(None, description="public model names; default: every served chat model")
+    threshold: float | None = Field(None, ge=0, le=1, description="score from which the strong tier is used")
+    target_strong_share: float | None = Field(None, ge=0, le=1, description="threshold for this strong share")
+    target_pgr: float | None = Field(None, ge=0, le=1, description="threshold for this quality gap")
+    privacy: Literal["any", "local-only"] | AutoPrivacyConfig = "any"
+    max_price_per_mtok: float | None = Field(None, ge=0, description="blended (3:1 input:output) USD per 1M tokens")
+    max_latency_ms: float | None = Field(None, gt=0)
+    max_ttft_ms: float | None = Field(None, gt=0)
+    min_quality: float | None = Field(None, ge=0, le=1)
+    strong_quality: float | None = Field(None, ge=0, le=1, description="strong tier: the cheapest this good")
+    router: str = "mmlu"
+
+    @model_validator(mode="after")
+    def _one_threshold(self) -> AutoPolicyConfig:
+        if sum(v is not None for v in (self.threshold, self.target_strong_share, self.target_pgr)) > 1:
+            raise ValueError("set at most one of threshold, target_strong_share, target_pgr")
+        return self
+
+
+class AutoConfig(_Strict):
+    """``model: "auto"`` routing: built-in policies cheap / balanced / best, plus or replaced by ``policies``."""
+
+    enabled: bool = True
+    default_policy: str = Field("balanced", description="the policy plain 'auto' uses")
+    policies: list[AutoPolicyConfig] = Field(default_factory=list)
+    record_prompts: bool = Field(False, description="keep prompts of auto-routed requests for export-feedback")
+    max_recorded_prompts: int = Field(10000, gt=0)
+
+    @model_validator(mode="after")
+    def _policy_names(self) -> AutoConfig:
+        names = [p.name for p in self.policies]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"auto policy {dupes[0]!r} is defined twice")
+        if self.default_policy not in {*names, "cheap", "balanced", "best"}:
+            raise ValueError(f"auto.default_policy {self.default_policy!r} is not a defined policy")
+        return self
+
+
 class RateLimitsConfig(_Strict):
     rpm: int | None = Field(None, gt=0)
     tpm: int | None = Field(None, gt=0)
@@ -168,6 +218,7 @@ class GatewayConfig(_Strict):
     providers: dict[str, ProviderDefaults] = Field(default_factory=dict)
     local_model: LocalModelConfig = Field(default_factory=LocalModelConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    auto: AutoConfig = Field(default_factory=AutoConfig)
     discover_providers: bool = Field(True, description="add every provider whose API key is in the environment")
     data_dir: str = "./data"
     database_url: str | None = None

@@ -1,0 +1,72 @@
+"""The auto-routing RequestHook: live statistics, the estimated saving, and prompt records.
+
+It runs first among the hooks' ``after`` (install.py puts it at the front), so the ledger,
+log and metrics hooks see ``ctx.extras["auto"]["estimated_saving_usd"]`` filled in:
+the cost of the same usage on the policy's strongest eligible candidate minus the actual cost.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from unigate.routing.auto.candidates import Candidate
+from unigate.routing.auto.stats import LiveStats
+
+if TYPE_CHECKING:
+    from unigate.catalog import Catalog
+    from unigate.gateway import RequestContext
+    from unigate.routing.auto.feedback import PromptStore
+    from unigate.routing.auto.selector import AutoRouter
+
+log = logging.getLogger("unigate.auto")
+
+
+class AutoHook:
+    def __init__(
+        self,
+        catalog: Catalog,
+        router: AutoRouter,
+        live: LiveStats,
+        candidates: dict[str, Candidate],
+        prompts: PromptStore | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.router = router
+        self.live = live
+        self.candidates = candidates
+        self.prompts = prompts
+
+    async def before(self, ctx: RequestContext, request: dict[str, Any]) -> None:
+        return None
+
+    async def after(self, ctx: RequestContext) -> None:
+        try:
+            self.live.record(ctx)
+            auto = ctx.extras.get("auto")
+            if auto is not None:
+                self._account(ctx, auto)
+        except Exception:  # a hook must not raise
+            log.exception("auto routing: accounting failed for %s", ctx.request_id)
+
+    def _account(self, ctx: RequestContext, auto: dict[str, Any]) -> None:
+        strongest = self.candidates.get(auto.get("strongest") or "")
+        if ctx.usage and ctx.cost is not None and strongest is not None:
+            strong_cost = self.catalog.cost(strongest.provider, strongest.model, ctx.usage)
+            if strong_cost is not None:
+                auto["estimated_saving_usd"] = round(strong_cost - ctx.cost, 10)
+        prompt = self.router.pending_prompts.pop(ctx.request_id, None)
+        if self.prompts is not None and prompt is not None and ctx.status == "ok":
+            self.prompts.add(
+                {
+                    "request_id": ctx.request_id,
+                    "time": time.time(),
+                    "policy": auto["policy"],
+                    "chosen": auto["chosen"],
+                    "tier": auto["tier"],
+                    "strong": auto["strong"],
+                    "score": auto["score"],
+                    "prompt": prompt,
+                }
+            )

@@ -1,0 +1,125 @@
+"""Wire auto routing into the server: ``gateway.auto``, the accounting hook, ``POST /v1/feedback``
+and ``GET /v1/auto/policies``. Imported by ``server._install_optional_surfaces``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from unigate.errors import BadRequest
+from unigate.routing.auto.accounting import AutoHook
+from unigate.routing.auto.feedback import FeedbackStore, PromptStore, validate_feedback
+from unigate.routing.auto.policy import Policy, build_policy, policy_configs
+from unigate.routing.auto.scoring import Scorers
+from unigate.routing.auto.selector import HEADER_PRIVACY, AutoRouter
+from unigate.routing.auto.stats import LiveStats
+from unigate.routing.auto.thresholds import resolve_threshold
+
+if TYPE_CHECKING:
+    from unigate.gateway import Principal
+    from unigate.server.app import App
+    from unigate.server.http import Request, Response, StreamingResponse
+
+log = logging.getLogger("unigate.auto")
+
+PRIVACY_HEADER = b"x-unigate-privacy"
+_CHAT_PATHS = ("/v1/chat/completions", "/chat/completions", "/v1/messages", "/messages")
+
+
+def build_router(app: App, scorers: Scorers | None = None) -> tuple[AutoRouter, AutoHook]:
+    gateway = app.gateway
+    auto = app.config.auto
+    policies: dict[str, Policy] = {}
+    for name, config in policy_configs(auto).items():
+        policy = build_policy(gateway, config)
+        policy.threshold, policy.threshold_source = resolve_threshold(config, None)
+        policies[name] = policy
+    live = LiveStats(gateway)
+    router = AutoRouter(
+        gateway, policies, auto.default_policy, scorers or Scorers(), live, record_prompts=auto.record_prompts
+    )
+    candidates = {c.name: c for p in policies.values() for c in p.candidates}
+    prompts = PromptStore(app.config.data_dir, auto.max_recorded_prompts) if auto.record_prompts else None
+    return router, AutoHook(gateway.catalog, router, live, candidates, prompts)
+
+
+def install(app: App) -> None:
+    if not app.config.auto.enabled:
+        return
+    from unigate.server.http import json_response
+
+    gateway = app.gateway
+    router, hook = build_router(app)
+    gateway.auto = router
+    gateway.hooks.insert(0, hook)  # first, so later hooks' after() see the estimated saving
+    feedback = FeedbackStore(app.config.data_dir)
+
+    async def startup() -> None:
+        def prepare() -> None:
+            for policy in router.policies.values():
+                scorer = router.scorers.get(policy.config.router)
+                policy.threshold, policy.threshold_source = resolve_threshold(policy.config, scorer)
+            for name in {p.config.router for p in router.policies.values()}:
+                router.scorers.warm(name)
+
+        await asyncio.to_thread(prepare)
+        if hook.prompts is not None:
+            await hook.prompts.start()
+
+    async def shutdown() -> None:
+        if hook.prompts is not None:
+            await hook.prompts.stop()
+
+    app.on_startup.append(startup)
+    app.on_shutdown.append(shutdown)
+
+    async def post_feedback(request: Request, principal: Principal) -> Response:
+        from unigate.server.validation import parse_json_object
+
+        body = parse_json_object(request.body, request.header(b"content-type"))
+        record = validate_feedback(body)
+        record["key_id"] = principal.key_id
+        try:
+            await feedback.add(record)
+        except OSError as exc:
+            raise BadRequest(f"Feedback could not be stored: {exc.strerror}", code="feedback_not_stored") from exc
+        return json_response({"object": "feedback", "request_id": record["request_id"], "recorded": True})
+
+    async def get_policies(request: Request, principal: Principal) -> Response:
+        data = [{"id": name, **policy.describe()} for name, policy in _named(router).items()]
+        return json_response({"object": "list", "data": data})
+
+    app.route("POST", "/v1/feedback", post_feedback)
+    app.route("POST", "/feedback", post_feedback)
+    app.route("GET", "/v1/auto/policies", get_policies)
+    _read_privacy_header(app)
+
+
+def _named(router: AutoRouter) -> dict[str, Policy]:
+    return {name: router.policy(name) for name in router.names()}
+
+
+def _read_privacy_header(app: App) -> None:
+    """Wrap the chat surfaces so the ``x-unigate-privacy`` header reaches the selector (a context
+    variable: the gateway below the server never sees HTTP headers)."""
+    routes: dict[tuple[str, str], Any] = getattr(app, "_exact", {})
+    for path in _CHAT_PATHS:
+        route = routes.get(("POST", path))
+        if route is None or route.public:
+            continue
+        route.handler = _with_privacy(route.handler)
+
+
+def _with_privacy(handler: Any) -> Any:
+    async def wrapped(request: Request, principal: Principal) -> Response | StreamingResponse:
+        value = request.header(PRIVACY_HEADER)
+        if value is None:
+            return await handler(request, principal)
+        token = HEADER_PRIVACY.set(value.decode("latin-1"))
+        try:
+            return await handler(request, principal)
+        finally:
+            HEADER_PRIVACY.reset(token)
+
+    return wrapped

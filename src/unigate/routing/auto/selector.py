@@ -1,0 +1,196 @@
+"""``AutoRouter``: the gateway's ``AutoSelector`` for ``auto`` and ``auto/<policy>``.
+
+Per request: constraints (``constraints.py``) → price/quality frontier and tier
+(``tiers.py``) → ``request["model"]`` = the chosen public model. What was decided goes into
+``ctx.extras["auto"]`` (for the ledger, logs and metrics) and into response headers:
+
+``x-unigate-auto-model``     the chosen model
+``x-unigate-auto-policy``    e.g. ``auto/balanced``
+``x-unigate-auto-score``     the learned router's score (absent when not scored)
+``x-unigate-auto-threshold`` the policy's threshold
+``x-unigate-auto-rejected``  ``name=reason;…`` for every candidate not eligible (see constraints.py)
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from unigate.errors import BadRequest, NotFound
+from unigate.routing.auto.candidates import Candidate
+from unigate.routing.auto.constraints import Limits, LiveView, reject_reason, tighter
+from unigate.routing.auto.policy import PREFIX, Policy
+from unigate.routing.auto.request import inspect, pop_route_overrides
+from unigate.routing.auto.scoring import Scorers
+from unigate.routing.auto.tiers import choose, frontier, strong_tier
+
+if TYPE_CHECKING:
+    from unigate.gateway import Gateway, RequestContext
+
+# Set per request by the server (install.py) from the ``x-unigate-privacy`` header.
+HEADER_PRIVACY: contextvars.ContextVar[str | None] = contextvars.ContextVar("unigate_auto_privacy", default=None)
+
+MAX_REJECTED_HEADER = 1000
+MAX_PENDING_PROMPTS = 10000
+
+
+class NoEligibleModel(BadRequest):
+    default_code = "no_eligible_model"
+
+
+class AutoRouter:
+    def __init__(
+        self,
+        gateway: Gateway,
+        policies: dict[str, Policy],
+        default_policy: str,
+        scorers: Scorers,
+        live: LiveView | None,
+        *,
+        record_prompts: bool = False,
+    ) -> None:
+        self._groups = gateway.groups
+        self.policies = policies
+        self.default_policy = default_policy
+        self.scorers = scorers
+        self.live = live
+        self.record_prompts = record_prompts
+        self.pending_prompts: OrderedDict[str, str] = OrderedDict()  # request id → prompt (only if recording)
+        by_name = {f"{PREFIX}/{name}": policy for name, policy in policies.items()}
+        by_name[PREFIX] = policies[default_policy]
+        self._by_name = by_name
+
+    # -- AutoSelector ------------------------------------------------------------------------
+
+    def handles(self, model: str) -> bool:
+        return (model == PREFIX or model.startswith("auto/")) and model not in self._groups
+
+    def names(self) -> list[str]:
+        return list(self._by_name)
+
+    def policy(self, model: str) -> Policy:
+        policy = self._by_name.get(model)
+        if policy is None:
+            raise NotFound(
+                f"The auto-routing policy '{model}' does not exist. Available: {', '.join(self._by_name)}.",
+                code="model_not_found",
+                param="model",
+            )
+        return policy
+
+    async def select(self, gateway: Gateway, ctx: RequestContext, request: dict[str, Any]) -> None:
+        self.decide(ctx, request)
+
+    def decide(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+        """Choose the model (synchronous: no I/O); returns the ``ctx.extras["auto"]`` record."""
+        policy = self.policy(ctx.model)
+        overrides = pop_route_overrides(request, HEADER_PRIVACY.get())
+        needs = inspect(request)
+        limits = self._limits(policy, overrides, ctx.principal.allowed_models)
+
+        eligible: list[Candidate] = []
+        rejected: dict[str, str] = {}
+        for candidate in policy.candidates:
+            reason = reject_reason(candidate, needs, limits, self.live)
+            if reason is None:
+                eligible.append(candidate)
+            else:
+                rejected[candidate.name] = reason
+        for name in policy.unavailable:
+            rejected[name] = "unavailable"
+        if not eligible:
+            raise NoEligibleModel(
+                _no_model_message(policy, rejected),
+                param="model",
+                headers={"x-unigate-auto-policy": policy.public_name, "x-unigate-auto-rejected": _compact(rejected)},
+            )
+
+        front, dominated = frontier(eligible)
+        for candidate in dominated:
+            rejected[candidate.name] = "dominated"
+        top = strong_tier(front, policy.config.strong_quality)
+        score: float | None = None
+        if top > 0 and policy.threshold > 0:
+            score = self.scorers.score(policy.config.router, needs.prompt)
+        index = choose(front, score, policy.threshold, policy.config.strong_quality)
+        chosen, strongest = front[index], front[-1]
+
+        request["model"] = chosen.name
+        record: dict[str, Any] = {
+            "chosen": chosen.name,
+            "score": score,
+            "threshold": policy.threshold,
+            "policy": policy.public_name,
+            "rejected": rejected,
+            "tier": index,
+            "strong": index >= top,
+            "strongest": strongest.name,
+            "estimated_saving_usd": None,
+        }
+        ctx.extras["auto"] = record
+        headers = ctx.extras.setdefault("response_headers", {})
+        headers["x-unigate-auto-model"] = chosen.name
+        headers["x-unigate-auto-policy"] = policy.public_name
+        headers["x-unigate-auto-threshold"] = f"{policy.threshold:.4g}"
+        if score is not None:
+            headers["x-unigate-auto-score"] = f"{score:.4f}"
+        if rejected:
+            headers["x-unigate-auto-rejected"] = _compact(rejected)
+        if self.record_prompts:
+            self.pending_prompts[ctx.request_id] = needs.prompt
+            while len(self.pending_prompts) > MAX_PENDING_PROMPTS:
+                self.pending_prompts.popitem(last=False)
+        return record
+
+    @staticmethod
+    def _limits(policy: Policy, overrides: dict[str, Any], allowed: frozenset[str] | None) -> Limits:
+        config = policy.config
+        privacy: list[Any] = []
+        if config.privacy != "any":
+            privacy.append(config.privacy)
+        if overrides.get("privacy") not in (None, "any"):
+            privacy.append(overrides["privacy"])
+        min_quality = config.min_quality
+        if overrides.get("min_quality") is not None:
+            min_quality = max(min_quality or 0.0, overrides["min_quality"])
+        return Limits(
+            privacy=privacy,
+            max_price_per_mtok=tighter(config.max_price_per_mtok, overrides.get("max_price_per_mtok")),
+            max_latency_ms=tighter(config.max_latency_ms, overrides.get("max_latency_ms")),
+            max_ttft_ms=tighter(config.max_ttft_ms, overrides.get("max_ttft_ms")),
+            min_quality=min_quality,
+            allowed_models=allowed,
+        )
+
+
+def _compact(rejected: dict[str, str]) -> str:
+    text = ";".join(f"{name}={reason}" for name, reason in rejected.items())
+    if len(text) <= MAX_REJECTED_HEADER:
+        return text
+    cut = text.rfind(";", 0, MAX_REJECTED_HEADER)
+    shown = text[:cut].count(";") + 1 if cut > 0 else 0
+    return (text[:cut] if cut > 0 else "") + f";+{len(rejected) - shown} more"
+
+
+_REASONS = {
+    "not_allowed": "not available to this API key",
+    "privacy": "excluded by the privacy policy",
+    "tools": "does not support tools",
+    "vision": "does not accept images",
+    "json_schema": "does not support response_format json_schema",
+    "context": "context window too small for this request",
+    "price": "above the price ceiling",
+    "quality": "below the minimum quality",
+    "unhealthy": "currently unhealthy",
+    "latency": "recent latency above the objective",
+    "ttft": "recent time to first token above the objective",
+    "unavailable": "not served by this gateway",
+}
+
+
+def _no_model_message(policy: Policy, rejected: dict[str, str]) -> str:
+    if not rejected:
+        return f"Auto-routing policy '{policy.public_name}' has no candidate models."
+    reasons = "; ".join(f"{name}: {_REASONS.get(reason, reason)}" for name, reason in rejected.items())
+    return f"No model can serve this request under auto-routing policy '{policy.public_name}': {reasons}."
