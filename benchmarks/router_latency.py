@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/router_latency.py [--n 3000] [--router mmlu] [--data DIR]
 
-Prints the one-time load cost, then p50 / p90 / p99 / max µs per ``Router.score`` call over
+Prints the one-time load cost, then p50 / p90 / p99 / max µs per ``Router.score`` call (wall
+clock, thread CPU time, and min-of-5 per prompt, since the machine may be shared) over
 real MMLU prompts (if the routing data is present) plus synthetic chat / math / code prompts,
 and per-prompt cost of ``score_many``. Single thread, warm cache.
 """
@@ -51,12 +52,22 @@ def main() -> None:
 
     for p in sample[:200]:  # warm up
         router.score(p)
-    times = np.empty(len(sample))
+    wall = np.empty(len(sample))
+    cpu = np.empty(len(sample))
     for i, p in enumerate(sample):
         t = time.perf_counter()
+        c = time.thread_time()
         router.score(p)
-        times[i] = time.perf_counter() - t
-    us = times * 1e6
+        cpu[i] = time.thread_time() - c
+        wall[i] = time.perf_counter() - t
+    best = np.empty(len(sample))  # min of 5 runs per prompt: the cost without CPU contention
+    for i, p in enumerate(sample):
+        b = 1.0
+        for _ in range(5):
+            t = time.perf_counter()
+            router.score(p)
+            b = min(b, time.perf_counter() - t)
+        best[i] = b
     chars = np.array([len(p) for p in sample])
     t = time.perf_counter()
     router.score_many(sample)
@@ -64,16 +75,20 @@ def main() -> None:
 
     print(f"router={args.router} prompts={len(sample)} (median {int(np.median(chars))} chars, max {chars.max()})")
     print(f"first load (import + artifact + word table): {t_load * 1000:.1f} ms")
-    print(
-        f"score(): p50 {np.percentile(us, 50):.0f} µs  p90 {np.percentile(us, 90):.0f} µs  "
-        f"p99 {np.percentile(us, 99):.0f} µs  max {us.max():.0f} µs"
-    )
+    for label, arr in (("wall", wall), ("thread CPU", cpu), ("min of 5 (no contention)", best)):
+        us = arr * 1e6
+        print(
+            f"score() {label:>24}: p50 {np.percentile(us, 50):5.0f} µs  p90 {np.percentile(us, 90):5.0f} µs  "
+            f"p99 {np.percentile(us, 99):5.0f} µs  max {us.max():6.0f} µs"
+        )
     print(f"score_many(): {batch_us:.0f} µs per prompt")
     long_p = "Explain this. " + "The quick brown fox jumps over the lazy dog 42 times. " * 400
     t = time.perf_counter()
     for _ in range(50):
         router.score(long_p)
-    print(f"score() on a {len(long_p)}-char prompt (clipped to 6000): {(time.perf_counter() - t) / 50 * 1e6:.0f} µs")
+    print(
+        f"score() on a {len(long_p)}-char prompt (featurized on its first/last 2500 chars): {(time.perf_counter() - t) / 50 * 1e6:.0f} µs"
+    )
 
 
 if __name__ == "__main__":

@@ -38,3 +38,23 @@ def test_cross_validate_scores_every_example_out_of_fold() -> None:
     table = format_table([("x", res.report)], 0.6, 0.9, len(ex))
     assert "APGR" in table and "CPT(50%)" in table and "CPT(80%)" in table
     assert isinstance(M.report(res.scores, res.weak_q, res.strong_q).apgr, float)
+
+
+def test_excluded_groups_are_scored_but_never_trained_on() -> None:
+    # group "bad" has inverted labels; if it leaked into training the other folds would suffer
+    rng = np.random.default_rng(3)
+    ex = []
+    for g in ["a", "b", "c", "bad"]:
+        for i in range(60):
+            hard = i % 2 == 0
+            p = f"Compute {i} * 17 + 3 = ? dollars step by step" if hard else f"hello {i}"
+            gain_hard = hard if g != "bad" else not hard
+            w = float(rng.random() < (0.2 if gain_hard else 0.9))
+            ex.append(Example(p, w, 0.95, g))
+    with_bad = cross_validate(ex, k=4)
+    without_bad = cross_validate(ex, k=4, exclude_groups=["bad"])
+    good = np.array([e.group != "bad" for e in ex])
+    w = with_bad.weak_q[good]
+    s = with_bad.strong_q[good]
+    assert M.apgr(without_bad.scores[good], w, s) > M.apgr(with_bad.scores[good], w, s)
+    assert np.all(np.isfinite(without_bad.scores))

@@ -79,3 +79,31 @@ def test_shipped_artifact_is_small_and_documented() -> None:
     art = load_router("mmlu").artifact
     assert art.meta["name"] == "mmlu" and art.meta["n_train"] > 10_000
     assert sum(abs(v) for v in art.w_strong) > 0 and sum(abs(v) for v in art.w_weak) > 0
+
+
+def test_open_ended_prior_orders_prompt_types() -> None:
+    """MMLU has no open-ended prompts; the documented prior must rank math/code above chit-chat/writing."""
+    r = load_router("mmlu")
+    math_p = (
+        "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins "
+        "with four. She sells the remainder for $2 per egg. How much in dollars does she make every day?"
+    )
+    code_p = "Implement a function to find the median of two sorted arrays in O(log n) time complexity."
+    writing_p = "Compose an engaging travel blog post about a recent trip to Hawaii."
+    chat_p = "Hi! How are you today?"
+    assert min(r.score(math_p), r.score(code_p)) > max(r.score(writing_p), r.score(chat_p))
+    # the prior never touches multiple-choice prompts
+    art = r.artifact
+    no_prior = Router(Artifact(**{**art.__dict__, "open_prior": {}}))
+    mc = PROMPTS[1]
+    assert no_prior.score(mc) == pytest.approx(r.score(mc))
+    assert no_prior.score(math_p) < r.score(math_p)
+
+
+def test_unknown_prior_feature_is_rejected(tmp_path: Path) -> None:
+    obj = load_router("mmlu").artifact.to_json()
+    obj["open_prior"] = {"not_a_feature": 1.0}
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(obj))
+    with pytest.raises(ArtifactError, match="not_a_feature"):
+        Artifact.load(p)

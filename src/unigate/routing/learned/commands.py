@@ -84,6 +84,12 @@ def _cmd_route_score(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- router train
 
 
+def _excluded_groups(data: Path, keep_all: bool) -> tuple[str, ...]:
+    from unigate.routing.learned.data import MMLU_LABEL_ARTIFACTS
+
+    return () if keep_all or not data.is_dir() else MMLU_LABEL_ARTIFACTS
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from unigate.routing.learned.data import DataError, load_dataset
     from unigate.routing.learned.model import BUILTIN
@@ -96,9 +102,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return _err(str(e))
     out = Path(args.out) if args.out else BUILTIN["mmlu"]
     name = args.name or (out.stem if args.out else "mmlu")
-    art = train(examples, TrainConfig(l2=args.l2), meta={"name": name, "data": str(data)})
+    exclude = _excluded_groups(data, args.keep_all_subjects)
+    art = train(examples, TrainConfig(l2=args.l2), meta={"name": name, "data": str(data)}, exclude_groups=exclude)
     art.save(out)
-    print(_dumps({"artifact": str(out), "name": name, "n_train": len(examples), "groups": art.meta["groups"]}))
+    print(_dumps({"artifact": str(out), "name": name, "n_train": art.meta["n_train"], "groups": art.meta["groups"]}))
     return 0
 
 
@@ -150,7 +157,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     else:
         if n_groups < 2:
             return _err("leave-groups-out evaluation needs at least 2 groups (subjects)")
-        res = cross_validate(examples, args.folds, TrainConfig(l2=args.l2))
+        exclude = _excluded_groups(data, args.keep_all_subjects)
+        res = cross_validate(examples, args.folds, TrainConfig(l2=args.l2), exclude_groups=exclude)
         scores = res.scores
         k = len(res.fold_apgr)
         label = f"learned (leave-subjects-out, {k} folds)"
@@ -262,11 +270,17 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     sub = rt.add_subparsers(dest="router_command", required=True)
     data_help = "MMLU routing data dir or a JSONL file (default: $UNIGATE_ROUTING_DATA or ../shared/routing-data)"
 
+    keep_help = (
+        "also train on MMLU subjects with broken strong-model labels (high_school_mathematics: GPT-4 at 3%%); "
+        "they are always evaluated"
+    )
+
     tr = sub.add_parser("train", help="train a router artifact")
     tr.add_argument("--data", help=data_help)
     tr.add_argument("--out", help="artifact path (default: the packaged mmlu artifact)")
     tr.add_argument("--name", help="name stored in the artifact")
     tr.add_argument("--l2", type=float, default=0.01, help=argparse.SUPPRESS)
+    tr.add_argument("--keep-all-subjects", action="store_true", help=keep_help)
     tr.set_defaults(func=_cmd_train)
 
     ev = sub.add_parser("eval", help="leave-subjects-out evaluation: APGR, CPT(50%%), CPT(80%%), baselines")
@@ -278,6 +292,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--png", help="write the quality vs strong-share plot here")
     ev.add_argument("--l2", type=float, default=0.01, help=argparse.SUPPRESS)
+    ev.add_argument("--keep-all-subjects", action="store_true", help=keep_help)
     ev.set_defaults(func=_cmd_eval)
 
     ca = sub.add_parser("calibrate", help="choose a score threshold for a routing target")

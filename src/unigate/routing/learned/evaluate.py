@@ -61,14 +61,19 @@ def cross_validate(
     k: int = 5,
     config: TrainConfig = TrainConfig(),
     x: FloatArray | None = None,
+    exclude_groups: Sequence[str] = (),
 ) -> CVResult:
+    """Out-of-fold scores for every example. ``exclude_groups`` are left out of every training
+    set (known-bad labels) but still scored and evaluated when their fold is held out."""
     feats = x if x is not None else feature_matrix([e.prompt for e in examples])
     weak = np.asarray([e.weak_q for e in examples], dtype=np.float64)
     strong = np.asarray([e.strong_q for e in examples], dtype=np.float64)
     groups = [e.group for e in examples]
     scores = np.zeros(len(examples))
     result = CVResult(scores, weak, strong)
+    excluded = np.asarray([grp in set(exclude_groups) for grp in groups], dtype=bool)
     for tr, te in group_folds(groups, k):
+        tr = tr[~excluded[tr]]
         art = train_from_features(feats[tr], weak[tr], strong[tr], config)
         router = Router(art)
         scores[te] = router.to_score(router.raw_from_features(feats[te]))

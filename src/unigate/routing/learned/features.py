@@ -22,17 +22,18 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-MAX_CHARS = 6000  # longer prompts are truncated (head + tail) before featurization
+MAX_CHARS = 2500  # longer prompts are featurized on head + tail (length features still see the full size)
 
-_WORD = re.compile(r"[a-z][a-z'\-]*[a-z]|[a-z]|\d+(?:\.\d+)?")
-_ALPHA_WORD = re.compile(r"[A-Za-z]+")
+_DIGIT = re.compile(r"\d")
+_CAPITAL = re.compile(r"(?<=\s)[A-Z]")
+_NEG_UPPER_RE = re.compile(r"\b(?:NOT|EXCEPT|LEAST|FALSE|INCORRECT|NEVER|NO)\b")
+_NEG_UPPER_WORDS = ("NOT", "EXCEPT", "LEAST", "FALSE", "INCORRECT", "NEVER", "NO")
 _OPTION_LINE = re.compile(r"^[ \t]*\(?([A-Ja-j])[\.\)][ \t]+(.*)$", re.M)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _DECIMAL = re.compile(r"\d\.\d")
-_MATH_OP = re.compile(r"[=+*/^<>≤≥×÷√∑∫π]|\\(?:frac|sqrt|int|sum)")
+_MATH_OP = re.compile(r"[=+*/^<>≤≥×÷√∑∫π]")
 _LATEX = re.compile(r"\$[^$\n]+\$|\\\(|\\\[|\\[a-z]+\{")
 _EQUATION = re.compile(r"[a-zA-Z0-9)\]] ?[=<>] ?[-a-zA-Z0-9(]")
-_VARIABLE = re.compile(r"(?<![A-Za-z'])[a-zA-Z](?:\^\d|\d)?(?![A-Za-z'])")
 _UNIT = re.compile(
     r"\d\s?(?:k?m|cm|mm|nm|kg|g|mg|s|ms|min|h|hr|hours?|days?|years?|m/s|km/h|mph|"
     r"N|J|kJ|W|kW|V|A|Hz|Pa|atm|mol|M|K|°C|°F|L|mL|dollars?|cents?|percent|%)\b"
@@ -78,8 +79,8 @@ _PASSAGE_MARKERS = (
     "the following excerpt",
     "the following information",
 )
-_NEG_UPPER = frozenset({"NOT", "EXCEPT", "LEAST", "FALSE", "INCORRECT", "NEVER", "NO"})
-_PRONOUN_I = frozenset({"I", "my", "me"})
+_PAIRED_WORDS = ("Statement", "Scenario", "Premise", "Claim", "Assertion", "Reason")
+_NOT_VARIABLES = frozenset({"a", "i"})
 
 # lower-case word → feature slot; phrases are checked as "a b" bigrams
 _WORD_CLASSES: dict[str, tuple[str, ...]] = {
@@ -225,6 +226,7 @@ _WORD_CLASSES: dict[str, tuple[str, ...]] = {
         "how much",
         "expected value",
     ),
+    "pronoun_i": ("i", "my", "me"),
     "code_words": (
         "code",
         "program",
@@ -318,6 +320,17 @@ DENSE_NAMES: tuple[str, ...] = (
     "zipf_p10",
 )
 N_DENSE = len(DENSE_NAMES)
+# answer-option features are NaN when the prompt has no options (open-ended prompts)
+OPTION_FEATURES: tuple[str, ...] = (
+    "log_mean_option_chars",
+    "option_len_cv",
+    "option_numeric_frac",
+    "option_boolean_pair_frac",
+    "option_all_none",
+    "option_overlap",
+    "roman_options",
+)
+_NAN = float("nan")
 
 
 def clip_text(prompt: str) -> str:
@@ -349,8 +362,12 @@ def split_options(prompt: str) -> tuple[str, list[str]]:
     return stem, opts
 
 
+_SPLIT_TABLE = str.maketrans({c: " " for c in '!"#$%&()*+,./:;<=>?@[\\]^_`{|}~“”‘’«»…–—'})
+
+
 def _words(text_lower: str) -> list[str]:
-    return ["<num>" if w[0].isdigit() else w for w in _WORD.findall(text_lower)]
+    """Whitespace/punctuation split (keeps ' and - inside words); numbers become ``<num>``."""
+    return ["<num>" if w[0].isdigit() else w for w in text_lower.translate(_SPLIT_TABLE).split()]
 
 
 def tokens(prompt: str) -> list[str]:
@@ -385,6 +402,10 @@ def _log1p(x: float) -> float:
     return math.log1p(x)
 
 
+def _count(pattern: re.Pattern[str], text: str) -> int:
+    return len(pattern.findall(text))
+
+
 def _analyze(prompt: str, zipf: Mapping[str, float]) -> tuple[list[float], list[str]]:
     """(dense feature list, lower-case word tokens) — one pass over the text shared by both parts."""
     text = clip_text(prompt)
@@ -397,10 +418,10 @@ def _analyze(prompt: str, zipf: Mapping[str, float]) -> tuple[list[float], list[
     stem_c = _class_counts(stem_words)
     all_c = _class_counts(all_words) if rest_words else stem_c
 
-    cased = _ALPHA_WORD.findall(text)
-    n_words = len(cased)
+    alpha = [w for w in all_words if w[0] != "<"]
+    n_words = len(alpha)
     per_word = 1.0 / max(n_words, 1)
-    stem_cased = _ALPHA_WORD.findall(stem) if rest else cased
+    stem_alpha = [w for w in stem_words if w[0] != "<"] if rest_words else alpha
 
     # answer options
     if opts:
@@ -415,50 +436,61 @@ def _analyze(prompt: str, zipf: Mapping[str, float]) -> tuple[list[float], list[
         pairs = [len(a & b) / max(len(a | b), 1) for i, a in enumerate(sets) for b in sets[i + 1 :]]
         overlap = sum(pairs) / max(len(pairs), 1)
         roman_opts = sum(1 for o in opts if _ROMAN_OPTION.search(o + " ")) / len(opts)
-    else:
-        mean_len = cv = numeric = boolean = all_none = overlap = roman_opts = 0.0
+    else:  # not applicable: NaN, imputed with the training mean (contributes nothing)
+        mean_len = cv = numeric = boolean = all_none = overlap = roman_opts = _NAN
 
     # rarity against general English (Zipf scale: 7 = "the", 3 = rare, 0 = not in the table)
-    content = [w for w in all_words if len(w) > 2 and w[0] != "<"]
-    if content:
-        zs = [zipf.get(w, 0.0) for w in content]
+    get = zipf.get
+    zs = [get(w, 0.0) for w in set(alpha) if len(w) > 2]
+    if zs:
+        zs.sort()  # deterministic summation order (set iteration order is not)
         n_z = len(zs)
         zipf_mean = sum(zs) / n_z
         rare = sum(1 for z in zs if z < 3.0) / n_z
         very_rare = sum(1 for z in zs if z < 2.0) / n_z
         oov = zs.count(0.0) / n_z
-        zs.sort()
         p10 = zs[n_z // 10]
     else:
         zipf_mean, rare, very_rare, oov, p10 = 5.0, 0.0, 0.0, 0.0, 5.0
-    zipf_min_stem = min((zipf.get(w, 0.0) for w in stem_words if len(w) > 2 and w[0] != "<"), default=5.0)
+    zipf_min_stem = min((get(w, 0.0) for w in stem_alpha if len(w) > 2), default=5.0)
 
-    n_numbers = len(_NUMBER.findall(text))
-    long_words = sum(1 for w in cased if len(w) >= 10)
-    capitals = sum(1 for w in cased[1:] if w[0].isupper())
+    if _DIGIT.search(text):
+        n_numbers = _count(_NUMBER, text)
+        n_decimals = _count(_DECIMAL, text)
+        n_units = _count(_UNIT, text)
+        n_years = _count(_YEAR, text)
+        n_money = _count(_MONEY, text) if "$" in text else 0
+    else:
+        n_numbers = n_decimals = n_units = n_years = n_money = 0
+    n_latex = _count(_LATEX, text) if ("$" in text or "\\" in text) else 0
+    n_equations = _count(_EQUATION, text) if ("=" in text or "<" in text or ">" in text) else 0
+    n_paired = _count(_PAIRED, text) if any(m in text for m in _PAIRED_WORDS) else 0
+    n_roman = _count(_ROMAN_ITEM, stem) if "I." in stem else 0
+    n_variables = sum(1 for w in stem_alpha if len(w) == 1 and w not in _NOT_VARIABLES)
+    long_words = sum(1 for w in alpha if len(w) >= 10)
     code_hits = sum(text.count(m) for m in _CODE_MARKERS)
     if code_hits:
-        code_hits += len(_CODE_LINE_END.findall(text))
-    text_lower_head = stem_lower[:400]
+        code_hits += _count(_CODE_LINE_END, text)
+    head = stem_lower[:400]
 
     f = [
         1.0,
-        _log1p(len(text)),
+        _log1p(len(prompt)),
         _log1p(n_words),
         _log1p(len(stem)),
         _log1p(text.count("\n")),
         float(len(opts)),
         float(bool(opts)),
-        _log1p(mean_len),
+        _log1p(mean_len) if opts else _NAN,
         cv,
         numeric,
         boolean,
         all_none,
         overlap,
-        _log1p(len(_PAIRED.findall(text))),
-        _log1p(len(_ROMAN_ITEM.findall(stem))),
+        _log1p(n_paired),
+        _log1p(n_roman),
         roman_opts,
-        _log1p(sum(1 for w in stem_cased if w in _NEG_UPPER)),
+        _log1p(_count(_NEG_UPPER_RE, stem) if any(m in stem for m in _NEG_UPPER_WORDS) else 0),
         _log1p(stem_c.get("neg_lower", 0)),
         float("which of the following" in stem_lower),
         _log1p(stem_c.get("superlative", 0)),
@@ -470,25 +502,25 @@ def _analyze(prompt: str, zipf: Mapping[str, float]) -> tuple[list[float], list[
         _log1p(stem_c.get("creative", 0)),
         _log1p(n_numbers),
         min(n_numbers * per_word, 2.0),
-        _log1p(len(_DECIMAL.findall(text))),
-        _log1p(len(_MATH_OP.findall(text))),
-        _log1p(len(_LATEX.findall(text))),
-        _log1p(len(_EQUATION.findall(text))),
-        min(len(_VARIABLE.findall(stem)) * per_word * 4.0, 2.0),
-        _log1p(len(_UNIT.findall(text))),
-        _log1p(len(_MONEY.findall(text))),
+        _log1p(n_decimals),
+        _log1p(_count(_MATH_OP, text)),
+        _log1p(n_latex),
+        _log1p(n_equations),
+        min(n_variables * per_word * 4.0, 2.0),
+        _log1p(n_units),
+        _log1p(n_money),
         _log1p(all_c.get("quant_words", 0)),
         _log1p(code_hits),
         _log1p(all_c.get("code_words", 0)),
-        _log1p(len(_YEAR.findall(text))),
-        float(any(m in text_lower_head for m in _PASSAGE_MARKERS)),
+        _log1p(n_years),
+        float(any(m in head for m in _PASSAGE_MARKERS)),
         _log1p(text.count('"') + text.count("“") + text.count("”")),
-        _log1p(sum(1 for w in cased if w in _PRONOUN_I)),
-        _log1p(len(_SENTENCE_END.findall(stem))),
+        _log1p(all_c.get("pronoun_i", 0)),
+        _log1p(_count(_SENTENCE_END, stem)),
         _log1p(text.count("?")),
-        sum(len(w) for w in cased) * per_word / 10.0,
+        sum(len(w) for w in alpha) * per_word / 10.0,
         long_words * per_word,
-        capitals * per_word,
+        _count(_CAPITAL, text) * per_word,
         zipf_mean / 7.0,
         rare,
         very_rare,

@@ -55,6 +55,7 @@ class Artifact:
     w_weak: list[float]
     b_weak: float
     ref_quantiles: list[float]
+    open_prior: dict[str, float] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -68,6 +69,7 @@ class Artifact:
             "w_weak": self.w_weak,
             "b_weak": self.b_weak,
             "ref_quantiles": self.ref_quantiles,
+            "open_prior": self.open_prior,
             "meta": self.meta,
         }
 
@@ -85,6 +87,10 @@ class Artifact:
         q = [float(x) for x in obj["ref_quantiles"]]
         if len(q) < 2 or any(b < a for a, b in itertools.pairwise(q)):
             raise ArtifactError(f"{where}: 'ref_quantiles' must be a non-decreasing list")
+        prior = {str(k): float(v) for k, v in dict(obj.get("open_prior", {})).items()}
+        unknown = sorted(set(prior) - set(names))
+        if unknown:
+            raise ArtifactError(f"{where}: 'open_prior' names unknown features: {', '.join(unknown)}")
         return cls(
             feature_names=names,
             mean=[float(x) for x in obj["mean"]],
@@ -94,6 +100,7 @@ class Artifact:
             w_weak=[float(x) for x in obj["w_weak"]],
             b_weak=float(obj["b_weak"]),
             ref_quantiles=q,
+            open_prior=prior,
             meta=dict(obj.get("meta", {})),
         )
 
@@ -133,6 +140,12 @@ class Router:
         # fold standardization into the weights: logits = W @ x + b
         self._w = np.ascontiguousarray(w.T)  # (d, 2)
         self._b = b
+        self._mean = mean
+        prior = np.zeros(len(mean))
+        for k, v in artifact.open_prior.items():
+            prior[F.DENSE_NAMES.index(k)] = v
+        self._prior = prior
+        self._has_opts = F.DENSE_NAMES.index("has_options")
         self._q = np.asarray(artifact.ref_quantiles, dtype=np.float64)
         self._grid = np.linspace(_TAIL, 1.0 - _TAIL, len(self._q))
         span = float(self._q[-1] - self._q[0])
@@ -146,9 +159,14 @@ class Router:
         return np.asarray([F.dense_list(p, self._zipf) for p in prompts], dtype=np.float64)
 
     def raw_from_features(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Expected quality gain P(strong ok) - P(weak ok), in [-1, 1]."""
+        """Expected quality gain P(strong ok) - P(weak ok) (+ the open-ended prior when the
+        prompt has no answer options). NaN features (not applicable) count as the mean."""
+        x = np.where(np.isnan(x), self._mean, x)
         p = _sigmoid(x @ self._w + self._b)
-        return np.asarray(p[..., 0] - p[..., 1], dtype=np.float64)
+        raw = p[..., 0] - p[..., 1]
+        if self._prior.any():
+            raw = raw + np.where(x[..., self._has_opts] == 0.0, x @ self._prior, 0.0)
+        return np.asarray(raw, dtype=np.float64)
 
     def to_score(self, raw: NDArray[np.float64]) -> NDArray[np.float64]:
         """Strictly increasing map raw → [0, 1] via the reference quantiles (see module doc)."""

@@ -9,7 +9,7 @@ into the [0, 1] score (see ``model.py``).
 Why two heads rather than one classifier on "weak wrong": a prompt the weak model gets
 wrong is often one the strong model gets wrong too (no gain), and ranking by expected gain
 is what maximizes quality at a given strong-call share. Held-out numbers of the variants we
-tried are in ``docs/routing/learned.md``.
+tried are in ``README.md`` next to this file.
 """
 
 from __future__ import annotations
@@ -29,11 +29,41 @@ from unigate.routing.learned.model import Artifact
 FloatArray = NDArray[np.float64]
 
 
+# Prior for open-ended prompts (no answer options), in units of expected quality gain, added to
+# the learned gain. MMLU (all multiple choice) cannot teach how chat, math word problems or code
+# requests differ, so these weights are set by hand from what is known about weak vs strong
+# models (the strong model's lead is largest on math, code and multi-step reasoning, smallest
+# on creative writing and role-play); they have no effect on multiple-choice prompts and so
+# none on the MMLU evaluation. Features are log1p counts; an artifact stores its own copy.
+DEFAULT_OPEN_PRIOR: dict[str, float] = {
+    "log_numbers": 0.030,
+    "quant_words": 0.030,
+    "math_ops": 0.020,
+    "equations": 0.020,
+    "latex": 0.020,
+    "money": 0.015,
+    "units": 0.010,
+    "code": 0.030,
+    "code_words": 0.030,
+    "reason_words": 0.030,
+    "step_words": 0.015,
+    "conditional": 0.015,
+    "causal": 0.010,
+    "creative": -0.060,
+}
+
+
+# never given a learned weight: the bias is the intercept, and the option-count features only
+# gate the open-ended prior (all of MMLU has options, so their weights would come from noise)
+UNLEARNED: tuple[str, ...] = ("bias", "n_options", "has_options")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     l2: float = 0.01  # on the mean log-loss (≈ sklearn C = 1 / (l2 · n))
     n_quantiles: int = 101
     max_iter: int = 50
+    open_prior: tuple[tuple[str, float], ...] = tuple(DEFAULT_OPEN_PRIOR.items())
 
 
 def feature_matrix(prompts: Sequence[str], zipf: dict[str, float] | None = None) -> FloatArray:
@@ -64,11 +94,14 @@ def fit_logistic(
 
 
 def standardize_stats(x: FloatArray) -> tuple[FloatArray, FloatArray]:
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    constant = scale < 1e-9
-    scale[constant] = 1.0
-    mean[constant] = x[0, constant] if len(x) else 0.0  # constant columns contribute nothing
+    """Column mean / std ignoring NaN (not-applicable features); constant columns get scale 1."""
+    finite = np.isfinite(x)
+    counts = finite.sum(axis=0)
+    filled = np.where(finite, x, 0.0)
+    mean = np.divide(filled.sum(axis=0), counts, out=np.zeros(x.shape[1]), where=counts > 0)
+    dev = np.where(finite, x - mean, 0.0)
+    scale = np.sqrt(np.divide((dev**2).sum(axis=0), counts, out=np.zeros(x.shape[1]), where=counts > 0))
+    scale[scale < 1e-9] = 1.0
     return mean, scale
 
 
@@ -82,8 +115,9 @@ def train_from_features(
     if len(x) < 10:
         raise ValueError(f"need at least 10 training examples, got {len(x)}")
     mean, scale = standardize_stats(x)
-    xs = (x - mean) / scale
-    const = np.isclose(x.std(axis=0), 0.0)
+    xs = np.where(np.isfinite(x), (x - mean) / scale, 0.0)
+    const = np.all(xs == 0.0, axis=0)
+    const[[F.DENSE_NAMES.index(n) for n in UNLEARNED]] = True
     xs[:, const] = 0.0
     w_s, b_s = fit_logistic(xs, np.asarray(strong_q, dtype=np.float64), config.l2, config.max_iter)
     w_w, b_w = fit_logistic(xs, np.asarray(weak_q, dtype=np.float64), config.l2, config.max_iter)
@@ -114,6 +148,7 @@ def train_from_features(
         w_weak=w_w.tolist(),
         b_weak=b_w,
         ref_quantiles=[float(v) for v in quantiles],
+        open_prior=dict(config.open_prior),
         meta=info,
     )
 
@@ -123,12 +158,18 @@ def train(
     config: TrainConfig = TrainConfig(),
     meta: dict[str, object] | None = None,
     x: FloatArray | None = None,
+    exclude_groups: Sequence[str] = (),
 ) -> Artifact:
-    """Train on examples (``x``: their precomputed feature matrix, optional)."""
+    """Train on examples (``x``: their precomputed feature matrix, optional), skipping
+    examples whose group is in ``exclude_groups`` (e.g. ``data.MMLU_LABEL_ARTIFACTS``)."""
     feats = x if x is not None else feature_matrix([e.prompt for e in examples])
+    if exclude_groups:
+        keep = [i for i, e in enumerate(examples) if e.group not in set(exclude_groups)]
+        examples = [examples[i] for i in keep]
+        feats = feats[keep]
     weak = np.asarray([e.weak_q for e in examples], dtype=np.float64)
     strong = np.asarray([e.strong_q for e in examples], dtype=np.float64)
     groups = sorted({e.group for e in examples if e.group})
-    info: dict[str, object] = {"groups": len(groups)}
+    info: dict[str, object] = {"groups": len(groups), "excluded_groups": list(exclude_groups)}
     info.update(meta or {})
     return train_from_features(feats, weak, strong, config, info)
