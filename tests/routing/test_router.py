@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from tests.support.fake_upstream import FakeUpstream, Mode
 from unigate.config import validate
 from unigate.errors import BadRequest, NotFound, ProviderError, UpstreamServerError
 from unigate.gateway import Gateway, Principal
-from tests.support.fake_upstream import FakeUpstream, Mode
 
 FAST = {"connect": 1.0, "first_token": 0.5, "total": 3.0}
 

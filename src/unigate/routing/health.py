@@ -349,9 +349,11 @@ class Health:
             )
 
     async def succeeded(self, deployment_id: str) -> None:
-        """Close the circuit. Cheap when nothing is recorded (the hot path)."""
+        """Close the circuit. Cheap when nothing is recorded (the hot path). A success while the
+        circuit is open came from a request admitted before it opened: it does not close it
+        early (the half-open probe does)."""
         circuit = self.store.cached(deployment_id)
-        if circuit is None:
+        if circuit is None or circuit.open_until > self.clock():
             return
         await self.store.success(deployment_id)
         if circuit.trips:

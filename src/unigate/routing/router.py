@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from unigate.config import ModelRoutingConfig
-from unigate.errors import GatewayError, NotFound, UpstreamRateLimited, UpstreamTimeout
+from unigate.errors import GatewayError, NotFound, UpstreamRateLimited, UpstreamServerError, UpstreamTimeout
 from unigate.providers.base import Provider
 from unigate.providers.registry import ProviderSet
 from unigate.routing import continuation
@@ -312,6 +312,11 @@ class Router:
         except BaseException:
             await _close(stream)
             raise
+        if not head or not _has_content(head[-1]):
+            await _close(stream)  # ended before any content (a non-SSE body, an empty stream)
+            raise UpstreamServerError(
+                f"{deployment.provider}: stream ended before any content", provider=deployment.provider, status=502
+            )
         return _Primed(deployment, head, stream, started)
 
     @staticmethod
