@@ -124,13 +124,15 @@ class Store:
             return 0
         async with self.engine.begin() as conn:
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            # one cached single-row statement, executed as a batch ("insertmanyvalues"): compiling a
+            # 500-row VALUES clause instead costs ~0.5 s of event-loop time per batch
             statement = (
                 dialect.insert(ledger)
-                .values([{name: row.get(name) for name in USAGE_COLUMNS} for row in rows])
                 .on_conflict_do_nothing(index_elements=["request_id"])
                 .returning(ledger.c.key_id, ledger.c.team_id, ledger.c.cost_nusd)
             )
-            inserted = (await conn.execute(statement)).all()
+            params = [{name: row.get(name) for name in USAGE_COLUMNS} for row in rows]
+            inserted = (await conn.execute(statement, params)).all()
             by_key: dict[str, int] = defaultdict(int)
             by_team: dict[str, int] = defaultdict(int)
             for key_id, team_id, cost in inserted:
