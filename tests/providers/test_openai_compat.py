@@ -160,7 +160,7 @@ def _events(raw: str) -> list[dict]:
 
 
 def _has_error_event(raw: str) -> bool:
-    return any("error" in event and not event.get("choices") for event in _events(raw))
+    return any(event.get("error") for event in _events(raw))
 
 
 def _collect_stream(raw: str) -> dict:

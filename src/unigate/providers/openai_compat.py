@@ -190,8 +190,9 @@ def from_native_event(data: bytes, public_model: str) -> ChatChunk | None:
     if data == b"[DONE]":
         return None
     chunk = orjson.loads(data)
-    if "error" in chunk and not chunk.get("choices"):
-        # some upstreams (OpenRouter, Groq) report mid-stream failures as an error event
+    if chunk.get("error"):
+        # some upstreams report mid-stream failures as an error event (Groq), or as a chunk that
+        # carries both an error and a final choice (OpenRouter)
         error = chunk["error"]
         code = (error.get("status_code") or error.get("code")) if isinstance(error, dict) else None
         status = code if isinstance(code, int) and 400 <= code < 600 else 500
