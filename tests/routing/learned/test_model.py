@@ -79,6 +79,12 @@ def test_shipped_artifact_is_small_and_documented() -> None:
     art = load_router("mmlu").artifact
     assert art.meta["name"] == "mmlu" and art.meta["n_train"] > 10_000
     assert sum(abs(v) for v in art.w_strong) > 0 and sum(abs(v) for v in art.w_weak) > 0
+    assert art.meta["excluded_groups"] == ["high_school_mathematics"]
+    assert art.meta["default_threshold"] == 0.7
+    cal = art.meta["calibration"]
+    shares = [p["share"] for p in cal["points"]]
+    assert shares[0] == 0.0 and shares[-1] == 1.0 and shares == sorted(shares)
+    assert cal["points"][-1]["pgr"] == pytest.approx(1.0) and cal["apgr"] > 0.6
 
 
 def test_open_ended_prior_orders_prompt_types() -> None:

@@ -92,8 +92,9 @@ def _excluded_groups(data: Path, keep_all: bool) -> tuple[str, ...]:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from unigate.routing.learned.data import DataError, load_dataset
+    from unigate.routing.learned.evaluate import calibration_points, cross_validate
     from unigate.routing.learned.model import BUILTIN
-    from unigate.routing.learned.train import TrainConfig, train
+    from unigate.routing.learned.train import TrainConfig, feature_matrix, train
 
     try:
         data = _resolve_data(args.data)
@@ -103,7 +104,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else BUILTIN["mmlu"]
     name = args.name or (out.stem if args.out else "mmlu")
     exclude = _excluded_groups(data, args.keep_all_subjects)
-    art = train(examples, TrainConfig(l2=args.l2), meta={"name": name, "data": str(data)}, exclude_groups=exclude)
+    x = feature_matrix([e.prompt for e in examples])
+    meta: dict[str, object] = {"name": name, "data": data.name, "default_threshold": 0.7}
+    n_groups = len({e.group for e in examples})
+    if args.calibration_folds and n_groups >= 2:
+        res = cross_validate(examples, args.calibration_folds, TrainConfig(l2=args.l2), x=x, exclude_groups=exclude)
+        rep = res.report
+        meta["calibration"] = {
+            "source": f"leave-groups-out cross-validation, {len(res.fold_apgr)} folds (held-out PGR)",
+            "apgr": round(rep.apgr, 4),
+            "cpt50": round(rep.cpt50, 4),
+            "cpt80": round(rep.cpt80, 4),
+            "points": calibration_points(res),
+        }
+    art = train(examples, TrainConfig(l2=args.l2), meta=meta, x=x, exclude_groups=exclude)
     art.save(out)
     print(_dumps({"artifact": str(out), "name": name, "n_train": art.meta["n_train"], "groups": art.meta["groups"]}))
     return 0
@@ -281,6 +295,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     tr.add_argument("--name", help="name stored in the artifact")
     tr.add_argument("--l2", type=float, default=0.01, help=argparse.SUPPRESS)
     tr.add_argument("--keep-all-subjects", action="store_true", help=keep_help)
+    tr.add_argument(
+        "--calibration-folds",
+        type=int,
+        default=5,
+        help="store the held-out PGR-vs-share curve from K-fold leave-groups-out CV in the artifact (0 = skip)",
+    )
     tr.set_defaults(func=_cmd_train)
 
     ev = sub.add_parser("eval", help="leave-subjects-out evaluation: APGR, CPT(50%%), CPT(80%%), baselines")

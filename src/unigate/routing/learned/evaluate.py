@@ -83,6 +83,16 @@ def cross_validate(
     return result
 
 
+def calibration_points(res: CVResult, step: float = 0.05) -> list[dict[str, float]]:
+    """Held-out PGR at strong shares 0, step, …, 1 (pooled out-of-fold curve), for
+    ``Artifact.meta["calibration"]``: the gateway maps a PGR target to a share, and the
+    share ``x`` to the threshold ``1 - x`` (scores are reference quantiles)."""
+    shares = np.round(np.arange(0.0, 1.0 + 1e-9, step), 6)
+    return [
+        {"share": float(x), "pgr": round(M.pgr_at(res.scores, res.weak_q, res.strong_q, float(x)), 4)} for x in shares
+    ]
+
+
 def format_table(rows: list[tuple[str, M.RouterReport]], weak_acc: float, strong_acc: float, n: int) -> str:
     lines = [
         f"prompts: {n}   weak quality: {weak_acc:.4f}   strong quality: {strong_acc:.4f}",
