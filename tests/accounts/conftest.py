@@ -100,3 +100,24 @@ def redis_prefix() -> Iterator[str]:
     prefix = f"ugtest:{uuid.uuid4().hex[:8]}:"
     yield prefix
     asyncio.run(flush_prefix(REDIS_URL, prefix))
+
+
+@pytest.fixture(scope="module")
+def shared_upstream() -> Iterator[Any]:
+    """One fake upstream for a whole module (fixed usage: 10 prompt + 5 completion tokens)."""
+    from tests.support.fake_upstream import FakeUpstream, Mode, ThreadedUpstream
+
+    upstream = ThreadedUpstream(FakeUpstream(default=Mode(prompt_tokens=10, completion_tokens=5)))
+    yield upstream
+    upstream.stop()
+
+
+def module_gateway(tmp_path_factory: pytest.TempPathFactory, config: dict[str, Any]) -> Iterator[Any]:
+    """A gateway process shared by the tests of one module (each test makes its own keys)."""
+    from tests.support.gateway_process import GatewayProcess
+
+    workdir = tmp_path_factory.mktemp("gateway")
+    process = GatewayProcess(config={"local_model": {"enabled": False}, **config}, workdir=workdir)
+    process.start()
+    yield process
+    process.stop()

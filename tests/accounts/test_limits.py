@@ -9,23 +9,24 @@ import sqlite3
 
 import pytest
 
-from tests.accounts.conftest import COST, MASTER, Admin, burst, chat, priced_model
+from tests.accounts.conftest import COST, MASTER, Admin, burst, chat, module_gateway, priced_model
 from tests.support.fake_upstream import Mode
 
 
-@pytest.fixture
-def upstream(make_upstream):
-    return make_upstream(Mode(prompt_tokens=10, completion_tokens=5))
+@pytest.fixture(scope="module")
+def upstream(shared_upstream):
+    return shared_upstream
 
 
-@pytest.fixture
-def gateway(start_gateway, upstream):
-    return start_gateway(
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory, upstream):
+    yield from module_gateway(
+        tmp_path_factory,
         {
             "server": {"master_key": MASTER},
             "models": [priced_model("priced", upstream.base_url), priced_model("capped", upstream.base_url)],
             "accounts": {"model_limits": {"capped": {"rpm": 2}}},
-        }
+        },
     )
 
 
@@ -55,9 +56,12 @@ def test_tpm_counts_actual_tokens(gateway):
 
 
 def test_concurrency_limit(gateway, upstream):
-    upstream.upstream.default = Mode(prompt_tokens=10, completion_tokens=5, delay=0.5)
     key = Admin(gateway.url).create_key(name="conc", max_concurrency=2)
-    statuses = sorted(r.status_code for r in asyncio.run(burst([gateway.url], key["key"], 6)))
+    upstream.upstream.default = Mode(prompt_tokens=10, completion_tokens=5, delay=0.5)
+    try:
+        statuses = sorted(r.status_code for r in asyncio.run(burst([gateway.url], key["key"], 6)))
+    finally:
+        upstream.upstream.default = Mode(prompt_tokens=10, completion_tokens=5)
     assert statuses == [200, 200, 429, 429, 429, 429]
     assert chat(gateway.url, key["key"]).status_code == 200  # slots are released after each request
 

@@ -65,6 +65,11 @@ def test_two_replicas_admit_exactly_n_of_10n_and_spend_to_the_cent(start_gateway
     totals = wait_for(lambda: (t := asyncio.run(ledger_totals(pg_url, key["id"])))[0] == N and t)
     assert totals == (N, N * NANO_COST, N * NANO_COST)
     assert round(admin.get("/admin/usage", key_id=key["id"])["total"]["cost"], 9) == N * COST
+    # a key revoked through one replica stops working on the other within about a second
+    other = admin.create_key(name="short-lived")
+    assert chat(b.url, other["key"]).status_code == 200
+    admin.client.delete(f"/admin/keys/{other['id']}")
+    assert wait_for(lambda: chat(b.url, other["key"]).status_code == 401, timeout=3)
 
 
 def test_kill_one_replica_mid_load_reservations_expire_and_totals_reconcile(

@@ -8,8 +8,8 @@ import hashlib
 import httpx
 import pytest
 
-from tests.accounts.conftest import MASTER, Admin, chat, priced_model
-from tests.support.fake_upstream import Mode
+from tests.accounts.conftest import MASTER, Admin, chat, module_gateway, priced_model
+from tests.support.fake_upstream import FakeUpstream, Mode, ThreadedUpstream
 
 ADMIN_ENDPOINTS = [
     ("GET", "/admin/keys"),
@@ -28,15 +28,12 @@ ADMIN_ENDPOINTS = [
 ]
 
 
-@pytest.fixture
-def gateway(start_gateway, make_upstream):
-    upstream = make_upstream(Mode(prompt_tokens=10, completion_tokens=5))
-    return start_gateway(
-        {
-            "server": {"master_key": MASTER},
-            "models": [priced_model("priced", upstream.base_url), priced_model("other", upstream.base_url)],
-        }
-    )
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory):
+    upstream = ThreadedUpstream(FakeUpstream(default=Mode(prompt_tokens=10, completion_tokens=5)))
+    models = [priced_model("priced", upstream.base_url), priced_model("other", upstream.base_url)]
+    yield from module_gateway(tmp_path_factory, {"server": {"master_key": MASTER}, "models": models})
+    upstream.stop()
 
 
 def test_admin_endpoints_refuse_without_the_master_key(gateway):
@@ -72,7 +69,8 @@ def test_a_key_sees_only_its_own_usage_and_info(gateway):
     assert info["id"] == alice["id"] and "key" not in info and "secret_hash" not in info
     assert httpx.get(f"{gateway.url}/v1/key/info", headers={"authorization": f"Bearer {MASTER}"}).status_code == 401
     everyone = admin.get("/admin/usage", group_by="key")
-    assert {row["group"]: row["requests"] for row in everyone["data"]} == {alice["id"]: 1, bob["id"]: 2}
+    per_key = {row["group"]: row["requests"] for row in everyone["data"]}
+    assert (per_key[alice["id"]], per_key[bob["id"]]) == (1, 2)
 
 
 def test_model_allowlist_revocation_and_expiry(gateway):
@@ -101,16 +99,16 @@ def test_invalid_admin_input_is_a_400(gateway):
     assert admin.client.get("/admin/usage", params={"group_by": "colour"}).status_code == 400
 
 
-def test_secrets_are_stored_only_as_hashes_and_never_logged(gateway, tmp_path):
+def test_secrets_are_stored_only_as_hashes_and_never_logged(gateway):
     admin = Admin(gateway.url)
     key = admin.create_key(name="secretive")
     secret = key["key"]
     assert chat(gateway.url, secret).status_code == 200
     assert chat(gateway.url, secret + "x").status_code == 401
     admin.flush()
-    database = (tmp_path / "data" / "unigate.db").read_bytes()
+    database = (gateway.workdir / "data" / "unigate.db").read_bytes()
     for suffix in ("-wal", "-shm"):
-        extra = tmp_path / "data" / f"unigate.db{suffix}"
+        extra = gateway.workdir / "data" / f"unigate.db{suffix}"
         if extra.exists():
             database += extra.read_bytes()
     assert secret.encode() not in database
