@@ -85,7 +85,7 @@ async def test_errors_by_class_and_auto_routing_choices():
     await hook.before(ctx, {})
     await hook.after(ctx)
     ctx = ctx_for()
-    ctx.extras["auto"] = {"requested": "auto", "chosen": "m1", "estimated_saving": 0.25}
+    ctx.extras["auto"] = {"policy": "auto", "chosen": "m1", "tier": 0, "estimated_saving_usd": 0.25}
     await hook.before(ctx, {})
     await hook.after(ctx)
     rows = samples(hook)

@@ -232,7 +232,7 @@ class GatewayMetrics:
 
     def _auto(self, ctx: Any, auto: Any) -> None:
         """``ctx.extras["auto"]``: a mapping or object with the chosen model (``chosen`` or
-        ``model``), the requested name (``requested``) and ``estimated_saving`` (USD)."""
+        ``model``), the policy name (``policy``, e.g. ``auto/balanced``) and ``estimated_saving_usd``."""
 
         def field(*names: str) -> Any:
             for name in names:
@@ -242,7 +242,7 @@ class GatewayMetrics:
             return None
 
         chosen = self.model_label(str(field("chosen", "model", "choice") or ctx.model))
-        requested = self.model_label(str(field("requested", "alias", "requested_model") or "auto"))
+        requested = self.model_label(str(field("policy", "requested", "requested_model") or "auto"))
         self.auto_choices.labels(requested, chosen).inc()
         saving = field("estimated_saving", "estimated_saving_usd", "saving")
         if isinstance(saving, int | float) and saving > 0:
