@@ -21,7 +21,7 @@ from unigate.errors import GatewayError, NotFound
 from unigate.gateway import Gateway, Principal
 from unigate.server._anthropic_inbound import StreamTranslator, error_payload, to_anthropic, to_openai
 from unigate.server.app import App
-from unigate.server.http import Request, Response, StreamingResponse
+from unigate.server.http import Request, Response, StreamingResponse, merge_route_headers
 from unigate.server.openai_api import route_headers
 from unigate.server.sse import SSE_HEADERS
 from unigate.server.validation import parse_json_object, validate_chat
@@ -115,6 +115,7 @@ def install(app: App) -> None:
             providers = serving_providers(gateway, model) if isinstance(model, str) else frozenset()
             chat = to_openai(body, providers)
             validate_chat(chat)
+            merge_route_headers(request, chat)
             id_header = (b"request-id", request_id.encode())
             if chat.get("stream"):
                 stream = await gateway.chat_stream(chat, principal, request_id=request_id)

@@ -113,3 +113,18 @@ class StreamingResponse:
 
 
 Handler = Callable[[Request], Awaitable[Response | StreamingResponse]]
+
+PRIVACY_HEADER = b"x-unigate-privacy"
+
+
+def merge_route_headers(request: Request, body: dict[str, Any]) -> None:
+    """Routing hints sent as headers become part of the request's ``route`` object, the one place
+    routing reads per-request preferences (a header wins only where the body says nothing)."""
+    privacy = request.header(PRIVACY_HEADER)
+    if privacy is None:
+        return
+    route = body.get("route")
+    if route is None:
+        route = body["route"] = {}
+    if isinstance(route, dict):
+        route.setdefault("privacy", privacy.decode("latin-1").strip())

@@ -6,7 +6,7 @@ import orjson
 
 from unigate.gateway import Principal, RequestContext
 from unigate.server.app import App
-from unigate.server.http import Request, Response, StreamingResponse, json_response
+from unigate.server.http import Request, Response, StreamingResponse, json_response, merge_route_headers
 from unigate.server.sse import SSE_HEADERS, openai_sse
 from unigate.server.validation import parse_json_object, validate_chat, validate_embeddings
 
@@ -36,6 +36,7 @@ def install(app: App) -> None:
     async def chat_completions(request: Request, principal: Principal) -> Response | StreamingResponse:
         body = parse_json_object(request.body, request.header(b"content-type"))
         validate_chat(body)
+        merge_route_headers(request, body)
         request_id = request.path_params["request_id"]
         if body.get("stream"):
             stream = await gateway.chat_stream(body, principal, request_id=request_id)

@@ -71,7 +71,7 @@ def test_route_overrides_are_popped_validated_and_header_privacy_applies():
     request = {"route": {"privacy": {"providers": ["local"]}, "max_price_per_mtok": 2, "other": 1}}
     assert pop_route_overrides(request) == {"privacy": {"providers": ["local"]}, "max_price_per_mtok": 2}
     assert request == {"route": {"other": 1}}
-    assert pop_route_overrides({}, "local-only") == {"privacy": "local-only"}
+    assert pop_route_overrides({"route": {"privacy": "local-only"}}) == {"privacy": "local-only"}
     for bad in ({"route": {"privacy": "public"}}, {"route": {"min_quality": -1}}, {"route": "x"}):
         with pytest.raises(BadRequest):
             pop_route_overrides(bad)

@@ -11,9 +11,9 @@ from unigate.errors import BadRequest, NotFound
 from unigate.gateway import Gateway, Principal, RequestContext
 from unigate.routing.auto.install import build_router
 from unigate.routing.auto.scoring import Scorers
-from unigate.routing.auto.selector import HEADER_PRIVACY
 from unigate.routing.router import Attempt
 from unigate.server.app import App
+from unigate.server.http import Request, merge_route_headers
 from unigate.types import Deployment
 
 
@@ -167,14 +167,12 @@ def test_request_route_overrides_tighten_and_are_not_sent_upstream():
         router.decide(ctx_for("auto"), chat(route={"privacy": "nowhere"}))
 
 
-def test_privacy_header_through_the_context_variable():
+def test_privacy_header_becomes_route_privacy():
     _, router, _, _ = make(score=0.99)
-    token = HEADER_PRIVACY.set("local-only")
-    try:
-        request = chat()
-        router.decide(ctx_for("auto"), request)
-    finally:
-        HEADER_PRIVACY.reset(token)
+    request = chat()
+    headers = [(b"content-type", b"application/json"), (b"x-unigate-privacy", b"local-only")]
+    merge_route_headers(Request({"headers": headers}, None), request)  # type: ignore[arg-type]
+    router.decide(ctx_for("auto"), request)
     assert request["model"] == "tiny"
 
 

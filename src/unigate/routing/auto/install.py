@@ -5,26 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from unigate.errors import BadRequest
 from unigate.routing.auto.accounting import AutoHook
 from unigate.routing.auto.feedback import FeedbackStore, PromptStore, validate_feedback
 from unigate.routing.auto.policy import Policy, build_policy, policy_configs
 from unigate.routing.auto.scoring import Scorers
-from unigate.routing.auto.selector import HEADER_PRIVACY, AutoRouter
+from unigate.routing.auto.selector import AutoRouter
 from unigate.routing.auto.stats import LiveStats
 from unigate.routing.auto.thresholds import resolve_threshold
 
 if TYPE_CHECKING:
     from unigate.gateway import Principal
     from unigate.server.app import App
-    from unigate.server.http import Request, Response, StreamingResponse
+    from unigate.server.http import Request, Response
 
 log = logging.getLogger("unigate.auto")
-
-PRIVACY_HEADER = b"x-unigate-privacy"
-_CHAT_PATHS = ("/v1/chat/completions", "/chat/completions", "/v1/messages", "/messages")
 
 
 def build_router(app: App, scorers: Scorers | None = None) -> tuple[AutoRouter, AutoHook]:
@@ -93,33 +90,7 @@ def install(app: App) -> None:
     app.route("POST", "/v1/feedback", post_feedback)
     app.route("POST", "/feedback", post_feedback)
     app.route("GET", "/v1/auto/policies", get_policies)
-    _read_privacy_header(app)
 
 
 def _named(router: AutoRouter) -> dict[str, Policy]:
     return {name: router.policy(name) for name in router.names()}
-
-
-def _read_privacy_header(app: App) -> None:
-    """Wrap the chat surfaces so the ``x-unigate-privacy`` header reaches the selector (a context
-    variable: the gateway below the server never sees HTTP headers)."""
-    routes: dict[tuple[str, str], Any] = getattr(app, "_exact", {})
-    for path in _CHAT_PATHS:
-        route = routes.get(("POST", path))
-        if route is None or route.public:
-            continue
-        route.handler = _with_privacy(route.handler)
-
-
-def _with_privacy(handler: Any) -> Any:
-    async def wrapped(request: Request, principal: Principal) -> Response | StreamingResponse:
-        value = request.header(PRIVACY_HEADER)
-        if value is None:
-            return await handler(request, principal)
-        token = HEADER_PRIVACY.set(value.decode("latin-1"))
-        try:
-            return await handler(request, principal)
-        finally:
-            HEADER_PRIVACY.reset(token)
-
-    return wrapped

@@ -91,9 +91,10 @@ def inspect(request: dict[str, Any]) -> Needs:
     return needs
 
 
-def pop_route_overrides(request: dict[str, Any], header_privacy: str | None = None) -> dict[str, Any]:
+def pop_route_overrides(request: dict[str, Any]) -> dict[str, Any]:
     """Take the auto-routing keys out of ``request["route"]`` (so they are not sent upstream)
-    and validate them; the ``x-unigate-privacy`` header is the same as ``route.privacy``."""
+    and validate them; the server has already merged the ``x-unigate-privacy`` header into
+    ``route.privacy``."""
     overrides: dict[str, Any] = {}
     route = request.get("route")
     if isinstance(route, dict):
@@ -103,8 +104,6 @@ def pop_route_overrides(request: dict[str, Any], header_privacy: str | None = No
             del request["route"]
     elif route is not None:
         raise BadRequest("'route' must be an object.", param="route", code="invalid_value")
-    if header_privacy:
-        overrides.setdefault("privacy", header_privacy.strip())
     for key in ("max_price_per_mtok", "max_latency_ms", "max_ttft_ms", "min_quality"):
         value = overrides.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):

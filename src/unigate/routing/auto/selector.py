@@ -13,7 +13,6 @@ Per request: constraints (``constraints.py``) → price/quality frontier and tie
 
 from __future__ import annotations
 
-import contextvars
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
     from unigate.gateway import Gateway, RequestContext
 
 # Set per request by the server (install.py) from the ``x-unigate-privacy`` header.
-HEADER_PRIVACY: contextvars.ContextVar[str | None] = contextvars.ContextVar("unigate_auto_privacy", default=None)
 
 MAX_REJECTED_HEADER = 1000
 MAX_PENDING_PROMPTS = 10000
@@ -85,7 +83,7 @@ class AutoRouter:
     def decide(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         """Choose the model (synchronous: no I/O); returns the ``ctx.extras["auto"]`` record."""
         policy = self.policy(ctx.model)
-        overrides = pop_route_overrides(request, HEADER_PRIVACY.get())
+        overrides = pop_route_overrides(request)
         needs = inspect(request)
         limits = self._limits(policy, overrides, ctx.principal.allowed_models)
 
