@@ -324,6 +324,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ca.add_argument("--router", default="mmlu", help="built-in router name or artifact path")
     ca.set_defaults(func=_cmd_calibrate)
 
+    # training data from the gateway's own traffic: feedback scores joined with recorded prompts
+    from unigate.routing.auto.commands import add_export_feedback
+
+    add_export_feedback(sub)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m unigate.routing.learned")
