@@ -24,7 +24,11 @@ from unigate.server import create_app
 from unigate.types import make_chunk, make_response, make_usage
 
 REQUEST = orjson.dumps(
-    {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "What is the capital of France?"}], "max_tokens": 64}
+    {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "What is the capital of France?"}],
+        "max_tokens": 64,
+    }
 )
 STREAM_REQUEST = orjson.dumps({**orjson.loads(REQUEST), "stream": True, "stream_options": {"include_usage": True}})
 WORDS = ["Paris", " is", " the", " capital", " of", " France", "."]

@@ -207,7 +207,9 @@ class AccountsConfig(_Strict):
     queue_claim_idle: float = Field(30.0, gt=0, description="re-deliver a dead replica's unwritten ledger rows after")
     default_max_output_tokens: int = Field(4096, gt=0, description="reserved when neither request nor catalog says")
     max_reserved_output_tokens: int = Field(32768, gt=0, description="cap when the request sets no max_tokens")
-    prompt_bytes_per_token: float = Field(1.0, gt=0, description="prompt estimate: UTF-8 bytes per token (1 = upper bound)")
+    prompt_bytes_per_token: float = Field(
+        1.0, gt=0, description="prompt estimate: UTF-8 bytes per token (1 = upper bound)"
+    )
     redis_prefix: str = "unigate:"
     model_limits: dict[str, RateLimitsConfig] = Field(default_factory=dict, description="per public model, all keys")
 

@@ -50,9 +50,7 @@ def _thinking_history() -> list[dict[str, Any]]:
     # The first answer came from an OpenAI reasoning model; a client replays its reasoning summary
     # as reasoning_content and its text as content.
     previous = recorded_response_body(load_recording("cohere", "test_cohere_model_thinking_part.yaml")[0])
-    summary = "\n\n".join(
-        s["text"] for o in previous["output"] if o["type"] == "reasoning" for s in o["summary"]
-    )
+    summary = "\n\n".join(s["text"] for o in previous["output"] if o["type"] == "reasoning" for s in o["summary"])
     text = "".join(c["text"] for o in previous["output"] if o["type"] == "message" for c in o["content"])
     return [
         {"role": "user", "content": "How do I cross the street?"},
@@ -213,9 +211,7 @@ def test_tools_and_tool_history() -> None:
         "stream": True,
     }
     assert (
-        to_native({"messages": [], "tools": request["tools"], "tool_choice": "none"}, deployment("m"))[
-            "tool_choice"
-        ]
+        to_native({"messages": [], "tools": request["tools"], "tool_choice": "none"}, deployment("m"))["tool_choice"]
         == "NONE"
     )
 
@@ -466,9 +462,7 @@ async def test_end_to_end_replay(case: tuple[Any, ...], provider: CohereProvider
     name, index, model, messages, prefix, _reasoning, usage = case
     interaction = load_recording("cohere", name)[index]
     base = await replay_server([interaction])
-    response = await provider.chat(
-        {"model": "command", "messages": _messages(messages)}, deployment(model, base)
-    )
+    response = await provider.chat({"model": "command", "messages": _messages(messages)}, deployment(model, base))
     ChatCompletion.model_validate(response)
     assert response["choices"][0]["message"]["content"].startswith(prefix)
     assert (response["usage"]["prompt_tokens"], response["usage"]["completion_tokens"]) == usage

@@ -120,9 +120,7 @@ def call(call_id: str, name: str, args: dict[str, Any], signature: str | None = 
     return tool_call
 
 
-def assistant(
-    content: str | None = None, calls: list[dict[str, Any]] | None = None, **extra: Any
-) -> dict[str, Any]:
+def assistant(content: str | None = None, calls: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": content, **extra}
     if calls:
         message["tool_calls"] = calls
@@ -214,15 +212,12 @@ DUMMY_TOOLS = [function("dummy", obj({}))]
 THINK = {"thinking_config": {"include_thoughts": True}}
 TEMP_Q = "What was the temperature in London 1st January 2022?"
 COUNTRY_Q = (
-    "What is the largest city in the user country? "
-    "Use the get_user_country tool and then your own world knowledge."
+    "What is the largest city in the user country? Use the get_user_country tool and then your own world knowledge."
 )
 MEXICO = "What is the largest city in Mexico?"
 NESTED_SYS = "You are a helpful assistant that creates structured data."
 NESTED_Q = "Create a simple example with 2 pages, each with 2 items"
-PROMPTED_SYS = recorded("test_google_prompted_output_with_tools.yaml")["systemInstruction"]["parts"][0][
-    "text"
-]
+PROMPTED_SYS = recorded("test_google_prompted_output_with_tools.yaml")["systemInstruction"]["parts"][0]["text"]
 URL_Q = "What is the main content of this URL?"
 VERTEX = {"vertex_project": "pydantic-ai", "vertex_location": "global"}
 
@@ -316,9 +311,7 @@ CASES: dict[str, tuple[dict[str, Any], Builder]] = {
             "test_google_prefix_items_native_output_gemini_2_0.yaml": (
                 "Give me coordinates for New York City: latitude 40.7128, longitude -74.0060"
             ),
-            "test_google_discriminated_union_native_output.yaml": (
-                "Tell me about a cat with a meow volume of 5"
-            ),
+            "test_google_discriminated_union_native_output.yaml": ("Tell me about a cat with a meow volume of 5"),
         }.items()
     },
     **{
@@ -407,9 +400,7 @@ CASES: dict[str, tuple[dict[str, Any], Builder]] = {
             {
                 "messages": [
                     user("What is the largest city in the user country?"),
-                    assistant(
-                        None, [call("pyd_ai_3fa5644dae1d4aad997ae39c70006fbd", "get_user_country", {})]
-                    ),
+                    assistant(None, [call("pyd_ai_3fa5644dae1d4aad997ae39c70006fbd", "get_user_country", {})]),
                     tool_result("pyd_ai_3fa5644dae1d4aad997ae39c70006fbd", "Mexico"),
                 ],
                 "tools": USER_COUNTRY_TOOLS,
@@ -524,11 +515,7 @@ CASES: dict[str, tuple[dict[str, Any], Builder]] = {
     ),
     "test_google_model_thinking_part_from_other_model.yaml": (
         {"schema_mode": "openapi"},
-        lambda: [
-            from_history(
-                "test_google_model_thinking_part_from_other_model.yaml", 1, tools=DUMMY_TOOLS, **THINK
-            )
-        ],
+        lambda: [from_history("test_google_model_thinking_part_from_other_model.yaml", 1, tools=DUMMY_TOOLS, **THINK)],
     ),
 }
 
@@ -621,11 +608,7 @@ def _recorded_parts(body: dict[str, Any]) -> tuple[str, str, list[tuple[str, dic
 
 
 def _sse_events(raw: str) -> list[dict[str, Any]]:
-    return [
-        json.loads(block[6:])
-        for block in raw.replace("\r\n", "\n").split("\n\n")
-        if block.startswith("data: ")
-    ]
+    return [json.loads(block[6:]) for block in raw.replace("\r\n", "\n").split("\n\n") if block.startswith("data: ")]
 
 
 def _expected(interaction: dict[str, Any]) -> dict[str, Any]:
@@ -675,18 +658,14 @@ def _check(result: dict[str, Any], expected: dict[str, Any]) -> None:
     assert (message.get("content") or "") == expected["text"]
     assert (message.get("reasoning_content") or "") == expected["reasoning"]
     calls = message.get("tool_calls") or []
-    assert [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls] == expected[
-        "calls"
-    ]
+    assert [(c["function"]["name"], json.loads(c["function"]["arguments"])) for c in calls] == expected["calls"]
     assert all(c["id"] and c["type"] == "function" for c in calls)
     assert result["finish_reason"] == expected["finish"]
     usage = result["usage"]
     assert usage["prompt_tokens"] == expected["prompt"]
     assert usage["completion_tokens"] == expected["completion"]
     assert usage["total_tokens"] == expected["prompt"] + expected["completion"]
-    assert (
-        usage.get("completion_tokens_details", {}).get("reasoning_tokens", 0) == expected["reasoning_tokens"]
-    )
+    assert usage.get("completion_tokens_details", {}).get("reasoning_tokens", 0) == expected["reasoning_tokens"]
 
 
 def _translate_reply(interaction: dict[str, Any]) -> dict[str, Any]:
@@ -730,9 +709,9 @@ async def test_provider_over_http(name: str, replay_server: Any) -> None:
             _check(result, _expected(interaction))
             got = replay_server.received[received_before]
             recorded_path = uri.split("googleapis.com", 1)[1]
-            assert got.path + ("?" + got.query if got.query else "") == recorded_path.replace(
-                "%28", "("
-            ).replace("%29", ")")
+            assert got.path + ("?" + got.query if got.query else "") == recorded_path.replace("%28", "(").replace(
+                "%29", ")"
+            )
             headers = {k.lower(): v for k, v in got.headers.items()}
             if options.get("vertex_project"):
                 assert headers["authorization"] == "Bearer test-key"
@@ -783,12 +762,7 @@ def test_schema_rewrite_into_openapi_subset() -> None:
     }
     out = to_openapi_schema(schema)
     text = json.dumps(out)
-    assert (
-        "$ref" not in text
-        and "$defs" not in text
-        and "additionalProperties" not in text
-        and "$schema" not in text
-    )
+    assert "$ref" not in text and "$defs" not in text and "additionalProperties" not in text and "$schema" not in text
     props = out["properties"]
     assert out["type"] == "OBJECT" and out["required"] == ["kind"]
     assert props["kind"] == {"type": "STRING", "enum": ["1", "2"]}
@@ -908,9 +882,7 @@ def test_consecutive_roles_merge_and_tool_names_are_recovered() -> None:
 def test_finish_reasons_and_safety() -> None:
     def reply(reason: str, parts: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
         return {
-            "candidates": [
-                {"content": {"parts": parts or [{"text": "x"}], "role": "model"}, "finishReason": reason}
-            ],
+            "candidates": [{"content": {"parts": parts or [{"text": "x"}], "role": "model"}, "finishReason": reason}],
             **extra,
         }
 
@@ -918,15 +890,11 @@ def test_finish_reasons_and_safety() -> None:
     for reason in ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"):
         assert from_native(reply(reason), "m")["choices"][0]["finish_reason"] == "content_filter"
     assert (
-        from_native(reply("STOP", promptFeedback={"blockReason": "OTHER"}), "m")["choices"][0][
-            "finish_reason"
-        ]
+        from_native(reply("STOP", promptFeedback={"blockReason": "OTHER"}), "m")["choices"][0]["finish_reason"]
         == "content_filter"
     )
     with pytest.raises(ContentFiltered):
-        from_native(
-            {"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 3}}, "m"
-        )
+        from_native({"promptFeedback": {"blockReason": "SAFETY"}, "usageMetadata": {"promptTokenCount": 3}}, "m")
     cached = from_native(
         {
             **reply("STOP"),
@@ -963,9 +931,7 @@ def test_error_mapping() -> None:
         ),
     )
     assert isinstance(rate, UpstreamRateLimited) and rate.retry_after == 37.0 and rate.retryable
-    unavailable = parse_error(
-        503, orjson.dumps({"error": {"code": 503, "status": "UNAVAILABLE", "message": "busy"}})
-    )
+    unavailable = parse_error(503, orjson.dumps({"error": {"code": 503, "status": "UNAVAILABLE", "message": "busy"}}))
     assert isinstance(unavailable, UpstreamServerError) and "busy" in unavailable.message
     too_long = parse_error(
         400,
@@ -975,8 +941,7 @@ def test_error_mapping() -> None:
                     "code": 400,
                     "status": "INVALID_ARGUMENT",
                     "message": (
-                        "The input token count (1200000) exceeds "
-                        "the maximum number of tokens allowed (1048576)."
+                        "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)."
                     ),
                 }
             }
@@ -996,9 +961,7 @@ def test_error_mapping() -> None:
         ),
     )
     assert type(bad) is ProviderError and bad.http_status == 400 and "Invalid JSON payload" in bad.message
-    denied = parse_error(
-        403, orjson.dumps([{"error": {"code": 403, "status": "PERMISSION_DENIED", "message": "no"}}])
-    )
+    denied = parse_error(403, orjson.dumps([{"error": {"code": 403, "status": "PERMISSION_DENIED", "message": "no"}}]))
     assert type(denied) is ProviderError and denied.http_status == 502 and denied.message == "gemini: no"
 
 
@@ -1007,9 +970,7 @@ async def test_stream_error_before_first_chunk(replay_server: Any) -> None:
     base = await replay_server([{"response": {"status": {"code": 429}, "headers": {}, "parsed_body": error}}])
     async with aiohttp.ClientSession() as http:
         provider = GeminiProvider(ProviderContext(http=http))
-        deployment = Deployment(
-            id="g", public_name="p", provider="gemini", model="gemini-2.5-flash", api_base=base
-        )
+        deployment = Deployment(id="g", public_name="p", provider="gemini", model="gemini-2.5-flash", api_base=base)
         with pytest.raises(UpstreamRateLimited, match="slow down"):
             async for _ in provider.chat_stream({"messages": [user("hi")]}, deployment):
                 pass

@@ -110,9 +110,7 @@ def _blocked(body: dict[str, Any]) -> ContentFiltered:
 def from_native(body: Any, public_model: str) -> ChatResponse:
     """A ``GenerateContentResponse`` → ``chat.completion`` (one choice per candidate)."""
     if not isinstance(body, dict):
-        raise ProviderError(
-            f"{_PROVIDER}: reply is not an object", provider=_PROVIDER, status=502, raw=_raw(body)
-        )
+        raise ProviderError(f"{_PROVIDER}: reply is not an object", provider=_PROVIDER, status=502, raw=_raw(body))
     candidates = body.get("candidates") or []
     if not candidates:
         if (body.get("promptFeedback") or {}).get("blockReason"):
@@ -271,12 +269,8 @@ def parse_error(status: int, raw: bytes, headers: Any = None, provider: str = _P
     kwargs: dict[str, Any] = {"provider": provider, "status": status, "raw": raw}
     if status == 429 or google_status == "RESOURCE_EXHAUSTED":
         return UpstreamRateLimited(text, retry_after=retry_after, **kwargs)
-    if google_status == "UNAVAILABLE" or (
-        status >= 500 and google_status != "DEADLINE_EXCEEDED" and status != 504
-    ):
+    if google_status == "UNAVAILABLE" or (status >= 500 and google_status != "DEADLINE_EXCEEDED" and status != 504):
         return UpstreamServerError(text, retry_after=retry_after, **kwargs)
     if status in (400, 413) and any(marker in message.lower() for marker in _CONTEXT_MARKERS):
         return ContextWindowExceeded(text, **kwargs)
-    return classify_http_status(
-        status, text, provider=provider, raw=raw, retry_after=retry_after, code=google_status
-    )
+    return classify_http_status(status, text, provider=provider, raw=raw, retry_after=retry_after, code=google_status)

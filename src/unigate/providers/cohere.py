@@ -90,9 +90,7 @@ def _content(content: Any) -> Any:
             parts.append({"type": "text", "text": part.get("text", "")})
         elif kind == "image_url":
             image = part.get("image_url")
-            parts.append(
-                {"type": "image_url", "image_url": image if isinstance(image, dict) else {"url": image}}
-            )
+            parts.append({"type": "image_url", "image_url": image if isinstance(image, dict) else {"url": image}})
         elif kind == "refusal":
             parts.append({"type": "text", "text": part.get("refusal", "")})
         else:
@@ -246,9 +244,7 @@ def finish_reason(reason: str | None, error: str | None = None, raw: Any = None)
     if reason is None:
         return None
     if reason == "ERROR":
-        raise UpstreamServerError(
-            f"{PROVIDER}: {error or 'generation failed'}", provider=PROVIDER, status=500, raw=raw
-        )
+        raise UpstreamServerError(f"{PROVIDER}: {error or 'generation failed'}", provider=PROVIDER, status=500, raw=raw)
     return _FINISH.get(reason, "stop")
 
 
@@ -309,9 +305,7 @@ class StreamTranslator:
         self.finish: str | None = None
         self.done = False
 
-    def _chunk(
-        self, delta: dict[str, Any] | None, finish: str | None = None, usage: Usage | None = None
-    ) -> ChatChunk:
+    def _chunk(self, delta: dict[str, Any] | None, finish: str | None = None, usage: Usage | None = None) -> ChatChunk:
         return make_chunk(self.id, self.model, delta, finish, created=self.created, usage=usage)
 
     def feed(self, event: str | None, data: bytes | dict[str, Any]) -> list[ChatChunk]:
@@ -371,11 +365,7 @@ class StreamTranslator:
         if not arguments or index not in self.tool_index:
             return []
         self.tool_has_arguments[index] = True
-        return [
-            self._chunk(
-                {"tool_calls": [{"index": self.tool_index[index], "function": {"arguments": arguments}}]}
-            )
-        ]
+        return [self._chunk({"tool_calls": [{"index": self.tool_index[index], "function": {"arguments": arguments}}]})]
 
     def close(self) -> list[ChatChunk]:
         if not self.done:
@@ -408,9 +398,7 @@ def parse_error(status: int, raw: bytes, headers: Any = None) -> ProviderError:
         return ContextWindowExceeded(text, provider=PROVIDER, status=status, raw=raw)
     # 498 is Cohere's "invalid token" (a bad upstream key): the same class as a 401.
     status = 401 if status == 498 else status
-    return classify_http_status(
-        status, text, provider=PROVIDER, raw=raw, retry_after=parse_retry_after(headers)
-    )
+    return classify_http_status(status, text, provider=PROVIDER, raw=raw, retry_after=parse_retry_after(headers))
 
 
 # ---------------------------------------------------------------------------------------------

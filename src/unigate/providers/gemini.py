@@ -416,9 +416,7 @@ def native_url(deployment: Deployment, stream: bool) -> str:
     project = deployment.option("vertex_project")
     if project:
         location = deployment.option("vertex_location") or "global"
-        host = (
-            "aiplatform.googleapis.com" if location == "global" else f"{location}-aiplatform.googleapis.com"
-        )
+        host = "aiplatform.googleapis.com" if location == "global" else f"{location}-aiplatform.googleapis.com"
         base = deployment.api_base or f"https://{host}"
         path = f"v1beta1/projects/{project}/locations/{location}/publishers/google/models/{model}:{method}"
         return join_url(base, path)
@@ -469,9 +467,7 @@ class GeminiProvider:
 
     async def chat_stream(self, request: ChatRequest, deployment: Deployment) -> AsyncIterator[ChatChunk]:
         body = orjson.dumps(to_native(request, deployment))
-        state = GeminiStreamState(
-            response_id=new_completion_id(), model=deployment.public_name, created=now()
-        )
+        state = GeminiStreamState(response_id=new_completion_id(), model=deployment.public_name, created=now())
         async with open_stream(
             self.http,
             native_url(deployment, stream=True),
