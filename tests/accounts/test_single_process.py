@@ -47,3 +47,16 @@ def test_credit_for_n_requests_admits_exactly_n_of_10n_concurrent(gateway, tmp_p
     assert admin.client.post(f"/admin/keys/{key['id']}/topup", json={"amount": COST}).status_code == 200
     assert chat(gateway.url, key["key"]).status_code == 200
     assert chat(gateway.url, key["key"]).status_code == 402
+
+
+def test_streamed_requests_are_charged_and_ledgered(gateway):
+    admin = Admin(gateway.url)
+    key = admin.create_key(credit=3 * COST)
+    for include_usage in (True, False):  # the gateway asks upstream for usage either way
+        reply = chat(gateway.url, key["key"], stream=True, stream_options={"include_usage": include_usage})
+        assert reply.status_code == 200 and reply.text.rstrip().endswith("data: [DONE]")
+    credit = admin.get(f"/admin/keys/{key['id']}")["balance"]["credit"]
+    assert credit["spent"] == pytest.approx(2 * COST) and credit["reserved"] == 0
+    admin.flush()
+    rows = admin.get("/admin/usage", key_id=key["id"])["data"]
+    assert [(r["stream"], r["output_tokens"], r["status"]) for r in rows] == [(True, 5, "ok")] * 2

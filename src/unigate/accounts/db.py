@@ -62,7 +62,24 @@ def _run_upgrade(connection: Connection, revision: str) -> None:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply the migrations (idempotent; safe to run from several replicas at once)."""
+    """Apply the migrations (idempotent; safe to run from several replicas or workers at once)."""
+    database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if database and database != ":memory:":
+        # workers sharing one SQLite file take turns on a lock file beside it
+        import asyncio
+        import fcntl
+
+        with open(database + ".migrate.lock", "w") as lock:
+            await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
+            try:
+                await _upgrade(engine, revision)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return
+    await _upgrade(engine, revision)
+
+
+async def _upgrade(engine: AsyncEngine, revision: str) -> None:
     async with engine.connect() as connection:
         postgres = connection.dialect.name == "postgresql"
         if postgres:
