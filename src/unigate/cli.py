@@ -47,6 +47,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     logging.basicConfig(level=os.environ.get("UNIGATE_LOG_LEVEL", "INFO"), format="%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations on start: quiet unless they fail
     common: dict[str, Any] = {
         "host": config.server.host,
         "port": config.server.port,
