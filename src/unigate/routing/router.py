@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -169,6 +169,13 @@ class Router:
             and not (group.routing.fallbacks or group.routing.context_window_fallbacks)
             and not group.routing.content_filter_fallbacks
         )
+        if simple and not exclude:
+            only = group.deployments[0]
+            if await self.health.admit(only.id) != "cooling":
+                outcome = await self._attempt(call, request, group, only, trace, group.routing.retries, True)
+                if isinstance(outcome, GatewayError):
+                    raise outcome
+                return only, outcome
         need: Needs | None = None if simple else needs(request)
         visited: set[str] = set()
         pending: list[ModelGroup] = [group]
@@ -347,20 +354,23 @@ class Router:
         exclude: set[str] = set()
         while True:
             stats = self.stats.of(primed.deployment.id)
+            count_tokens = primed.deployment.tpm is not None
             try:
-                async with contextlib.aclosing(_replay(primed.head, primed.stream)) as chunks:
-                    async for chunk in chunks:
-                        if tracker is not None:
-                            if segment:
-                                rewritten = tracker.rewrite(chunk)
-                                if rewritten is None:
-                                    continue
-                                chunk = rewritten
-                            tracker.see(chunk)
-                        usage = chunk.get("usage")
-                        if usage:
-                            stats.add_tokens(int(usage.get("total_tokens") or 0))
-                        yield chunk
+                try:
+                    if tracker is None:  # the common case: pass chunks through
+                        for chunk in primed.head:
+                            yield chunk
+                        async for chunk in primed.stream:
+                            if count_tokens and chunk.get("usage"):
+                                stats.add_tokens(int(chunk["usage"].get("total_tokens") or 0))
+                            yield chunk
+                    else:
+                        async for chunk in _tracked(primed, tracker, segment > 0):
+                            if count_tokens and chunk.get("usage"):
+                                stats.add_tokens(int(chunk["usage"].get("total_tokens") or 0))
+                            yield chunk
+                finally:
+                    await _close(primed.stream)
             except GatewayError as exc:
                 trace.attempts.append(self._failed(primed.deployment, exc, primed.started, "mid_stream"))
                 if disposition(exc) in (Disposition.RETRY, Disposition.NEXT):
@@ -400,11 +410,21 @@ async def _close(stream: AsyncIterator[ChatChunk]) -> None:
             await close()
 
 
-async def _replay(head: list[ChatChunk], stream: AsyncIterator[ChatChunk]) -> AsyncGenerator[ChatChunk, None]:
-    try:
-        for chunk in head:
+async def _tracked(primed: _Primed, tracker: continuation.Tracker, rewrite: bool) -> AsyncIterator[ChatChunk]:
+    """A segment of a continuable stream: each chunk seen by the tracker (and, for a
+    continuation, rewritten into the original stream)."""
+
+    async def chunks() -> AsyncIterator[ChatChunk]:
+        for chunk in primed.head:
             yield chunk
-        async for chunk in stream:
+        async for chunk in primed.stream:
             yield chunk
-    finally:
-        await _close(stream)
+
+    async for chunk in chunks():
+        if rewrite:
+            rewritten = tracker.rewrite(chunk)
+            if rewritten is None:
+                continue
+            chunk = rewritten
+        tracker.see(chunk)
+        yield chunk
