@@ -25,9 +25,13 @@ ErrorParser = Callable[[int, bytes, Any], ProviderError]
 
 
 @lru_cache(maxsize=256)
-def client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
-    # sock_read doubles as the stall detector between stream chunks.
-    return aiohttp.ClientTimeout(total=timeouts.total, connect=timeouts.connect, sock_read=timeouts.first_token)
+def client_timeout(timeouts: Timeouts, stream: bool = False) -> aiohttp.ClientTimeout:
+    """Streams: ``first_token`` bounds every read, so it is also the stall detector between chunks.
+    Whole replies: most providers send nothing until the answer is complete, so only ``total``
+    bounds them (a long generation must not be mistaken for a stall)."""
+    return aiohttp.ClientTimeout(
+        total=timeouts.total, connect=timeouts.connect, sock_read=timeouts.first_token if stream else None
+    )
 
 
 def new_session() -> aiohttp.ClientSession:
@@ -92,7 +96,7 @@ async def open_stream(
 ) -> AsyncIterator[aiohttp.ClientResponse]:
     """POST and hold the response open for streaming; non-2xx → ``parse_error`` before any yield."""
     try:
-        resp = await http.post(url, data=body, headers=headers, timeout=client_timeout(timeouts))
+        resp = await http.post(url, data=body, headers=headers, timeout=client_timeout(timeouts, stream=True))
     except Exception as exc:
         raise transport_error(provider, exc) from exc
     try:
