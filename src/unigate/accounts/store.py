@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Row, and_, case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from unigate.accounts.schema import keys, ledger, teams
 
@@ -22,6 +22,9 @@ USAGE_COLUMNS = [c.name for c in ledger.columns]
 GROUPS = {"key": ledger.c.key_id, "team": ledger.c.team_id, "model": ledger.c.model}
 GROUPS |= {"provider": ledger.c.provider, "day": ledger.c.day, "status": ledger.c.status}
 GROUPS |= {"deployment": ledger.c.deployment}
+_SQLITE_INSERT = (
+    f"INSERT INTO {ledger.name} ({', '.join(USAGE_COLUMNS)}) VALUES ({', '.join('?' * len(USAGE_COLUMNS))})"
+)
 
 
 class Store:
@@ -123,16 +126,18 @@ class Store:
         if not rows:
             return 0
         async with self.engine.begin() as conn:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            # one cached single-row statement, executed as a batch ("insertmanyvalues"): compiling a
-            # 500-row VALUES clause instead costs ~0.5 s of event-loop time per batch
-            statement = (
-                dialect.insert(ledger)
-                .on_conflict_do_nothing(index_elements=["request_id"])
-                .returning(ledger.c.key_id, ledger.c.team_id, ledger.c.cost_nusd)
-            )
-            params = [{name: row.get(name) for name in USAGE_COLUMNS} for row in rows]
-            inserted = (await conn.execute(statement, params)).all()
+            if conn.dialect.name == "sqlite":
+                inserted = await self._insert_usage_sqlite(conn, rows)
+            else:
+                # several replicas may deliver the same record (a dead consumer's records are
+                # claimed): the database decides which insert counts, and says so by RETURNING
+                statement = (
+                    postgresql.insert(ledger)
+                    .on_conflict_do_nothing(index_elements=["request_id"])
+                    .returning(ledger.c.key_id, ledger.c.team_id, ledger.c.cost_nusd)
+                )
+                params = [{name: row.get(name) for name in USAGE_COLUMNS} for row in rows]
+                inserted = [tuple(r) for r in (await conn.execute(statement, params)).all()]
             by_key: dict[str, int] = defaultdict(int)
             by_team: dict[str, int] = defaultdict(int)
             for key_id, team_id, cost in inserted:
@@ -146,6 +151,27 @@ class Store:
                         update(table).where(table.c.id == row_id).values(spent_nusd=table.c.spent_nusd + totals[row_id])
                     )
             return len(inserted)
+
+    @staticmethod
+    async def _insert_usage_sqlite(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        """SQLite has one writer (this process), so re-delivered rows are found by a lookup and the
+        rest go in with one driver-level executemany: ~10x less event-loop time per row than a
+        compiled multi-row INSERT … RETURNING, which matters at thousands of requests a second."""
+        fresh: dict[str, dict[str, Any]] = {row["request_id"]: row for row in rows}
+        ids = list(fresh)
+        for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found = await conn.exec_driver_sql(
+                f"SELECT request_id FROM {ledger.name} WHERE request_id IN ({marks})", tuple(chunk)
+            )
+            for (request_id,) in found.all():
+                fresh.pop(request_id, None)
+        if fresh:
+            await conn.exec_driver_sql(
+                _SQLITE_INSERT, [tuple(row.get(name) for name in USAGE_COLUMNS) for row in fresh.values()]
+            )
+        return [(row.get("key_id"), row.get("team_id"), row.get("cost_nusd")) for row in fresh.values()]
 
     async def usage(
         self,
