@@ -89,7 +89,11 @@ class Response:
     headers: list[tuple[bytes, bytes]] = field(default_factory=lambda: list(JSON_HEADERS))
 
     async def send_to(self, send: Send, extra_headers: list[tuple[bytes, bytes]]) -> None:
-        await send({"type": "http.response.start", "status": self.status, "headers": self.headers + extra_headers})
+        # a known length spares the server chunked framing and its extra terminating write
+        length = (b"content-length", str(len(self.body)).encode())
+        await send(
+            {"type": "http.response.start", "status": self.status, "headers": [*self.headers, *extra_headers, length]}
+        )
         await send({"type": "http.response.body", "body": self.body})
 
 
