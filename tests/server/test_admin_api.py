@@ -126,3 +126,19 @@ def test_no_master_key_and_no_keys_means_anonymous_then_keys_are_required(start_
     assert created.status_code == 201
     assert chat(gateway.url, "anything").status_code == 401
     assert chat(gateway.url, created.json()["key"]).status_code == 200
+
+
+def test_usage_time_filters_accept_unix_times_and_iso_dates_in_the_query(gateway):
+    import time
+
+    admin = Admin(gateway.url)
+    key = admin.create_key(name="timed")
+    before = time.time() - 1
+    assert chat(gateway.url, key["key"]).status_code == 200
+    admin.flush()
+    after = time.time() + 1
+    window = admin.get("/admin/usage", key_id=key["id"], since=str(before), until=str(after))
+    assert window["total"]["requests"] == 1
+    assert admin.get("/admin/usage", key_id=key["id"], since=str(after))["total"]["requests"] == 0
+    assert admin.get("/admin/usage", key_id=key["id"], since="2001-01-01T00:00:00Z")["total"]["requests"] == 1
+    assert admin.client.get("/admin/usage", params={"since": "yesterday"}).status_code == 400

@@ -52,6 +52,10 @@ def _timestamp(value: Any, name: str) -> float | None:
         return float(value)
     if isinstance(value, str):
         try:
+            return float(value)  # query strings carry unix times as text
+        except ValueError:
+            pass
+        try:
             return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
         except ValueError:
             pass
