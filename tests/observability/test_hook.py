@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -18,6 +19,12 @@ from unigate.observability.metrics import BoundedLabel
 from unigate.observability.timeseries import TimeSeries, percentile
 from unigate.routing.router import Attempt
 from unigate.types import Deployment
+
+
+async def finish(hook, ctx) -> None:
+    """``after`` records on the loop's next turn (off the response path): let that turn run."""
+    await hook.after(ctx)
+    await asyncio.sleep(0)
 
 
 def make_gateway() -> Gateway:
@@ -62,11 +69,11 @@ async def test_team_and_model_labels_are_bounded_and_keys_never_appear():
     for i in range(10):
         ctx = ctx_for(team=f"team-{i}", key=f"sk-secret-{i}")
         await hook.before(ctx, {"messages": []})
-        await hook.after(ctx)
+        await finish(hook, ctx)
     for i in range(5):
         ctx = ctx_for(model=f"openai/dyn-{i}")
         await hook.before(ctx, {})
-        await hook.after(ctx)
+        await finish(hook, ctx)
     rows = samples(hook)
     teams = {lab["team"] for name, lab, _ in rows if name == "unigate_requests_total"}
     assert teams == {"team-0", "team-1", "team-2", "other", "none"}
@@ -83,11 +90,11 @@ async def test_errors_by_class_and_auto_routing_choices():
     ctx.error = UpstreamTimeout("slow")
     ctx.trace.attempts[0].error = "UpstreamTimeout"
     await hook.before(ctx, {})
-    await hook.after(ctx)
+    await finish(hook, ctx)
     ctx = ctx_for()
     ctx.extras["auto"] = {"policy": "auto", "chosen": "m1", "tier": 0, "estimated_saving_usd": 0.25}
     await hook.before(ctx, {})
-    await hook.after(ctx)
+    await finish(hook, ctx)
     rows = samples(hook)
     assert (
         "unigate_errors_total",
@@ -134,7 +141,7 @@ async def test_request_log_formats_and_prompts_only_when_enabled(fmt):
             )
             ctx = ctx_for()
             await hook.before(ctx, {"messages": [{"role": "user", "content": f"PROMPT-{log_prompts}"}]})
-            await hook.after(ctx)
+            await finish(hook, ctx)
         logging.getLogger("unigate.test").warning("plain message")
     finally:
         setup.close()

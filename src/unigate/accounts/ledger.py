@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -27,6 +28,11 @@ log = logging.getLogger("unigate.accounts")
 QUEUE = "ledger"
 
 
+@lru_cache(maxsize=4)
+def _utc_day(day_number: int) -> str:
+    return datetime.fromtimestamp(day_number * 86400, UTC).strftime("%Y-%m-%d")
+
+
 def usage_row(ctx: RequestContext, cost_nusd: int, now: float | None = None) -> dict[str, Any]:
     now = time.time() if now is None else now
     usage = ctx.usage or {}
@@ -35,7 +41,7 @@ def usage_row(ctx: RequestContext, cost_nusd: int, now: float | None = None) -> 
     return {
         "request_id": ctx.request_id,
         "ts": now,
-        "day": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d"),
+        "day": _utc_day(int(now // 86400)),  # formatted once per day, not per request
         "key_id": principal.key_id,
         "team_id": principal.team_id,
         "model": ctx.model,

@@ -5,6 +5,8 @@ One hook rather than four so a request pays for one ``before`` and one ``after``
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from unigate.config import ObservabilityConfig
@@ -41,11 +43,15 @@ class ObservabilityHook:
             ctx.extras[PROMPT_KEY] = request.get("messages", request.get("input"))
 
     async def after(self, ctx: Any) -> None:
+        # Recorded on the loop's next turn: the response is already on its way by then, so the
+        # client never waits for metrics and the log line. The next request is read only after
+        # that turn, so a client that sends one after its answer sees this one counted.
+        asyncio.get_running_loop().call_soon(self._record_safely, ctx)
+
+    def _record_safely(self, ctx: Any) -> None:
         try:
             self.record(ctx)
         except Exception:  # observability must never fail a request
-            import logging
-
             logging.getLogger("unigate.observability").exception("recording request %s failed", ctx.request_id)
 
     def record(self, ctx: Any) -> None:
