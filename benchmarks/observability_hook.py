@@ -1,4 +1,4 @@
-"""Measure what the observability hook adds per request: ``python -m unigate.observability.bench``.
+"""Measure what the observability hook adds per request: ``.venv/bin/python benchmarks/observability_hook.py``.
 
 Runs ``before`` + ``after`` on realistic request contexts (metrics, time series and the JSON
 request log to /dev/null; OpenTelemetry off) and prints microseconds per request.

@@ -1,6 +1,6 @@
 """Auto-routing overhead per request, in µs (not a test: prints numbers).
 
-    .venv/bin/python -m tests.routing.auto.bench_overhead
+    .venv/bin/python benchmarks/auto_overhead.py
 
 Measures ``AutoRouter.decide`` (constraints + scoring + tier + headers) on a 4-candidate
 policy, with the real learned router and with a constant scorer (selection alone), for a short
@@ -10,16 +10,20 @@ and a long prompt, plus the learned router's ``score`` alone.
 from __future__ import annotations
 
 import statistics
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from tests.routing.auto.test_selector import CONFIG, ctx_for
 from unigate.config import validate
 from unigate.gateway import Gateway
 from unigate.routing.auto.install import build_router
 from unigate.routing.auto.scoring import Scorers
 from unigate.routing.learned.model import load_router
 from unigate.server.app import App
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: reuse the tests' synthetic catalog
+from tests.routing.auto.test_selector import CONFIG, ctx_for
 
 SHORT = "What is the capital of France?"
 LONG = (
