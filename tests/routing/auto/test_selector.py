@@ -159,7 +159,7 @@ def test_request_route_overrides_tighten_and_are_not_sent_upstream():
     request = chat(route={"privacy": "local-only", "fallbacks": ["x"]})
     router.decide(ctx_for("auto"), request)
     assert request["model"] == "tiny"
-    assert request["route"] == {"fallbacks": ["x"]}  # other engineers' keys stay
+    assert request["route"] == {"fallbacks": ["x"]}  # keys routing itself reads stay
     request = chat(route={"max_price_per_mtok": 1.0})
     router.decide(ctx_for("auto"), request)
     assert request["model"] == "mini" and "route" not in request
