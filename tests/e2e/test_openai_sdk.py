@@ -219,3 +219,19 @@ def _upstream_connections(port: int) -> int:
             if local_port == port and fields[3] == "01":  # ESTABLISHED
                 count += 1
     return count
+
+
+def test_any_model_of_a_configured_provider_as_provider_slash_model(start_gateway, upstream):
+    gateway = start_gateway(
+        {"providers": {"groq": {"api_base": upstream.base_url}}, "discover_providers": True},
+        env={"GROQ_API_KEY": "gsk-test", "MISTRAL_API_KEY": ""},
+    )
+    c = client(gateway)
+    answer = c.chat.completions.create(model="groq/brand-new-model", messages=[{"role": "user", "content": "hi"}])
+    assert answer.choices[0].message.content == "echo: hi"
+    sent = upstream.chat_calls()[-1]
+    assert sent.body["model"] == "brand-new-model" and sent.headers["authorization"] == "Bearer gsk-test"
+    # catalogue models of the discovered provider are listed; a provider without a key is not served
+    assert "groq/llama-3.1-8b-instant" in {m.id for m in c.models.list()}
+    with pytest.raises(openai.NotFoundError):
+        c.chat.completions.create(model="mistral/some-model", messages=[{"role": "user", "content": "hi"}])
