@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from unigate.catalog import Catalog, ModelInfo, Price
 from unigate.config import GatewayConfig, ModelConfig
@@ -34,6 +34,8 @@ from unigate.types import (
     Timeouts,
     new_request_id,
 )
+
+_T = TypeVar("_T")
 
 
 @dataclass(slots=True)
@@ -222,16 +224,8 @@ class Gateway:
     ) -> ChatResult:
         ctx = self._context(request, principal, False, "chat", request_id)
         group = await self._before(ctx, request)
-        try:
-            response = await self._router().chat(request, group, ctx.trace, allowed=ctx.principal.allowed_models)
-        except GatewayError as exc:
-            ctx.error, ctx.status = exc, "error"
-            await self._after(ctx)
-            raise
-        except BaseException:
-            ctx.status = "cancelled"
-            await self._after(ctx)
-            raise
+        router = self._router()
+        response = await self._routed(ctx, router.chat(request, group, ctx.trace, allowed=ctx.principal.allowed_models))
         self._price(ctx, response.get("usage"))
         await self._after(ctx)
         return ChatResult(response, ctx)
@@ -243,8 +237,17 @@ class Gateway:
         failure before it can still fall back and the caller may still answer with an error."""
         ctx = self._context(request, principal, True, "chat", request_id)
         group = await self._before(ctx, request)
+        router = self._router()
+        chunks = await self._routed(
+            ctx, router.chat_stream(request, group, ctx.trace, allowed=ctx.principal.allowed_models)
+        )
+        include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
+        return StreamResult(self._settle_stream(ctx, chunks, include_usage), ctx)
+
+    async def _routed(self, ctx: RequestContext, call: Awaitable[_T]) -> _T:
+        """Await routing; if it fails (or the caller goes away) the hooks still see the request end."""
         try:
-            chunks = await self._router().chat_stream(request, group, ctx.trace, allowed=ctx.principal.allowed_models)
+            return await call
         except GatewayError as exc:
             ctx.error, ctx.status = exc, "error"
             await self._after(ctx)
@@ -253,8 +256,6 @@ class Gateway:
             ctx.status = "cancelled"
             await self._after(ctx)
             raise
-        include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-        return StreamResult(self._settle_stream(ctx, chunks, include_usage), ctx)
 
     async def _settle_stream(
         self, ctx: RequestContext, chunks: AsyncIterator[ChatChunk], include_usage: bool
