@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from tests.support.gateway_process import free_port
-from unigate.routing.health import BreakerPolicy, Health, MemoryHealthStore, RedisHealthStore
+from unigate.routing.health import Health
+from unigate.state.circuits import BreakerPolicy, MemoryHealthStore, RedisHealthStore
 
 POLICY = BreakerPolicy(allowed_fails=2, cooldown=10.0, max_cooldown=25.0, probe_timeout=5.0, failing_after=3)
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from unigate.routing.health import Health, RedisHealthStore
+from unigate.routing.health import Health
+from unigate.state.circuits import RedisHealthStore
 
 
 def install(app: Any) -> None:
