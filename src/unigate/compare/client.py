@@ -14,6 +14,9 @@ from typing import Any, Protocol
 import aiohttp
 import orjson
 
+from unigate.errors import GatewayError
+from unigate.providers._http import iter_sse
+
 
 @dataclass(slots=True)
 class Call:
@@ -58,12 +61,33 @@ def _content(chunk: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _finish(call: Call, usage: dict[str, Any] | None) -> None:
-    if usage:
-        call.input_tokens = usage.get("prompt_tokens")
-        call.output_tokens = usage.get("completion_tokens")
-        cost = usage.get("cost")
-        call.cost = float(cost) if cost is not None else None
+class _Measure:
+    """One streamed answer as it arrives: text, time to first token, usage, total latency."""
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+        self.started = time.perf_counter()
+        self.parts: list[str] = []
+        self.usage: dict[str, Any] | None = None
+
+    def add(self, chunk: dict[str, Any]) -> None:
+        text = _content(chunk)
+        if text:
+            if self.call.ttft_ms is None:
+                self.call.ttft_ms = (time.perf_counter() - self.started) * 1e3
+            self.parts.append(text)
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+
+    def close(self) -> None:
+        call, usage = self.call, self.usage
+        call.latency_ms = (time.perf_counter() - self.started) * 1e3
+        call.text = "".join(self.parts)
+        if usage:
+            call.input_tokens = usage.get("prompt_tokens")
+            call.output_tokens = usage.get("completion_tokens")
+            cost = usage.get("cost")
+            call.cost = float(cost) if cost is not None else None
 
 
 class HttpTransport:
@@ -80,9 +104,7 @@ class HttpTransport:
     async def chat(self, model: str, case_id: str, body: dict[str, Any]) -> Call:
         call = Call(model, case_id)
         payload = {**body, "model": model, "stream": True, "stream_options": {"include_usage": True}}
-        started = time.perf_counter()
-        usage: dict[str, Any] | None = None
-        parts: list[str] = []
+        measure = _Measure(call)
         try:
             async with self._session.post(self.endpoint, data=orjson.dumps(payload)) as response:
                 call.request_id = response.headers.get("x-request-id")
@@ -95,33 +117,17 @@ class HttpTransport:
                         message = raw[:200].decode(errors="replace")
                     call.error = f"HTTP {response.status}: {message}"
                     return call
-                buffer = b""
-                async for data in response.content.iter_any():
-                    buffer += data
-                    while b"\n\n" in buffer:
-                        event, buffer = buffer.split(b"\n\n", 1)
-                        for line in event.split(b"\n"):
-                            if not line.startswith(b"data:"):
-                                continue
-                            value = line[5:].strip()
-                            if value == b"[DONE]":
-                                continue
-                            chunk = orjson.loads(value)
-                            if "error" in chunk:
-                                call.error = str(chunk["error"].get("message", chunk["error"]))
-                            text = _content(chunk)
-                            if text:
-                                if call.ttft_ms is None:
-                                    call.ttft_ms = (time.perf_counter() - started) * 1e3
-                                parts.append(text)
-                            if chunk.get("usage"):
-                                usage = chunk["usage"]
-        except (aiohttp.ClientError, TimeoutError) as exc:
+                async for _event, data in iter_sse(response, "gateway"):
+                    if data == b"[DONE]":
+                        continue
+                    chunk = orjson.loads(data)
+                    if "error" in chunk:
+                        call.error = str(chunk["error"].get("message", chunk["error"]))
+                    measure.add(chunk)
+        except (aiohttp.ClientError, TimeoutError, GatewayError) as exc:
             call.error = f"{type(exc).__name__}: {exc}"
         finally:
-            call.latency_ms = (time.perf_counter() - started) * 1e3
-            call.text = "".join(parts)
-            _finish(call, usage)
+            measure.close()
         return call
 
     async def aclose(self) -> None:
@@ -135,32 +141,20 @@ class InProcessTransport:
         self.gateway = gateway
 
     async def chat(self, model: str, case_id: str, body: dict[str, Any]) -> Call:
-        from unigate.errors import GatewayError
-
         call = Call(model, case_id)
         payload = {**body, "model": model, "stream": True, "stream_options": {"include_usage": True}}
-        started = time.perf_counter()
-        usage: dict[str, Any] | None = None
-        parts: list[str] = []
+        measure = _Measure(call)
         try:
             result = await self.gateway.chat_stream(payload)
             call.request_id = result.context.request_id
             async for chunk in result.chunks:
-                text = _content(chunk)
-                if text:
-                    if call.ttft_ms is None:
-                        call.ttft_ms = (time.perf_counter() - started) * 1e3
-                    parts.append(text)
-                if chunk.get("usage"):
-                    usage = chunk["usage"]
+                measure.add(chunk)
             deployment = result.context.trace.deployment
             call.deployment = deployment.id if deployment is not None else None
         except GatewayError as exc:
             call.error = f"{type(exc).__name__}: {exc.message}"
         finally:
-            call.latency_ms = (time.perf_counter() - started) * 1e3
-            call.text = "".join(parts)
-            _finish(call, usage)
+            measure.close()
         return call
 
     async def aclose(self) -> None:
