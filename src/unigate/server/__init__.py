@@ -69,7 +69,7 @@ def _warm_local_model(app: App) -> None:
                 except Exception as exc:  # the gateway still serves every other model
                     log.warning("local model %s could not be loaded: %s", local.name, exc)
 
-        app.gateway.background = asyncio.ensure_future(run())  # type: ignore[attr-defined]
+        app.background.append(asyncio.ensure_future(run()))
 
     app.on_startup.append(warm)
 

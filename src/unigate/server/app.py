@@ -54,6 +54,7 @@ class App:
         self._prefix: list[tuple[str, str, Route]] = []
         self.on_startup: list[Lifecycle] = []
         self.on_shutdown: list[Lifecycle] = []
+        self.background: list[asyncio.Task[None]] = []  # start-up work that must not delay readiness
         self.ready = False
 
     # -- registration ----------------------------------------------------------------------
@@ -121,6 +122,9 @@ class App:
 
     async def shutdown(self) -> None:
         self.ready = False
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         for step in reversed(self.on_shutdown):
             try:
                 await step()
