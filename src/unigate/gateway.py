@@ -36,6 +36,7 @@ from unigate.types import (
 )
 
 _T = TypeVar("_T")
+MAX_DYNAMIC_GROUPS = 1000  # "provider/<any model>" groups remembered for routing statistics
 
 
 @dataclass(slots=True)
@@ -116,6 +117,7 @@ class Gateway:
         self.catalog = Catalog()
         self.hooks: list[RequestHook] = []
         self.auto: AutoSelector | None = None
+        self._dynamic_names = 0
         self._environ = dict(os.environ if environ is None else environ)
         self.groups = build_groups(config, self.catalog, self._environ)
         self.providers: ProviderSet | None = None
@@ -323,9 +325,11 @@ class Gateway:
         provider, sep, model = name.partition("/")
         if not sep or not model or not self._provider_available(provider):
             return None
-        deployment = _deployment(self.config, name, 0, provider, model, None, None)
+        deployment = _deployment(self.config, name, 0, provider, model, None, self._environ)
         group = ModelGroup(name, [deployment])
-        self._router().groups[name] = group
+        self._dynamic_names += 1
+        if self._dynamic_names <= MAX_DYNAMIC_GROUPS:  # clients choose these names: keep memory bounded
+            self._router().groups[name] = group
         return group
 
     def _provider_available(self, provider: str) -> bool:
