@@ -1,4 +1,4 @@
-"""Conformance: every recording in the shared provider-recordings folder, replayed end to end.
+"""Conformance: every recording in the vendored provider-recordings folder, replayed end to end.
 
 For each recorded interaction: a replay upstream (a real HTTP server on loopback) answers with the
 recorded response; one gateway process (shared by the whole module) has a deployment of the

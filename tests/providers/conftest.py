@@ -1,6 +1,6 @@
 """Shared fixtures for provider tests: recorded real traffic and a replay upstream.
 
-``load_recording(provider, name)`` reads one VCR cassette from the shared recordings folder.
+``load_recording(provider, name)`` reads one VCR cassette from the vendored recordings folder (tests/fixtures).
 ``replay_server`` is a real aiohttp server on 127.0.0.1 that answers each request with the next
 recorded response (status, content-type, retry-after, body; SSE bodies are written event by
 event so clients see a genuinely chunked stream) and keeps what it received.
@@ -17,7 +17,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from tests.support.paths import RECORDINGS  # ../shared beside the repo, or $UNIGATE_SHARED
+from tests.support.paths import RECORDINGS
 
 # Response headers that describe the original transfer, not the content; aiohttp sets its own.
 _HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "content-encoding", "connection"})

@@ -1,12 +1,9 @@
-"""Where the shared fixtures live: ``../shared`` beside the repository (as on CI), or $UNIGATE_SHARED."""
+"""Where the vendored test data lives: inside the repository, so a clone tests itself."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("UNIGATE_SHARED") or REPO.parent / "shared")
-RECORDINGS = SHARED / "fixtures" / "provider-recordings"
-ROUTING_DATA = SHARED / "routing-data"
-BENCH = SHARED / "bench"
+RECORDINGS = REPO / "tests" / "fixtures" / "provider-recordings"
+ROUTING_DATA = REPO / "datasets" / "routing-data"

@@ -20,7 +20,7 @@ from unigate.routing.learned.model import load_router
 def scores() -> np.ndarray:
     data = find_default_data_dir()
     if data is None:
-        pytest.skip("MMLU routing data (../shared/routing-data) not found")
+        pytest.skip("MMLU routing data (datasets/routing-data) not found")
     examples = load_mmlu(data)
     pick = np.random.default_rng(7).permutation(len(examples))[:2400]
     return load_router("mmlu").score_many([examples[i].prompt for i in pick])

@@ -11,5 +11,5 @@ from unigate.routing.learned.data import find_default_data_dir
 def mmlu_dir() -> Path:
     d = find_default_data_dir(Path(__file__).resolve())
     if d is None:
-        pytest.skip("MMLU routing data (../shared/routing-data) not present")
+        pytest.skip("MMLU routing data (datasets/routing-data) not present")
     return d

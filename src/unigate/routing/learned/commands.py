@@ -35,7 +35,7 @@ def _resolve_data(arg: str | None) -> Path:
     found = find_default_data_dir()
     if found is None:
         raise DataError(
-            "no routing data found: pass --data DIR_OR_JSONL (the MMLU dir, e.g. ../shared/routing-data, "
+            "no routing data found: pass --data DIR_OR_JSONL (the MMLU dir, e.g. datasets/routing-data, "
             f"or a JSONL file) or set {DATA_ENV_VAR}"
         )
     return found
@@ -282,7 +282,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     rt = subparsers.add_parser("router", help="train / evaluate / calibrate the learned strong-weak router")
     sub = rt.add_subparsers(dest="router_command", required=True)
-    data_help = "MMLU routing data dir or a JSONL file (default: $UNIGATE_ROUTING_DATA or ../shared/routing-data)"
+    data_help = "MMLU routing data dir or a JSONL file (default: $UNIGATE_ROUTING_DATA or datasets/routing-data)"
 
     keep_help = (
         "also train on MMLU subjects with broken strong-model labels (high_school_mathematics: GPT-4 at 3%%); "

@@ -167,15 +167,15 @@ def load_dataset(path: str | Path) -> list[Example]:
 
 
 def find_default_data_dir(start: Path | None = None) -> Path | None:
-    """Find the MMLU routing data: ``$UNIGATE_ROUTING_DATA``, else ``../shared/routing-data``
-    next to the repository (searched upward from ``start``/cwd and from this file)."""
+    """Find the routing data: ``$UNIGATE_ROUTING_DATA``, else the repository's vendored
+    ``datasets/routing-data`` (searched upward from ``start``/cwd and from this file)."""
     env = os.environ.get(DATA_ENV_VAR)
     if env:
         return Path(env)
     starts = [start or Path.cwd(), Path(__file__).resolve()]
     for s in starts:
         for d in [s, *s.parents]:
-            cand = d.parent / "shared" / "routing-data"
-            if (cand / "mmlu").is_dir() or any(cand.glob("mmlu_*.csv")):
+            cand = d / "datasets" / "routing-data"
+            if (cand / "mmlu").is_dir():
                 return cand
     return None
