@@ -96,7 +96,9 @@ def test_unbounded_output_is_bounded_by_the_reservation_itself():
 
 
 def test_unpriced_is_never_free():
-    policy = policy_for(model("cheap", 1, 1), {"name": "mystery", "deployments": [{"provider": "openai", "model": "x"}]})
+    policy = policy_for(
+        model("cheap", 1, 1), {"name": "mystery", "deployments": [{"provider": "openai", "model": "x"}]}
+    )
     assert policy.reserve(ask(), "nowhere", "chat").exposure.unpriced == "nowhere"
     # an unpriced fallback makes the whole request unpriced
     assert policy.reserve(ask(models=["mystery"]), "cheap", "chat").exposure.unpriced == "mystery"
