@@ -11,6 +11,13 @@ round-trip, and every provider translates from/to this one shape.
 - ``Usage``        – OpenAI ``usage``: prompt_tokens, completion_tokens, total_tokens, and the
   optional ``prompt_tokens_details.cached_tokens`` / ``completion_tokens_details.reasoning_tokens``.
 
+Extensions carried for the Responses API surface (``/v1/responses``), for upstreams that speak
+the Responses API natively (they get the client's request and answer without translation):
+
+- ``RESPONSES_REQUEST`` on a ``ChatRequest``: the client's Responses request body.
+- ``RESPONSES_OBJECT`` on a ``ChatResponse``: the upstream's own ``response`` object.
+- ``RESPONSES_EVENT`` on a ``ChatChunk``: the upstream's own stream event.
+
 A ``Deployment`` is one concrete place a public model name can be served from.
 """
 
@@ -22,6 +29,9 @@ from random import getrandbits
 from typing import Any
 
 JSON = dict[str, Any]
+RESPONSES_REQUEST = "unigate_responses_request"
+RESPONSES_OBJECT = "unigate_responses_object"
+RESPONSES_EVENT = "unigate_responses_event"
 ChatRequest = dict[str, Any]
 ChatResponse = dict[str, Any]
 ChatChunk = dict[str, Any]
