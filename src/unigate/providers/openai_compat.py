@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -34,6 +34,7 @@ from unigate.types import (
     Deployment,
     EmbeddingRequest,
     EmbeddingResponse,
+    as_json,
 )
 
 
@@ -160,7 +161,7 @@ def serves_responses(deployment: Deployment) -> bool:
 def to_native(request: ChatRequest, deployment: Deployment, row: CompatRow, stream: bool) -> dict[str, Any]:
     """The upstream body: the client's request with the upstream model id, gateway fields and
     the row's unsupported fields removed, and usage requested on streams."""
-    body = {k: v for k, v in request.items() if k not in GATEWAY_FIELDS and k not in row.drop_params}
+    body = {k: v for k, v in as_json(request).items() if k not in GATEWAY_FIELDS and k not in row.drop_params}
     body["model"] = deployment.model
     if stream:
         body["stream"] = True
@@ -195,7 +196,7 @@ def from_native(body: dict[str, Any], public_model: str) -> ChatResponse:
             _normalize_message(message)
     body["model"] = public_model
     body.setdefault("object", "chat.completion")
-    return body
+    return cast(ChatResponse, body)  # the upstream speaks the canonical form, normalised above
 
 
 def from_native_event(data: bytes, public_model: str) -> ChatChunk | None:
@@ -392,4 +393,4 @@ class OpenAICompatProvider:
             self._parse_error,
         )
         reply["model"] = deployment.public_name
-        return reply
+        return cast(EmbeddingResponse, reply)

@@ -19,9 +19,14 @@ from unigate.types import (
     RESPONSES_OBJECT,
     RESPONSES_REQUEST,
     ChatChunk,
+    ChatMessage,
     ChatRequest,
     ChatResponse,
+    Delta,
     Deployment,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
     make_usage,
     now,
 )
@@ -41,7 +46,7 @@ def to_native(request: ChatRequest, deployment: Deployment, stream: bool) -> dic
     return body
 
 
-def usage_from_native(usage: Any) -> dict[str, Any] | None:
+def usage_from_native(usage: Any) -> Usage | None:
     if not isinstance(usage, dict):
         return None
     cached = int((usage.get("input_tokens_details") or {}).get("cached_tokens") or 0)
@@ -56,9 +61,9 @@ def _finish_reason(response: dict[str, Any], has_calls: bool) -> str:
     return "tool_calls" if has_calls else "stop"
 
 
-def _message(output: list[Any]) -> dict[str, Any]:
+def _message(output: list[Any]) -> ChatMessage:
     texts: list[str] = []
-    calls: list[dict[str, Any]] = []
+    calls: list[ToolCall] = []
     reasoning: list[str] = []
     for item in output:
         if not isinstance(item, dict):
@@ -71,14 +76,14 @@ def _message(output: list[Any]) -> dict[str, Any]:
         elif kind == "function_call":
             calls.append(
                 {
-                    "id": item.get("call_id"),
+                    "id": str(item.get("call_id") or ""),
                     "type": "function",
-                    "function": {"name": item.get("name"), "arguments": item.get("arguments") or ""},
+                    "function": {"name": str(item.get("name") or ""), "arguments": item.get("arguments") or ""},
                 }
             )
         elif kind == "reasoning":
             reasoning.extend(str(p.get("text") or "") for p in item.get("summary") or () if isinstance(p, dict))
-    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
+    message: ChatMessage = {"role": "assistant", "content": "".join(texts) or None}
     if calls:
         message["tool_calls"] = calls
     if reasoning:
@@ -122,7 +127,7 @@ class EventReader:
         self.calls: dict[int, int] = {}  # output index → tool-call index
         self.done = False
 
-    def _chunk(self, event: dict[str, Any], delta: dict[str, Any] | None, finish: str | None = None) -> ChatChunk:
+    def _chunk(self, event: dict[str, Any], delta: Delta | None, finish: str | None = None) -> ChatChunk:
         chunk: ChatChunk = {
             "id": "",
             "object": "chat.completion.chunk",
@@ -143,11 +148,11 @@ class EventReader:
         if kind == "response.output_item.added" and (event.get("item") or {}).get("type") == "function_call":
             item = event["item"]
             index = self.calls.setdefault(int(event.get("output_index") or 0), len(self.calls))
-            call = {
+            call: ToolCallDelta = {
                 "index": index,
-                "id": item.get("call_id"),
+                "id": str(item.get("call_id") or ""),
                 "type": "function",
-                "function": {"name": item.get("name"), "arguments": ""},
+                "function": {"name": str(item.get("name") or ""), "arguments": ""},
             }
             return self._chunk(event, {"tool_calls": [call]})
         if kind == "response.function_call_arguments.delta":

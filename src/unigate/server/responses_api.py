@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -29,7 +29,13 @@ from unigate.server.http import Request, Response, StreamingResponse, json_respo
 from unigate.server.openai_api import route_headers
 from unigate.server.sse import SSE_HEADERS
 from unigate.server.validation import parse_json_object
-from unigate.types import RESPONSES_EVENT, RESPONSES_OBJECT, RESPONSES_REQUEST, Deployment
+from unigate.types import (
+    RESPONSES_EVENT,
+    RESPONSES_OBJECT,
+    RESPONSES_REQUEST,
+    Deployment,
+    as_chat_request,
+)
 
 log = logging.getLogger("unigate.server")
 
@@ -168,13 +174,14 @@ class ResponsesSurface:
         self._check_hosted_tools(body)
         history = await self._history(body, principal)
         new_items = convert.input_items(body.get("input"))
-        chat = convert.to_chat(body, history)
-        if not any(m["role"] != "system" for m in chat["messages"]):
+        converted = convert.to_chat(body, history)
+        if not any(m["role"] != "system" for m in converted["messages"]):
             raise BadRequest("Missing required parameter: 'input'.", param="input", code="missing_required_parameter")
         native = {k: v for k, v in body.items() if k != "previous_response_id"}
         native["input"] = [*history, *new_items]
-        chat[RESPONSES_REQUEST] = native
-        merge_route_headers(request, chat)
+        converted[RESPONSES_REQUEST] = native
+        merge_route_headers(request, converted)
+        chat = as_chat_request(converted)
         conversation = as_items([*history, *new_items])
         response_id = render.new_id("resp")
         request_id = request.path_params["request_id"]
@@ -183,7 +190,7 @@ class ResponsesSurface:
             events = self._events(stream, body, response_id, conversation, principal)
             return StreamingResponse(events, headers=[*SSE_HEADERS, *route_headers(stream.context)])
         result = await self.gateway.chat(chat, principal, request_id=request_id)
-        obj = self._object(body, response_id, result.response)
+        obj = self._object(body, response_id, cast(dict[str, Any], result.response))
         await self._save(obj, body, conversation, principal)
         return json_response(obj, headers=route_headers(result.context))
 
@@ -250,7 +257,7 @@ class ResponsesSurface:
                             await self._save(event["response"], body, conversation, principal)
                     yield sse(event)
                     continue
-                for out in renderer.feed(chunk):
+                for out in renderer.feed(cast(dict[str, Any], chunk)):
                     yield sse(out)
             if not native:
                 if native is None:
