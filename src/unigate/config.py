@@ -214,6 +214,13 @@ class AccountsConfig(_Strict):
     model_limits: dict[str, RateLimitsConfig] = Field(default_factory=dict, description="per public model, all keys")
 
 
+class ResponsesConfig(_Strict):
+    """The Responses API's stored responses (see docs/responses-api.md)."""
+
+    store: bool = Field(True, description="keep responses created with store: true (previous_response_id, GET)")
+    retention_days: float = Field(30.0, gt=0, description="stored responses are deleted after this many days")
+
+
 class GatewayConfig(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     models: list[ModelConfig] = Field(default_factory=list)
@@ -226,6 +233,7 @@ class GatewayConfig(_Strict):
     database_url: str | None = None
     redis_url: str | None = None
     accounts: AccountsConfig = Field(default_factory=AccountsConfig)
+    responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
 
     @field_validator("providers")
     @classmethod
