@@ -6,20 +6,26 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
+SHELL  := bash
 
 .PHONY: serve test install install-test lint bench clean
 
 $(BIN)/python:
+	@echo "unigate: creating $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[local]'
+$(STAMP): pyproject.toml scripts/install_local_runtime.sh | $(BIN)/python
+	@echo "unigate: installing the gateway and its dependencies into $(VENV)"
+	$(BIN)/pip install -q -e .
+	bash scripts/install_local_runtime.sh $(BIN)/pip -e '.[local]'
 	touch $@
 
 $(TSTAMP): pyproject.toml $(STAMP)
+	@echo "unigate: installing the test dependencies"
 	$(BIN)/pip install -q -e '.[local,test]'
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v chromium >/dev/null || { echo "unigate: installing Debian's chromium for the dashboard tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	touch $@
 
 install: $(STAMP)

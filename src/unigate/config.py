@@ -278,6 +278,13 @@ class PortalConfig(_Strict):
     payments: PaymentsConfig | None = None
 
 
+class ResponsesConfig(_Strict):
+    """The Responses API's stored responses (see docs/responses-api.md)."""
+
+    store: bool = Field(True, description="keep responses created with store: true (previous_response_id, GET)")
+    retention_days: float = Field(30.0, gt=0, description="stored responses are deleted after this many days")
+
+
 class GatewayConfig(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     models: list[ModelConfig] = Field(default_factory=list)
@@ -291,6 +298,7 @@ class GatewayConfig(_Strict):
     redis_url: str | None = None
     accounts: AccountsConfig = Field(default_factory=AccountsConfig)
     portal: PortalConfig = Field(default_factory=PortalConfig)
+    responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
 
     @field_validator("providers")
     @classmethod
@@ -331,19 +339,40 @@ class GatewayConfig(_Strict):
 # Loading
 
 
-def resolve_env(value: Any, path: str, problems: list[str], environ: dict[str, str]) -> Any:
-    """Replace ``env:NAME`` strings (recursively) with the variable's value."""
+def resolve_env(
+    value: Any,
+    loc: tuple[Any, ...],
+    problems: list[tuple[tuple[Any, ...], str]],
+    environ: dict[str, str],
+    *,
+    require: bool = True,
+) -> Any:
+    """Replace ``env:NAME`` strings (recursively) with the variable's value.
+
+    With ``require=False`` an unset variable is no problem and its reference is kept as written,
+    so a command that needs only part of a config (``check-config --no-env``, ``keys create``)
+    can load a file whose secrets live elsewhere.
+    """
     if isinstance(value, str) and value.startswith("env:"):
         name = value[4:].strip()
         if name not in environ:
-            problems.append(f"{path}: environment variable {name} is not set")
-            return None
+            if require:
+                problems.append((loc, f"environment variable {name} is not set"))
+                return None
+            return value
         return environ[name]
     if isinstance(value, dict):
-        return {k: resolve_env(v, f"{path}.{k}" if path else str(k), problems, environ) for k, v in value.items()}
+        return {k: resolve_env(v, (*loc, k), problems, environ, require=require) for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve_env(v, f"{path}[{i}]", problems, environ) for i, v in enumerate(value)]
+        return [resolve_env(v, (*loc, i), problems, environ, require=require) for i, v in enumerate(value)]
     return value
+
+
+def unresolved_env(value: Any) -> str | None:
+    """The variable name of an ``env:NAME`` reference left unresolved by ``require_env=False``."""
+    if isinstance(value, str) and value.startswith("env:"):
+        return value[4:].strip()
+    return None
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
@@ -373,33 +402,42 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def validate(raw: Any, *, source: str = "<config>", text: str | None = None) -> GatewayConfig:
+def validate(raw: Any, *, source: str = "<config>", text: str | None = None, require_env: bool = True) -> GatewayConfig:
     """Validate an already-parsed config mapping; raise ConfigError listing every problem."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError([f"{source}: the config must be a mapping at the top level"])
-    problems: list[str] = []
-    resolved = resolve_env(raw, "", problems, dict(os.environ))
     root = yaml.compose(text) if text else None
+
+    def where(loc: tuple[Any, ...]) -> str:
+        line = _line_of(root, loc) if root is not None else None
+        return f"{_format_loc(loc)}" + (f" (line {line})" if line else "")
+
+    env_problems: list[tuple[tuple[Any, ...], str]] = []
+    resolved = resolve_env(raw, (), env_problems, dict(os.environ), require=require_env)
+    problems = [f"{source}: {where(loc)}: {message}" for loc, message in env_problems]
     try:
         config = GatewayConfig.model_validate(resolved)
     except ValidationError as exc:
         for error in exc.errors():
             loc = tuple(error["loc"])
-            line = _line_of(root, loc) if root is not None else None
-            where = f"{_format_loc(loc)}" + (f" (line {line})" if line else "")
+            if any(loc[: len(env_loc)] == env_loc for env_loc, _ in env_problems):
+                continue  # already reported as an unset variable
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = "unknown field"
-            problems.append(f"{source}: {where}: {message}")
+            problems.append(f"{source}: {where(loc)}: {message}")
     if problems:
         raise ConfigError(problems)
     return config
 
 
-def load_config(path: str | Path | None = None) -> GatewayConfig:
-    """Load and validate a YAML config file; ``None`` gives the zero-config defaults."""
+def load_config(path: str | Path | None = None, *, require_env: bool = True) -> GatewayConfig:
+    """Load and validate a YAML config file; ``None`` gives the zero-config defaults.
+
+    ``require_env=False`` keeps unset ``env:NAME`` references as written instead of failing.
+    """
     if path is None:
         return validate({})
     path = Path(path)
@@ -413,7 +451,7 @@ def load_config(path: str | Path | None = None) -> GatewayConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ConfigError([f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from exc
-    return validate(raw, source=str(path), text=text)
+    return validate(raw, source=str(path), text=text, require_env=require_env)
 
 
 def check_bind_safety(config: GatewayConfig) -> None:

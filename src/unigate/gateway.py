@@ -32,6 +32,8 @@ from unigate.types import (
     EmbeddingRequest,
     EmbeddingResponse,
     Timeouts,
+    Usage,
+    as_json,
     new_request_id,
 )
 
@@ -66,7 +68,7 @@ class RequestContext:
     endpoint: str = "chat"
     started: float = field(default_factory=time.perf_counter)
     trace: RouteTrace = field(default_factory=RouteTrace)
-    usage: dict[str, Any] | None = None
+    usage: Usage | None = None
     cost: float | None = None
     error: GatewayError | None = None
     status: str = "ok"  # ok | error | cancelled
@@ -213,7 +215,7 @@ class Gateway:
         for hook in self.hooks:
             await hook.after(ctx)
 
-    def _price(self, ctx: RequestContext, usage: dict[str, Any] | None) -> None:
+    def _price(self, ctx: RequestContext, usage: Usage | None) -> None:
         deployment = ctx.trace.deployment
         ctx.usage = usage
         if usage is not None and deployment is not None:
@@ -224,8 +226,8 @@ class Gateway:
     async def chat(
         self, request: ChatRequest, principal: Principal | None = None, *, request_id: str | None = None
     ) -> ChatResult:
-        ctx = self._context(request, principal, False, "chat", request_id)
-        group = await self._before(ctx, request)
+        ctx = self._context(as_json(request), principal, False, "chat", request_id)
+        group = await self._before(ctx, as_json(request))
         router = self._router()
         response = await self._routed(ctx, router.chat(request, group, ctx.trace, allowed=ctx.principal.allowed_models))
         self._price(ctx, response.get("usage"))
@@ -237,8 +239,8 @@ class Gateway:
     ) -> StreamResult:
         """Route a streaming request. Returns once the first content chunk is in hand, so a
         failure before it can still fall back and the caller may still answer with an error."""
-        ctx = self._context(request, principal, True, "chat", request_id)
-        group = await self._before(ctx, request)
+        ctx = self._context(as_json(request), principal, True, "chat", request_id)
+        group = await self._before(ctx, as_json(request))
         router = self._router()
         chunks = await self._routed(
             ctx, router.chat_stream(request, group, ctx.trace, allowed=ctx.principal.allowed_models)
@@ -262,7 +264,7 @@ class Gateway:
     async def _settle_stream(
         self, ctx: RequestContext, chunks: AsyncIterator[ChatChunk], include_usage: bool
     ) -> AsyncIterator[ChatChunk]:
-        usage: dict[str, Any] | None = None
+        usage: Usage | None = None
         try:
             async for chunk in chunks:
                 chunk_usage = chunk.get("usage")
@@ -274,7 +276,8 @@ class Gateway:
                         # client sees it only if it asked
                         if not chunk.get("choices"):
                             continue
-                        chunk = {k: v for k, v in chunk.items() if k != "usage"}
+                        chunk = chunk.copy()
+                        del chunk["usage"]
                 yield chunk
         except GatewayError as exc:
             ctx.error, ctx.status = exc, "error"
@@ -290,8 +293,8 @@ class Gateway:
     async def embed(
         self, request: EmbeddingRequest, principal: Principal | None = None, *, request_id: str | None = None
     ) -> tuple[EmbeddingResponse, RequestContext]:
-        ctx = self._context(request, principal, False, "embeddings", request_id)
-        group = await self._before(ctx, request)
+        ctx = self._context(as_json(request), principal, False, "embeddings", request_id)
+        group = await self._before(ctx, as_json(request))
         router = self._router()
         last: GatewayError | None = None
         try:

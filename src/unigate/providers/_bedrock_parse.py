@@ -20,7 +20,19 @@ from unigate.errors import (
     classify_http_status,
     parse_retry_after,
 )
-from unigate.types import ChatChunk, ChatResponse, Usage, make_usage, new_completion_id, now
+from unigate.types import (
+    ChatChunk,
+    ChatMessage,
+    ChatResponse,
+    Delta,
+    ThinkingBlock,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+    make_usage,
+    new_completion_id,
+    now,
+)
 
 _PROVIDER = "bedrock"
 
@@ -62,8 +74,8 @@ def from_native(body: Any, public_model: str) -> ChatResponse:
         )
     text: list[str] = []
     reasoning: list[str] = []
-    blocks: list[dict[str, Any]] = []
-    calls: list[dict[str, Any]] = []
+    blocks: list[ThinkingBlock] = []
+    calls: list[ToolCall] = []
     for block in message.get("content") or ():
         if "text" in block:
             text.append(block["text"])
@@ -71,7 +83,7 @@ def from_native(body: Any, public_model: str) -> ChatResponse:
             use = block["toolUse"]
             calls.append(
                 {
-                    "id": use.get("toolUseId"),
+                    "id": use.get("toolUseId") or "",
                     "type": "function",
                     "function": {
                         "name": use.get("name", ""),
@@ -85,7 +97,7 @@ def from_native(body: Any, public_model: str) -> ChatResponse:
                 thought = content["reasoningText"]
                 reasoning.append(thought.get("text", ""))
                 if thought.get("signature"):  # unsigned reasoning (gpt-oss, Qwen, Kimi) is never replayed
-                    signed = {
+                    signed: ThinkingBlock = {
                         "type": "thinking",
                         "thinking": thought.get("text", ""),
                         "signature": thought["signature"],
@@ -93,7 +105,7 @@ def from_native(body: Any, public_model: str) -> ChatResponse:
                     blocks.append(signed)
             elif "redactedContent" in content:
                 blocks.append({"type": "redacted_thinking", "data": content["redactedContent"]})
-    out: dict[str, Any] = {"role": "assistant", "content": "".join(text) if text or not calls else None}
+    out: ChatMessage = {"role": "assistant", "content": "".join(text) if text or not calls else None}
     if reasoning:
         out["reasoning_content"] = "".join(reasoning)
     if blocks:
@@ -132,7 +144,7 @@ class BedrockStreamState:
     role_sent: bool = False
 
 
-def _chunk(state: BedrockStreamState, delta: dict[str, Any] | None, finish: str | None = None) -> ChatChunk:
+def _chunk(state: BedrockStreamState, delta: Delta | None, finish: str | None = None) -> ChatChunk:
     if delta is not None and not state.role_sent:
         state.role_sent = True
         delta = {"role": "assistant", **delta}
@@ -156,9 +168,9 @@ def from_native_event(event_type: str, payload: dict[str, Any], state: BedrockSt
             return None
         block = int(payload.get("contentBlockIndex", 0))
         index = state.tool_index[block] = len(state.tool_index)
-        call = {
+        call: ToolCallDelta = {
             "index": index,
-            "id": use.get("toolUseId"),
+            "id": use.get("toolUseId") or "",
             "type": "function",
             "function": {"name": use.get("name", ""), "arguments": ""},
         }

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -20,7 +20,20 @@ from unigate.errors import (
     classify_http_status,
     parse_retry_after,
 )
-from unigate.types import ChatChunk, ChatResponse, Usage, make_usage, new_completion_id, now
+from unigate.types import (
+    ChatChunk,
+    ChatMessage,
+    ChatResponse,
+    Choice,
+    ChunkChoice,
+    Delta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+    make_usage,
+    new_completion_id,
+    now,
+)
 
 FINISH_REASONS: dict[str, str] = {
     "STOP": "stop",
@@ -59,9 +72,9 @@ def usage_from_native(meta: dict[str, Any] | None) -> Usage | None:
     return make_usage(prompt, completion, cached=cached, reasoning=thoughts)
 
 
-def _tool_call(part: dict[str, Any], index: int | None = None) -> dict[str, Any]:
+def _tool_call(part: dict[str, Any], index: int | None = None) -> ToolCallDelta:
     call = part["functionCall"]
-    tool_call: dict[str, Any] = {
+    tool_call: ToolCallDelta = {
         "id": call.get("id") or "call_" + uuid.uuid4().hex[:24],
         "type": "function",
         "function": {
@@ -70,7 +83,7 @@ def _tool_call(part: dict[str, Any], index: int | None = None) -> dict[str, Any]
         },
     }
     if index is not None:
-        tool_call = {"index": index, **tool_call}
+        tool_call = {"index": index, **tool_call}  # index first, as OpenAI writes it
     if part.get("thoughtSignature"):
         # Same place Google's OpenAI-compatible endpoint puts it; clients that echo the tool call
         # back unchanged let Gemini 3 keep its reasoning across the tool round trip.
@@ -119,14 +132,15 @@ def from_native(body: Any, public_model: str) -> ChatResponse:
             f"{_PROVIDER}: reply has no candidates", provider=_PROVIDER, status=502, raw=_raw(body)
         )
     prompt_blocked = bool((body.get("promptFeedback") or {}).get("blockReason"))
-    choices = []
+    choices: list[Choice] = []
     for position, candidate in enumerate(candidates):
         text, reasoning, calls = _split_parts((candidate.get("content") or {}).get("parts") or [])
-        message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None}
+        message: ChatMessage = {"role": "assistant", "content": text if text or not calls else None}
         if reasoning:
             message["reasoning_content"] = reasoning
         if calls:
-            message["tool_calls"] = [_tool_call(part) for part in calls]
+            # a whole call is a streamed call without its index
+            message["tool_calls"] = [cast(ToolCall, _tool_call(part)) for part in calls]
         reason = finish_reason(candidate.get("finishReason") or "STOP", bool(calls))
         if prompt_blocked:
             reason = "content_filter"
@@ -182,11 +196,11 @@ def from_native_event(data: bytes, state: GeminiStreamState) -> ChatChunk | None
         if (event.get("promptFeedback") or {}).get("blockReason"):
             raise _blocked(event)
         return None
-    choices = []
+    choices: list[ChunkChoice] = []
     for position, candidate in enumerate(candidates):
         index = int(candidate.get("index", position))
         text, reasoning, calls = _split_parts((candidate.get("content") or {}).get("parts") or [])
-        delta: dict[str, Any] = {}
+        delta: Delta = {}
         if index not in state.started:
             state.started.add(index)
             delta["role"] = "assistant"

@@ -361,13 +361,13 @@ class Router:
                         for chunk in primed.head:
                             yield chunk
                         async for chunk in primed.stream:
-                            if count_tokens and chunk.get("usage"):
-                                stats.add_tokens(int(chunk["usage"].get("total_tokens") or 0))
+                            if count_tokens and (usage := chunk.get("usage")):
+                                stats.add_tokens(int(usage.get("total_tokens") or 0))
                             yield chunk
                     else:
                         async for chunk in _tracked(primed, tracker, segment > 0):
-                            if count_tokens and chunk.get("usage"):
-                                stats.add_tokens(int(chunk["usage"].get("total_tokens") or 0))
+                            if count_tokens and (usage := chunk.get("usage")):
+                                stats.add_tokens(int(usage.get("total_tokens") or 0))
                             yield chunk
                 finally:
                     await _close(primed.stream)

@@ -33,6 +33,7 @@ def _install_optional_surfaces(app: App) -> None:
 
     for module_name in (
         "unigate.server.anthropic_api",
+        "unigate.server.responses_api",
         "unigate.accounts.install",
         "unigate.server.portal_api",
         "unigate.routing.install",
