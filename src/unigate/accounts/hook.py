@@ -126,9 +126,7 @@ class Accountant:
         if (account is None or not account.limits_anything) and model_limits is None:
             ctx.extras["accounts"] = Ticket()
             return
-        spending = account is not None and (
-            account.key.limits_spend or bool(account.team and account.team.limits_spend)
-        )
+        spending = account is not None and account.limits_spend
         reservation = self.policy.reserve(request, ctx.model, ctx.endpoint) if spending else None
         prompt_tokens = reservation.prompt_tokens if reservation is not None else self.policy.prompt_tokens(request)
         plan = _Plan()
@@ -155,6 +153,8 @@ class Accountant:
             self._spend_limits(plan, account.key, ticket.reserved, now)
             if account.team is not None:
                 self._spend_limits(plan, account.team, ticket.reserved, now)
+            if account.user is not None:
+                self._spend_limits(plan, account.user, ticket.reserved, now)
         holder = ctx.request_id
         for _ in range(3):
             admission = await self.state.admit(holder, self.ttl, plan.windows, plan.semaphores, plan.balances)
