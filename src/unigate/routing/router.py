@@ -116,7 +116,11 @@ class Router:
 
     def _price(self, deployment: Deployment) -> float | None:
         if deployment.id not in self._prices:
-            price = self.catalog.price(deployment.provider, deployment.model) if self.catalog is not None else None
+            price = (
+                self.catalog.price(deployment.provider, deployment.model, deployment.public_name)
+                if self.catalog is not None
+                else None
+            )
             self._prices[deployment.id] = None if price is None else price.input + price.output
         return self._prices[deployment.id]
 
@@ -361,13 +365,13 @@ class Router:
                         for chunk in primed.head:
                             yield chunk
                         async for chunk in primed.stream:
-                            if count_tokens and chunk.get("usage"):
-                                stats.add_tokens(int(chunk["usage"].get("total_tokens") or 0))
+                            if count_tokens and (usage := chunk.get("usage")):
+                                stats.add_tokens(int(usage.get("total_tokens") or 0))
                             yield chunk
                     else:
                         async for chunk in _tracked(primed, tracker, segment > 0):
-                            if count_tokens and chunk.get("usage"):
-                                stats.add_tokens(int(chunk["usage"].get("total_tokens") or 0))
+                            if count_tokens and (usage := chunk.get("usage")):
+                                stats.add_tokens(int(usage.get("total_tokens") or 0))
                             yield chunk
                 finally:
                     await _close(primed.stream)

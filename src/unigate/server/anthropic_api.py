@@ -28,7 +28,7 @@ from unigate.server.http import Request, Response, StreamingResponse, merge_rout
 from unigate.server.openai_api import route_headers
 from unigate.server.sse import SSE_HEADERS
 from unigate.server.validation import parse_json_object, validate_chat
-from unigate.types import ChatChunk
+from unigate.types import ChatChunk, ChatRequest, as_json
 
 log = logging.getLogger("unigate.server")
 
@@ -79,7 +79,7 @@ def serving_providers(gateway: Gateway, model: str) -> frozenset[str]:
     return frozenset({provider}) if sep and rest else frozenset()
 
 
-def estimate_tokens(request: dict[str, Any]) -> int:
+def estimate_tokens(request: ChatRequest) -> int:
     """A rough count (≈4 characters a token, images at Anthropic's documented size) for upstreams
     that have no token-counting endpoint."""
     chars = 0
@@ -108,8 +108,8 @@ def install(app: App) -> None:
     async def messages(request: Request, principal: Principal) -> Response | StreamingResponse:
         request_id = request.path_params["request_id"]
         chat, model = _chat_request(gateway, request)
-        validate_chat(chat)
-        merge_route_headers(request, chat)
+        validate_chat(as_json(chat))
+        merge_route_headers(request, as_json(chat))
         id_header = (b"request-id", request_id.encode())
         if chat.get("stream"):
             stream = await gateway.chat_stream(chat, principal, request_id=request_id)
@@ -123,7 +123,7 @@ def install(app: App) -> None:
 
     async def count_tokens(request: Request, principal: Principal) -> Response:
         chat, _ = _chat_request(gateway, request, count_only=True)
-        validate_chat(chat)
+        validate_chat(as_json(chat))
         allowed = principal.allowed_models
         if allowed is not None and chat["model"] not in allowed:
             raise NotFound(f"The model '{chat['model']}' does not exist or is not available to this key.")
@@ -137,7 +137,7 @@ def install(app: App) -> None:
     app.route("POST", "/v1/messages/count_tokens", count_tokens, errors=error_response)
 
 
-def _chat_request(gateway: Gateway, request: Request, *, count_only: bool = False) -> tuple[dict[str, Any], str]:
+def _chat_request(gateway: Gateway, request: Request, *, count_only: bool = False) -> tuple[ChatRequest, str]:
     """The body, checked against the Anthropic schema and translated to the canonical chat form."""
     body = parse_json_object(request.body, request.header(b"content-type"))
     validate_messages_body(body)
@@ -145,7 +145,7 @@ def _chat_request(gateway: Gateway, request: Request, *, count_only: bool = Fals
     return to_openai(body, serving_providers(gateway, model), count_only=count_only), model
 
 
-async def _upstream_count(gateway: Gateway, chat: dict[str, Any]) -> int | None:
+async def _upstream_count(gateway: Gateway, chat: ChatRequest) -> int | None:
     """Ask Anthropic's own count_tokens endpoint (the first deployment of the model); ``None`` if
     that is not possible, so the caller falls back to an estimate."""
     from unigate.providers import anthropic
