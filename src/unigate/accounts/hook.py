@@ -223,9 +223,7 @@ class Accountant:
         if model_limits is not None:
             self._rate_limits(plan, f"model '{ctx.model}'", f"model:{ctx.model}", model_limits, prompt_tokens)
         ticket = Ticket()
-        spending = account is not None and (
-            account.key.limits_spend or bool(account.team and account.team.limits_spend)
-        )
+        spending = account is not None and account.limits_spend
         if spending and account is not None:
             worst = self.worst_price(ctx.model)
             if worst.input is None or worst.output is None:
@@ -242,6 +240,8 @@ class Accountant:
             self._spend_limits(plan, account.key, ticket.reserved, now)
             if account.team is not None:
                 self._spend_limits(plan, account.team, ticket.reserved, now)
+            if account.user is not None:
+                self._spend_limits(plan, account.user, ticket.reserved, now)
         holder = ctx.request_id
         for _ in range(3):
             admission = await self.state.admit(holder, self.ttl, plan.windows, plan.semaphores, plan.balances)

@@ -35,6 +35,7 @@ def _install_optional_surfaces(app: App) -> None:
         "unigate.server.anthropic_api",
         "unigate.server.responses_api",
         "unigate.accounts.install",
+        "unigate.server.portal_api",
         "unigate.routing.install",
         "unigate.routing.auto.install",
         "unigate.observability.install",
