@@ -76,6 +76,7 @@ def gateway(upstream: Any, workdir: Path) -> Iterator[GatewayProcess]:
             model("claude-via-chat", "openai", "chat-up", upstream.base_url, responses_api=False),
             model("codex-native", "openai", "gpt-up", upstream.base_url),
             model("codex-via-anthropic", "anthropic", "claude-sonnet-4-5", upstream.url),
+            model("codex-via-chat", "openai", "chat-up", upstream.base_url, responses_api=False),
         ],
     }
     process = GatewayProcess(config=config, workdir=workdir).start()
@@ -161,7 +162,14 @@ def codex_env(gateway: GatewayProcess, home: Path, model: str) -> dict[str, str]
     return env
 
 
-@pytest.mark.parametrize(("model", "path"), [("codex-native", "/v1/responses")])
+@pytest.mark.parametrize(
+    ("model", "path"),
+    [
+        ("codex-native", "/v1/responses"),
+        ("codex-via-anthropic", "/v1/messages"),
+        ("codex-via-chat", "/v1/chat/completions"),
+    ],
+)
 def test_codex_exec_runs_a_command_through_the_gateway(
     gateway: GatewayProcess, upstream: Any, workdir: Path, model: str, path: str
 ) -> None:
@@ -183,6 +191,13 @@ def test_codex_exec_runs_a_command_through_the_gateway(
         outputs = [i for i in last["input"] if i.get("type") == "function_call_output"]
         assert outputs and SECRET in str(outputs[-1]["output"])
         assert last["prompt_cache_key"]  # passes through to OpenAI
-    else:
+    elif path == "/v1/messages":
         results = [b for b in bodies[-1]["messages"][-1]["content"] if b.get("type") == "tool_result"]
         assert results and SECRET in str(results[0]["content"])
+    else:
+        assert bodies[-1]["messages"][-1]["role"] == "tool"
+        assert SECRET in str(bodies[-1]["messages"][-1]["content"])
+    # Codex's namespaced tools reach a translated upstream as plain functions
+    if path != "/v1/responses":
+        names = [t.get("name") or (t.get("function") or {}).get("name") for t in bodies[0]["tools"]]
+        assert "exec_command" in names and any("__" in str(n) for n in names)
