@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from unigate.catalog.media import MediaInfo, MediaPrice, audio_token_cost, media_cost, media_info
 from unigate.types import Usage
 
 # unigate provider id → genai-prices provider id (where they differ)
@@ -88,6 +89,8 @@ class Catalog:
         self._model_prices: dict[tuple[str, str], Any] = {}
         self._overrides: dict[tuple[str, str], Price] = {}
         self._flat: dict[tuple[str, str], Price | None] = {}
+        self._media_overrides: dict[tuple[str, str], MediaPrice] = {}
+        self._endpoint_overrides: dict[tuple[str, str], frozenset[str]] = {}
 
     # -- capabilities ----------------------------------------------------------------------
 
@@ -104,7 +107,65 @@ class Catalog:
             info = replace(info, context_window=self._price_context_window(provider, model))
         return replace(info, price=self.price(provider, model))
 
+    def endpoints(self, provider: str, model: str) -> frozenset[str] | None:
+        """The endpoints a model serves, or None when the catalog does not know the model."""
+        override = self._endpoint_overrides.get((provider, model))
+        if override is not None:
+            return override
+        media = media_info(provider, model)
+        row = (_table().get(provider) or {}).get(model)
+        if media is None and row is None:
+            return None
+        served: set[str] = set(media.endpoints) if media is not None else set()
+        if row is not None:
+            served.add("embeddings" if row.get("embedding") else "chat")
+        return frozenset(served)
+
+    def media(self, provider: str, model: str) -> MediaInfo | None:
+        return media_info(provider, model)
+
+    def set_endpoints_override(self, provider: str, model: str, endpoints: frozenset[str]) -> None:
+        self._endpoint_overrides[(provider, model)] = endpoints
+
     # -- prices ----------------------------------------------------------------------------
+
+    def set_media_price_override(self, provider: str, model: str, price: MediaPrice) -> None:
+        self._media_overrides[(provider, model)] = price
+
+    def media_price(self, provider: str, model: str) -> MediaPrice | None:
+        override = self._media_overrides.get((provider, model))
+        if override is not None:
+            return override
+        if provider in FREE_PROVIDERS:
+            return MediaPrice(0.0, 0.0, (("*", 0.0),), 0.0)
+        info = media_info(provider, model)
+        return info.price if info is not None else None
+
+    def request_cost(self, provider: str, model: str, usage: Usage | None) -> float | None:
+        """USD for any request's usage: media units (seconds, characters, images, searches) at
+        media prices, tokens at token prices, chat audio tokens at audio prices."""
+        if not usage:
+            return None
+        if any(k in usage for k in ("audio_seconds", "characters", "images", "search_units")):
+            price = self.media_price(provider, model)
+            if price is None:
+                return None
+            cost = media_cost(price, usage)
+            if cost is None or not (usage.get("prompt_tokens") or usage.get("completion_tokens")):
+                return cost
+            if usage.get("audio_seconds") is not None or usage.get("images") is not None:
+                return cost  # the per-unit price covers the tokens the upstream also reports
+            tokens = self.cost(provider, model, usage)
+            return None if tokens is None else round(cost + tokens, 10)
+        cost = self.cost(provider, model, usage)
+        if cost is None:
+            return None
+        media = self.media_price(provider, model)
+        if media is not None and (usage.get("prompt_tokens_details") or usage.get("completion_tokens_details")):
+            # audio tokens are inside prompt/completion tokens: charge them the difference
+            text = self.price(provider, model) or Price(0.0, 0.0)
+            cost = round(cost + audio_token_cost(media, usage, text.input, text.output), 10)
+        return cost
 
     def set_price_override(self, provider: str, model: str, price: Price) -> None:
         self._overrides[(provider, model)] = price

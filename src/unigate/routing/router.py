@@ -147,6 +147,21 @@ class Router:
             cont = group.routing.continue_on_failure
         return self._serve(primed, request, group, trace, options, allowed, cont and continuation.allowed(request))
 
+    async def call(
+        self,
+        request: dict[str, Any],
+        group: ModelGroup,
+        trace: RouteTrace,
+        call: Call[T],
+        *,
+        allowed: frozenset[str] | None = None,
+    ) -> T:
+        """Any other request kind (audio, images, rerank, …): ``call(provider, request,
+        deployment)`` tried with the same retries, fallbacks and health as chat."""
+        options = parse_options(request, self.groups, allowed)
+        _, result = await self._route(request, group, trace, options, allowed, call, stream=False)
+        return result
+
     # -- the loop ---------------------------------------------------------------------------
 
     async def _route(
