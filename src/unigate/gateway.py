@@ -32,11 +32,14 @@ from unigate.types import (
     EmbeddingRequest,
     EmbeddingResponse,
     Timeouts,
+    Usage,
+    as_json,
     new_request_id,
 )
 
 _T = TypeVar("_T")
 MAX_DYNAMIC_GROUPS = 1000  # "provider/<any model>" groups remembered for routing statistics
+MAX_MODEL_NAME = 200  # characters: the ledger's model column (a longer name could never be recorded)
 
 
 @dataclass(slots=True)
@@ -66,7 +69,7 @@ class RequestContext:
     endpoint: str = "chat"
     started: float = field(default_factory=time.perf_counter)
     trace: RouteTrace = field(default_factory=RouteTrace)
-    usage: dict[str, Any] | None = None
+    usage: Usage | None = None
     cost: float | None = None
     error: GatewayError | None = None
     status: str = "ok"  # ok | error | cancelled
@@ -111,7 +114,7 @@ class Operation:
     endpoint: str  # the catalog's endpoint name (transcription, image_generation, rerank, …)
     method: str
     call: Callable[[Any, dict[str, Any], Deployment], Awaitable[Any]]
-    usage: Callable[[Any], dict[str, Any] | None]
+    usage: Callable[[Any], Usage | None]
 
 
 @dataclass(slots=True)
@@ -179,6 +182,13 @@ class Gateway:
         endpoint: str,
         request_id: str | None,
     ) -> RequestContext:
+        model = request["model"]
+        if isinstance(model, str) and len(model) > MAX_MODEL_NAME:
+            raise BadRequest(
+                f"'model' is {len(model)} characters long; at most {MAX_MODEL_NAME} are accepted.",
+                param="model",
+                code="invalid_value",
+            )
         return RequestContext(
             request_id=request_id or new_request_id(),
             principal=principal or Principal(),
@@ -228,19 +238,19 @@ class Gateway:
         for hook in self.hooks:
             await hook.after(ctx)
 
-    def _price(self, ctx: RequestContext, usage: dict[str, Any] | None) -> None:
+    def _price(self, ctx: RequestContext, usage: Usage | None) -> None:
         deployment = ctx.trace.deployment
         ctx.usage = usage
         if usage is not None and deployment is not None:
-            ctx.cost = self.catalog.cost(deployment.provider, deployment.model, usage)
+            ctx.cost = self.catalog.cost(deployment.provider, deployment.model, usage, deployment.public_name)
             if ctx.cost is not None:
                 usage["cost"] = ctx.cost
 
     async def chat(
         self, request: ChatRequest, principal: Principal | None = None, *, request_id: str | None = None
     ) -> ChatResult:
-        ctx = self._context(request, principal, False, "chat", request_id)
-        group = await self._before(ctx, request)
+        ctx = self._context(as_json(request), principal, False, "chat", request_id)
+        group = await self._before(ctx, as_json(request))
         router = self._router()
         response = await self._routed(ctx, router.chat(request, group, ctx.trace, allowed=ctx.principal.allowed_models))
         self._price(ctx, response.get("usage"))
@@ -252,8 +262,8 @@ class Gateway:
     ) -> StreamResult:
         """Route a streaming request. Returns once the first content chunk is in hand, so a
         failure before it can still fall back and the caller may still answer with an error."""
-        ctx = self._context(request, principal, True, "chat", request_id)
-        group = await self._before(ctx, request)
+        ctx = self._context(as_json(request), principal, True, "chat", request_id)
+        group = await self._before(ctx, as_json(request))
         router = self._router()
         chunks = await self._routed(
             ctx, router.chat_stream(request, group, ctx.trace, allowed=ctx.principal.allowed_models)
@@ -277,7 +287,7 @@ class Gateway:
     async def _settle_stream(
         self, ctx: RequestContext, chunks: AsyncIterator[ChatChunk], include_usage: bool
     ) -> AsyncIterator[ChatChunk]:
-        usage: dict[str, Any] | None = None
+        usage: Usage | None = None
         try:
             async for chunk in chunks:
                 chunk_usage = chunk.get("usage")
@@ -289,7 +299,8 @@ class Gateway:
                         # client sees it only if it asked
                         if not chunk.get("choices"):
                             continue
-                        chunk = {k: v for k, v in chunk.items() if k != "usage"}
+                        chunk = chunk.copy()
+                        del chunk["usage"]
                 yield chunk
         except GatewayError as exc:
             ctx.error, ctx.status = exc, "error"
@@ -305,8 +316,8 @@ class Gateway:
     async def embed(
         self, request: EmbeddingRequest, principal: Principal | None = None, *, request_id: str | None = None
     ) -> tuple[EmbeddingResponse, RequestContext]:
-        ctx = self._context(request, principal, False, "embeddings", request_id)
-        group = await self._before(ctx, request)
+        ctx = self._context(as_json(request), principal, False, "embeddings", request_id)
+        group = await self._before(ctx, as_json(request))
         router = self._router()
         last: GatewayError | None = None
         try:
@@ -339,7 +350,7 @@ class Gateway:
         """Whether a deployment can serve ``endpoint``: its provider implements it and the
         catalog (or config) does not say the model serves something else. A model the catalog
         does not know is assumed capable: the upstream has the last word."""
-        known = self.catalog.endpoints(deployment.provider, deployment.model)
+        known = self.catalog.endpoints(deployment.provider, deployment.model, deployment.public_name)
         return known is None or endpoint in known
 
     def check_endpoint(self, ctx: RequestContext, operation: Operation) -> None:
@@ -430,21 +441,31 @@ class Gateway:
         finally:
             await self._after(ctx)
 
-    def _price_media(self, ctx: RequestContext, usage: dict[str, Any] | None) -> None:
+    def _price_media(self, ctx: RequestContext, usage: Usage | None) -> None:
         deployment = ctx.trace.deployment
         ctx.usage = usage
         if usage is not None and deployment is not None:
-            ctx.cost = self.catalog.request_cost(deployment.provider, deployment.model, usage)
+            ctx.cost = self.catalog.request_cost(deployment.provider, deployment.model, usage, deployment.public_name)
 
     # -- models ------------------------------------------------------------------------------
 
-    def _dynamic_group(self, name: str) -> ModelGroup | None:
-        """``provider/any-model`` for a provider whose key is configured serves that model id."""
+    def find_group(self, name: str) -> ModelGroup | None:
+        """The group the router would use for ``name`` (configured, remembered, or a dynamic
+        ``provider/model`` built afresh), without remembering anything."""
+        groups = self.router.groups if self.router is not None else self.groups
+        return groups.get(name) or self._dynamic_candidate(name)
+
+    def _dynamic_candidate(self, name: str) -> ModelGroup | None:
         provider, sep, model = name.partition("/")
         if not sep or not model or not self._provider_available(provider):
             return None
-        deployment = _deployment(self.config, name, 0, provider, model, None, self._environ)
-        group = ModelGroup(name, [deployment])
+        return ModelGroup(name, [_deployment(self.config, name, 0, provider, model, None, self._environ)])
+
+    def _dynamic_group(self, name: str) -> ModelGroup | None:
+        """``provider/any-model`` for a provider whose key is configured serves that model id."""
+        group = self._dynamic_candidate(name)
+        if group is None:
+            return None
         self._dynamic_names += 1
         if self._dynamic_names <= MAX_DYNAMIC_GROUPS:  # clients choose these names: keep memory bounded
             self._router().groups[name] = group
@@ -461,7 +482,7 @@ class Gateway:
         if group is None:
             return None
         first = group.deployments[0]
-        return self.catalog.info(first.provider, first.model)
+        return self.catalog.info(first.provider, first.model, name)
 
     def list_models(self) -> list[dict[str, Any]]:
         return [self.describe_model(name) for name in self.groups]
@@ -477,7 +498,7 @@ class Gateway:
         from unigate.catalog.media import ENDPOINTS, modalities
 
         # a model the catalog does not know: chat (its provider's kind), as configured or not
-        endpoints = self.catalog.endpoints(first.provider, first.model) or frozenset(
+        endpoints = self.catalog.endpoints(first.provider, first.model, name) or frozenset(
             ["embeddings"] if info.embedding else ["chat"]
         )
         media = self.catalog.media(first.provider, first.model)
@@ -551,21 +572,25 @@ def _deployment(
     )
 
 
-def _apply_overrides(catalog: Catalog, model: ModelConfig, deployments: list[Deployment]) -> None:
+def _apply_overrides(catalog: Catalog, model: ModelConfig) -> None:
     if model.media_pricing is not None:
         from unigate.catalog.media import price_from_mapping
 
-        media = price_from_mapping(model.media_pricing.model_dump())
-        for deployment in deployments:
-            catalog.set_media_price_override(deployment.provider, deployment.model, media)
+        catalog.set_media_price_override(model.name, price_from_mapping(model.media_pricing.model_dump()))
     if model.capabilities is not None and model.capabilities.endpoints is not None:
-        served = frozenset(model.capabilities.endpoints)
-        for deployment in deployments:
-            catalog.set_endpoints_override(deployment.provider, deployment.model, served)
-    if model.pricing is not None:
-        price = Price(model.pricing.input_per_mtok, model.pricing.output_per_mtok, model.pricing.cached_input_per_mtok)
-        for deployment in deployments:
-            catalog.set_price_override(deployment.provider, deployment.model, price)
+        catalog.set_endpoints_override(model.name, frozenset(model.capabilities.endpoints))
+    pricing = model.pricing
+    if pricing is not None:  # the public model's own price, whatever upstream id serves it
+        catalog.set_price_override(
+            model.name,
+            Price(
+                pricing.input_per_mtok,
+                pricing.output_per_mtok,
+                pricing.cached_input_per_mtok,
+                pricing.cache_write_per_mtok,
+                pricing.cache_write_1h_per_mtok,
+            ),
+        )
 
 
 def build_groups(config: GatewayConfig, catalog: Catalog, environ: dict[str, str]) -> dict[str, ModelGroup]:
@@ -576,7 +601,7 @@ def build_groups(config: GatewayConfig, catalog: Catalog, environ: dict[str, str
             _deployment(config, model.name, i, spec.provider, spec.model, spec, environ)
             for i, spec in enumerate(model.deployments)
         ]
-        _apply_overrides(catalog, model, deployments)
+        _apply_overrides(catalog, model)
         groups[model.name] = ModelGroup(model.name, deployments, model.routing)
 
     local = config.local_model

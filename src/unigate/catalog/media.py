@@ -12,6 +12,7 @@ usage dict plus these fields, each priced when present:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -64,8 +65,6 @@ class MediaPrice:
     per_mchar: float | None = None
     per_image: tuple[tuple[str, float], ...] = ()
     per_search: float | None = None
-    audio_input_per_mtok: float | None = None
-    audio_output_per_mtok: float | None = None
 
     @property
     def empty(self) -> bool:
@@ -89,8 +88,6 @@ def price_from_mapping(row: dict[str, Any]) -> MediaPrice:
         per_mchar=row.get("per_mchar"),
         per_image=tuple((str(k), float(v)) for k, v in images.items()),
         per_search=row.get("per_search"),
-        audio_input_per_mtok=row.get("audio_input_per_mtok"),
-        audio_output_per_mtok=row.get("audio_output_per_mtok"),
     )
 
 
@@ -117,7 +114,7 @@ def image_price(price: MediaPrice, size: str | None, quality: str | None) -> flo
     return None
 
 
-def media_cost(price: MediaPrice, usage: dict[str, Any]) -> float | None:
+def media_cost(price: MediaPrice, usage: Mapping[str, Any]) -> float | None:
     """USD for the media parts of ``usage``; None when a part has no price."""
     total = 0.0
     priced = False
@@ -147,19 +144,6 @@ def media_cost(price: MediaPrice, usage: dict[str, Any]) -> float | None:
         total += int(searches) * price.per_search
         priced = True
     return round(total, 10) if priced else None
-
-
-def audio_token_cost(price: MediaPrice, usage: dict[str, Any], text_input: float, text_output: float) -> float:
-    """USD to add for chat audio tokens, which the usage also counts as prompt/completion tokens
-    (already charged at the text prices): the difference to the audio prices, if listed."""
-    audio_in = int((usage.get("prompt_tokens_details") or {}).get("audio_tokens") or 0)
-    audio_out = int((usage.get("completion_tokens_details") or {}).get("audio_tokens") or 0)
-    cost = 0.0
-    if audio_in and price.audio_input_per_mtok is not None:
-        cost += audio_in * (price.audio_input_per_mtok - text_input) / 1e6
-    if audio_out and price.audio_output_per_mtok is not None:
-        cost += audio_out * (price.audio_output_per_mtok - text_output) / 1e6
-    return cost
 
 
 def modalities(endpoints: frozenset[str], vision: bool, audio_in: bool, audio_out: bool) -> dict[str, list[str]]:

@@ -149,7 +149,7 @@ class GeminiMediaMixin:
     def _parse_error(self, status: int, raw: bytes, headers: Any) -> ProviderError:
         raise NotImplementedError
 
-    async def chat(self, request: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
+    async def chat(self, request: Any, deployment: Deployment) -> Any:
         raise NotImplementedError
 
     async def _post(self, deployment: Deployment, method: str, body: dict[str, Any]) -> Any:

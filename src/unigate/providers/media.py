@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 
 from unigate.errors import UpstreamServerError
+from unigate.types import Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,7 @@ class MediaReply:
 
     body: bytes
     content_type: str
-    usage: dict[str, Any] | None = None
+    usage: Usage | None = None
 
 
 @dataclass(slots=True)
@@ -50,8 +51,8 @@ class StreamHead:
     ``final_usage`` is filled in by the stream when the upstream reports usage at its end."""
 
     content_type: str
-    usage: dict[str, Any] | None = None
-    final_usage: dict[str, Any] | None = None
+    usage: Usage | None = None
+    final_usage: Usage | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -79,10 +80,10 @@ def form_data(request: dict[str, Any], model: str, skip: frozenset[str] = frozen
     return form
 
 
-def audio_usage(body: Any, measured_seconds: float | None) -> dict[str, Any] | None:
+def audio_usage(body: Any, measured_seconds: float | None) -> Usage | None:
     """Usage of a transcription: OpenAI's ``usage`` (duration or tokens), else ``duration``
     (verbose_json), else the duration the gateway measured from the upload."""
-    usage: dict[str, Any] = {}
+    usage: Usage = {}
     seconds: float | None = None
     if isinstance(body, dict):
         reported = body.get("usage")
@@ -102,10 +103,10 @@ def audio_usage(body: Any, measured_seconds: float | None) -> dict[str, Any] | N
     return usage or None
 
 
-def image_usage(body: Any, request: dict[str, Any]) -> dict[str, Any]:
+def image_usage(body: Any, request: dict[str, Any]) -> Usage:
     """Usage of an image request: how many images came back, at which size and quality."""
     data = body.get("data") if isinstance(body, dict) else None
-    usage: dict[str, Any] = {
+    usage: Usage = {
         "images": len(data) if isinstance(data, list) else 0,
         "image_size": str(request.get("size") or "1024x1024"),
         "image_quality": str(request.get("quality") or "standard"),
@@ -166,9 +167,9 @@ def rerank_reply(
     return reply
 
 
-def rerank_usage(reply: dict[str, Any]) -> dict[str, Any]:
+def rerank_usage(reply: dict[str, Any]) -> Usage:
     units = ((reply.get("meta") or {}).get("billed_units") or {}).get("search_units")
-    usage: dict[str, Any] = {"search_units": int(units or 1)}
+    usage: Usage = {"search_units": int(units or 1)}
     tokens = (reply.get("usage") or {}).get("total_tokens")
     if tokens:
         usage["prompt_tokens"] = int(tokens)

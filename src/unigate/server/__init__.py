@@ -33,11 +33,13 @@ def _install_optional_surfaces(app: App) -> None:
 
     for module_name in (
         "unigate.server.anthropic_api",
+        "unigate.server.responses_api",
         "unigate.server.audio_api",
         "unigate.server.images_api",
         "unigate.server.rerank_api",
         "unigate.server.moderation_api",
         "unigate.accounts.install",
+        "unigate.server.portal_api",
         "unigate.routing.install",
         "unigate.routing.auto.install",
         "unigate.observability.install",

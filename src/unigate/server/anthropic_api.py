@@ -25,7 +25,7 @@ from unigate.server.http import Request, Response, StreamingResponse, merge_rout
 from unigate.server.openai_api import route_headers
 from unigate.server.sse import SSE_HEADERS
 from unigate.server.validation import parse_json_object, validate_chat
-from unigate.types import ChatChunk
+from unigate.types import ChatChunk, ChatRequest, as_json
 
 log = logging.getLogger("unigate.server")
 
@@ -76,7 +76,7 @@ def serving_providers(gateway: Gateway, model: str) -> frozenset[str]:
     return frozenset({provider}) if sep and rest else frozenset()
 
 
-def estimate_tokens(request: dict[str, Any]) -> int:
+def estimate_tokens(request: ChatRequest) -> int:
     """A rough count (≈4 characters a token, images at Anthropic's documented size) for upstreams
     that have no token-counting endpoint."""
     chars = 0
@@ -114,8 +114,8 @@ def install(app: App) -> None:
             model = body.get("model")
             providers = serving_providers(gateway, model) if isinstance(model, str) else frozenset()
             chat = to_openai(body, providers)
-            validate_chat(chat)
-            merge_route_headers(request, chat)
+            validate_chat(as_json(chat))
+            merge_route_headers(request, as_json(chat))
             id_header = (b"request-id", request_id.encode())
             if chat.get("stream"):
                 stream = await gateway.chat_stream(chat, principal, request_id=request_id)
@@ -150,7 +150,7 @@ def install(app: App) -> None:
     app.route("POST", "/v1/messages/count_tokens", count_tokens, public=True)
 
 
-async def _upstream_count(gateway: Gateway, chat: dict[str, Any]) -> int | None:
+async def _upstream_count(gateway: Gateway, chat: ChatRequest) -> int | None:
     """Ask Anthropic's own count_tokens endpoint (the first deployment of the model); ``None`` if
     that is not possible, so the caller falls back to an estimate."""
     from unigate.providers import anthropic

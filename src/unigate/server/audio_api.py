@@ -19,6 +19,7 @@ from unigate.server.http import Request, Response, StreamingResponse
 from unigate.server.multipart import Form, parse_multipart
 from unigate.server.openai_api import route_headers
 from unigate.server.validation import parse_json_object
+from unigate.types import Usage
 
 AUDIO_EXTENSIONS = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
 RESPONSE_FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
@@ -139,11 +140,11 @@ def speech_request(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _usage_of_reply(reply: MediaReply) -> dict[str, Any] | None:
+def _usage_of_reply(reply: MediaReply) -> Usage | None:
     return reply.usage
 
 
-def _usage_of_head(head: StreamHead) -> dict[str, Any] | None:
+def _usage_of_head(head: StreamHead) -> Usage | None:
     return head.usage
 
 

@@ -24,6 +24,7 @@ from unigate.server.http import Request, Response, json_response
 from unigate.server.multipart import Form, parse_multipart
 from unigate.server.openai_api import route_headers
 from unigate.server.validation import parse_json_object
+from unigate.types import Usage
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
 RESPONSE_FORMATS = ("url", "b64_json")
@@ -149,7 +150,7 @@ EDIT = Operation("image_edit", "edit_images", lambda p, r, d: p.edit_images(r, d
 
 
 def _with_usage(call: Any) -> Any:
-    async def run(provider: Any, request: dict[str, Any], deployment: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    async def run(provider: Any, request: dict[str, Any], deployment: Any) -> tuple[dict[str, Any], Usage]:
         reply = await call(provider, request, deployment)
         return reply, image_usage(reply, request)
 
