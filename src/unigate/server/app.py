@@ -49,6 +49,7 @@ class Route:
     public: bool  # no authentication (health probes, static UI assets)
     prefix: bool = False
     errors: ErrorRenderer = openai_error
+    max_body: int | None = None  # this route's body limit (uploads), else server.max_body_bytes
 
 
 class App:
@@ -74,15 +75,17 @@ class App:
         *,
         public: bool = False,
         errors: ErrorRenderer = openai_error,
+        max_body: int | None = None,
     ) -> None:
         """Register ``handler`` for ``method path``; a path ending in ``/*`` matches a prefix and the
         rest of the path is in ``request.path_params["rest"]``. ``errors`` renders every error of
         the route — body limits, auth, validation, an unexpected exception — in its surface's shape."""
         if path.endswith("/*"):
-            self._prefix.append((method, path[:-1], Route(handler, public, prefix=True, errors=errors)))
+            route = Route(handler, public, prefix=True, errors=errors, max_body=max_body)
+            self._prefix.append((method, path[:-1], route))
             self._prefix.sort(key=lambda item: -len(item[1]))
         else:
-            self._exact[(method, path)] = Route(handler, public, errors=errors)
+            self._exact[(method, path)] = Route(handler, public, errors=errors, max_body=max_body)
 
     def _match(self, method: str, path: str, request: Request) -> Route:
         route = self._exact.get((method, path))
@@ -157,7 +160,7 @@ class App:
         try:
             route = self._match(scope["method"], scope["path"], request)
             if scope["method"] in ("POST", "PUT", "PATCH"):
-                request.body = await read_body(receive, self.max_body)
+                request.body = await read_body(receive, route.max_body or self.max_body)
             if route.public:
                 response = await route.handler(request)
             else:
