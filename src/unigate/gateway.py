@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -101,6 +101,21 @@ class RequestHook(Protocol):
     async def before(self, ctx: RequestContext, request: dict[str, Any]) -> None: ...
 
     async def after(self, ctx: RequestContext) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """A non-chat request kind routed through the same pipeline as chat (see ``Gateway.operate``).
+
+    ``call(provider, request, deployment)`` does the upstream call and returns the result;
+    ``usage(result)`` reads the canonical usage (media units included) from it. ``method`` is
+    the provider method the call needs: deployments whose provider lacks it are skipped.
+    """
+
+    endpoint: str  # the catalog's endpoint name (transcription, image_generation, rerank, …)
+    method: str
+    call: Callable[[Any, dict[str, Any], Deployment], Awaitable[Any]]
+    usage: Callable[[Any], Usage | None]
 
 
 @dataclass(slots=True)
@@ -348,6 +363,109 @@ class Gateway:
         finally:
             await self._after(ctx)
 
+    # -- other endpoints ---------------------------------------------------------------------
+
+    def serves(self, deployment: Deployment, endpoint: str) -> bool:
+        """Whether a deployment can serve ``endpoint``: its provider implements it and the
+        catalog (or config) does not say the model serves something else. A model the catalog
+        does not know is assumed capable: the upstream has the last word."""
+        known = self.catalog.endpoints(deployment.provider, deployment.model, deployment.public_name)
+        return known is None or endpoint in known
+
+    def check_endpoint(self, ctx: RequestContext, operation: Operation) -> None:
+        from unigate.catalog.media import ENDPOINT_LABELS
+
+        group = self._router().groups.get(ctx.model) or self._dynamic_group(ctx.model)
+        if group is None:
+            return  # _before says the model does not exist
+        providers = self._router().providers
+        for deployment in group.deployments:
+            if self.serves(deployment, operation.endpoint) and _has_method(providers, deployment, operation.method):
+                return
+        raise BadRequest(
+            f"The model '{ctx.model}' does not support {ENDPOINT_LABELS.get(operation.endpoint, operation.endpoint)}.",
+            param="model",
+            code="model_not_supported",
+        )
+
+    async def operate(
+        self,
+        operation: Operation,
+        request: dict[str, Any],
+        principal: Principal | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> tuple[Any, RequestContext]:
+        """A non-chat request (audio, images, rerank, moderation) through the one pipeline:
+        access check → hooks (limits, budget) → routing with retries and fallbacks → cost →
+        hooks (settle, ledger, metrics, log)."""
+        ctx = self._context(request, principal, False, operation.endpoint, request_id)
+        self.check_endpoint(ctx, operation)
+        group = await self._before(ctx, request)
+        router = self._router()
+
+        async def call(provider: Any, body: dict[str, Any], deployment: Deployment) -> Any:
+            if not self.serves(deployment, operation.endpoint) or not hasattr(provider, operation.method):
+                raise BadRequest(f"deployment '{deployment.id}' does not serve {operation.endpoint}", param="model")
+            return await operation.call(provider, body, deployment)
+
+        result = await self._routed(
+            ctx, router.call(request, group, ctx.trace, call, allowed=ctx.principal.allowed_models)
+        )
+        self._price_media(ctx, operation.usage(result))
+        await self._after(ctx)
+        return result, ctx
+
+    async def operate_stream(
+        self,
+        operation: Operation,
+        request: dict[str, Any],
+        principal: Principal | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> tuple[Any, AsyncIterator[bytes], RequestContext]:
+        """Like ``operate`` for an upstream that streams bytes (speech audio, transcription
+        events): ``operation.call`` returns ``(head, chunks)`` once the upstream answered, so
+        failures before that fall back; ``operation.usage`` is then called with the head and
+        must return usage known up front or None; the stream's ``usage`` hook below may refine it."""
+        ctx = self._context(request, principal, True, operation.endpoint, request_id)
+        self.check_endpoint(ctx, operation)
+        group = await self._before(ctx, request)
+        router = self._router()
+
+        async def call(provider: Any, body: dict[str, Any], deployment: Deployment) -> Any:
+            if not self.serves(deployment, operation.endpoint) or not hasattr(provider, operation.method):
+                raise BadRequest(f"deployment '{deployment.id}' does not serve {operation.endpoint}", param="model")
+            return await operation.call(provider, body, deployment)
+
+        head, chunks = await self._routed(
+            ctx, router.call(request, group, ctx.trace, call, allowed=ctx.principal.allowed_models)
+        )
+        self._price_media(ctx, operation.usage(head))
+        return head, self._settle_bytes(ctx, chunks, head), ctx
+
+    async def _settle_bytes(self, ctx: RequestContext, chunks: AsyncIterator[bytes], head: Any) -> AsyncIterator[bytes]:
+        try:
+            async for data in chunks:
+                yield data
+            final = getattr(head, "final_usage", None)
+            if final is not None:
+                self._price_media(ctx, final)
+        except GatewayError as exc:
+            ctx.error, ctx.status = exc, "error"
+            raise
+        except BaseException:
+            ctx.status = "cancelled"
+            raise
+        finally:
+            await self._after(ctx)
+
+    def _price_media(self, ctx: RequestContext, usage: Usage | None) -> None:
+        deployment = ctx.trace.deployment
+        ctx.usage = usage
+        if usage is not None and deployment is not None:
+            ctx.cost = self.catalog.request_cost(deployment.provider, deployment.model, usage, deployment.public_name)
+
     # -- models ------------------------------------------------------------------------------
 
     def find_group(self, name: str) -> ModelGroup | None:
@@ -396,6 +514,15 @@ class Gateway:
         assert info is not None
         first = group.deployments[0]
         price = info.price
+        from unigate.catalog.media import ENDPOINTS, modalities
+
+        # a model the catalog does not know: chat (its provider's kind), as configured or not
+        endpoints = self.catalog.endpoints(first.provider, first.model, name) or frozenset(
+            ["embeddings"] if info.embedding else ["chat"]
+        )
+        media = self.catalog.media(first.provider, first.model)
+        audio_in = media is not None and media.audio_in
+        audio_out = media is not None and media.audio_out
         return {
             "id": name,
             "object": "model",
@@ -404,7 +531,8 @@ class Gateway:
             "providers": sorted({d.provider for d in group.deployments}),
             "context_window": info.context_window,
             "max_output_tokens": info.max_output_tokens,
-            "modalities": {"input": ["text", "image"] if info.vision else ["text"], "output": ["text"]},
+            "modalities": modalities(endpoints, info.vision, audio_in, audio_out),
+            "endpoints": sorted(endpoints, key=ENDPOINTS.index),
             "capabilities": info.capabilities(),
             "pricing": None
             if price is None
@@ -416,6 +544,13 @@ class Gateway:
             },
             "local": all(d.provider in LOCAL_PROVIDERS for d in group.deployments),
         }
+
+
+def _has_method(providers: ProviderSet, deployment: Deployment, method: str) -> bool:
+    try:
+        return hasattr(providers.get(deployment.provider), method)
+    except GatewayError:
+        return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -457,6 +592,12 @@ def _deployment(
 
 
 def _apply_overrides(catalog: Catalog, model: ModelConfig) -> None:
+    if model.media_pricing is not None:
+        from unigate.catalog.media import price_from_mapping
+
+        catalog.set_media_price_override(model.name, price_from_mapping(model.media_pricing.model_dump()))
+    if model.capabilities is not None and model.capabilities.endpoints is not None:
+        catalog.set_endpoints_override(model.name, frozenset(model.capabilities.endpoints))
     pricing = model.pricing
     if pricing is not None:  # the public model's own price, whatever upstream id serves it
         catalog.set_price_override(

@@ -42,6 +42,7 @@ class Route:
     handler: Any
     public: bool  # no authentication (health probes, static UI assets)
     prefix: bool = False
+    max_body: int | None = None  # this route's body limit (uploads), else server.max_body_bytes
 
 
 class App:
@@ -59,14 +60,22 @@ class App:
 
     # -- registration ----------------------------------------------------------------------
 
-    def route(self, method: str, path: str, handler: Handler | AuthedHandler, *, public: bool = False) -> None:
+    def route(
+        self,
+        method: str,
+        path: str,
+        handler: Handler | AuthedHandler,
+        *,
+        public: bool = False,
+        max_body: int | None = None,
+    ) -> None:
         """Register ``handler`` for ``method path``; a path ending in ``/*`` matches a prefix and the
         rest of the path is in ``request.path_params["rest"]``."""
         if path.endswith("/*"):
-            self._prefix.append((method, path[:-1], Route(handler, public, prefix=True)))
+            self._prefix.append((method, path[:-1], Route(handler, public, prefix=True, max_body=max_body)))
             self._prefix.sort(key=lambda item: -len(item[1]))
         else:
-            self._exact[(method, path)] = Route(handler, public)
+            self._exact[(method, path)] = Route(handler, public, max_body=max_body)
 
     def _match(self, method: str, path: str, request: Request) -> Route:
         route = self._exact.get((method, path))
@@ -140,7 +149,7 @@ class App:
         try:
             route = self._match(scope["method"], scope["path"], request)
             if scope["method"] in ("POST", "PUT", "PATCH"):
-                request.body = await read_body(receive, self.max_body)
+                request.body = await read_body(receive, route.max_body or self.max_body)
             if route.public:
                 response = await route.handler(request)
             else:
