@@ -89,14 +89,16 @@ class AutoRouter:
 
         eligible: list[Candidate] = []
         rejected: dict[str, str] = {}
+        allowed = ctx.principal.allowed_models
         for candidate in policy.candidates:
             reason = reject_reason(candidate, needs, limits, self.live)
             if reason is None:
                 eligible.append(candidate)
-            else:
+            elif allowed is None or candidate.name in allowed:  # a key never learns of models it may not use
                 rejected[candidate.name] = reason
         for name in policy.unavailable:
-            rejected[name] = "unavailable"
+            if allowed is None or name in allowed:
+                rejected[name] = "unavailable"
         if not eligible:
             raise NoEligibleModel(
                 _no_model_message(policy, rejected),
