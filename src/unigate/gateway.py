@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from unigate.catalog import Catalog, ModelInfo, Price
+from unigate.catalog.counting import OutputCounter, estimated_usage, response_output_bytes, tokens_for_bytes
 from unigate.config import GatewayConfig, ModelConfig
 from unigate.errors import BadRequest, GatewayError, NotFound
 from unigate.providers._http import new_session
@@ -238,6 +239,21 @@ class Gateway:
         for hook in self.hooks:
             await hook.after(ctx)
 
+    def _price_produced(self, ctx: RequestContext, request: Any, usage: Usage | None, output_bytes: int) -> None:
+        """Price what the upstream produced: its own usage, or — when it reported none — the
+        gateway's count of the prompt it sent and the output it received (catalog/counting)."""
+        if usage is None and ctx.trace.deployment is not None:
+            usage = estimated_usage(request, output_bytes)
+            ctx.extras["usage_estimated"] = True
+        elif usage is not None and ctx.trace.continuations and output_bytes:
+            # a continued stream's usage covers its last segment only: the earlier segments'
+            # output was produced (and delivered) too
+            counted = tokens_for_bytes(output_bytes)
+            if counted > int(usage.get("completion_tokens") or 0):
+                usage = {**usage, "completion_tokens": counted}
+                usage["total_tokens"] = int(usage.get("prompt_tokens") or 0) + counted
+        self._price(ctx, usage)
+
     def _price(self, ctx: RequestContext, usage: Usage | None) -> None:
         deployment = ctx.trace.deployment
         ctx.usage = usage
@@ -253,7 +269,8 @@ class Gateway:
         group = await self._before(ctx, as_json(request))
         router = self._router()
         response = await self._routed(ctx, router.chat(request, group, ctx.trace, allowed=ctx.principal.allowed_models))
-        self._price(ctx, response.get("usage"))
+        usage = response.get("usage")
+        self._price_produced(ctx, request, usage, 0 if usage else response_output_bytes(response))
         await self._after(ctx)
         return ChatResult(response, ctx)
 
@@ -269,7 +286,7 @@ class Gateway:
             ctx, router.chat_stream(request, group, ctx.trace, allowed=ctx.principal.allowed_models)
         )
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-        return StreamResult(self._settle_stream(ctx, chunks, include_usage), ctx)
+        return StreamResult(self._settle_stream(ctx, request, chunks, include_usage), ctx)
 
     async def _routed(self, ctx: RequestContext, call: Awaitable[_T]) -> _T:
         """Await routing; if it fails (or the caller goes away) the hooks still see the request end."""
@@ -285,15 +302,17 @@ class Gateway:
             raise
 
     async def _settle_stream(
-        self, ctx: RequestContext, chunks: AsyncIterator[ChatChunk], include_usage: bool
+        self, ctx: RequestContext, request: ChatRequest, chunks: AsyncIterator[ChatChunk], include_usage: bool
     ) -> AsyncIterator[ChatChunk]:
         usage: Usage | None = None
+        produced = OutputCounter()  # what was delivered, charged if the usage never comes
         try:
             async for chunk in chunks:
+                produced.feed(chunk)
                 chunk_usage = chunk.get("usage")
                 if chunk_usage:
                     usage = chunk_usage
-                    self._price(ctx, usage)
+                    self._price(ctx, usage)  # before it is sent: the client sees usage.cost
                     if not include_usage:
                         # the gateway always asks upstream for usage (to account for it); the
                         # client sees it only if it asked
@@ -309,8 +328,8 @@ class Gateway:
             ctx.status = "cancelled"
             raise
         finally:
-            if usage is None:
-                ctx.usage = None
+            if usage is None or ctx.trace.continuations:
+                self._price_produced(ctx, request, usage, produced.bytes)
             await self._after(ctx)
 
     async def embed(
@@ -334,7 +353,7 @@ class Gateway:
                         continue
                     raise
                 ctx.trace.deployment = deployment
-                self._price(ctx, response.get("usage"))
+                self._price_produced(ctx, request, response.get("usage"), 0)
                 return response, ctx
             assert last is not None
             raise last

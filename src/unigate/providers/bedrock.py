@@ -235,6 +235,8 @@ def _tool_config(request: ChatRequest, messages: list[dict[str, Any]]) -> dict[s
         if function.get("description"):
             spec["description"] = function["description"]
         tools.append({"toolSpec": spec})
+        if tool.get("cache_control"):  # a prompt-cache mark → a cache checkpoint after this tool
+            tools.append({"cachePoint": {"type": "default"}})
     if not tools:
         return None
     choice = request.get("tool_choice")
