@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from unigate.private_files import private_dir
 from unigate.state.base import (
     Admission,
     BalanceCheck,
@@ -61,7 +62,7 @@ class _Queue:
     def load(self) -> None:
         if self.directory is None:
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)  # unwritten ledger rows: owner-only
         for path in sorted(self.directory.glob(f"{self.name}.*.journal")):
             segment = int(path.name.rsplit(".", 2)[1])
             ids: set[str] = set()
