@@ -197,8 +197,8 @@ class Portal:
         invite = None
         if data.get("invite") is not None:
             raw = _text(data, "invite", limit=200) or ""
-            invite = await self.users.consume_token("invite", raw)
-            if invite is None or invite.email != email:
+            invite = await self.users.peek_token("invite", raw)
+            if invite is None or invite.email != email:  # a wrong guess does not use up the invitation
                 raise PermissionDenied("The invitation is not valid for this email address.", code="invalid_invite")
         elif mode != "open":
             raise PermissionDenied(
@@ -206,6 +206,8 @@ class Portal:
                 code="registration_closed",
             )
         password_hash = await self._check_password(data.get("password"))
+        if invite is not None and await self.users.consume_token("invite", raw) is None:
+            raise PermissionDenied("The invitation was used meanwhile.", code="invalid_invite")
         team_id = (invite.data or {}).get("team_id") if invite else self.settings.default_team
         team_role = (invite.data or {}).get("team_role", "member") if invite else "member"
         user_id = new_id("user")
