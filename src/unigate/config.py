@@ -65,6 +65,8 @@ class PricingConfig(_Strict):
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
     cached_input_per_mtok: float | None = Field(None, ge=0)
+    cache_write_per_mtok: float | None = Field(None, ge=0, description="5-minute cache writes (default: input)")
+    cache_write_1h_per_mtok: float | None = Field(None, ge=0, description="1-hour cache writes (default: 5-minute)")
 
 
 class CapabilitiesConfig(_Strict):
@@ -205,8 +207,11 @@ class AccountsConfig(_Strict):
     ledger_flush_interval: float = Field(0.5, gt=0)
     ledger_batch_size: int = Field(500, gt=0)
     queue_claim_idle: float = Field(30.0, gt=0, description="re-deliver a dead replica's unwritten ledger rows after")
-    default_max_output_tokens: int = Field(4096, gt=0, description="reserved when neither request nor catalog says")
-    max_reserved_output_tokens: int = Field(32768, gt=0, description="cap when the request sets no max_tokens")
+    default_max_output_tokens: int = Field(
+        4096,
+        gt=0,
+        description="reserved (and sent as max_tokens) when neither the request nor the catalog bounds output",
+    )
     prompt_bytes_per_token: float = Field(
         1.0, gt=0, description="prompt estimate: UTF-8 bytes per token (1 = upper bound)"
     )

@@ -61,6 +61,10 @@ def usage_from_native(usage: dict[str, Any] | None) -> Usage:
         details: PromptTokensDetails = {"cached_tokens": cache_read}
         if cache_write:
             details["cache_creation_tokens"] = cache_write
+            lifetimes = usage.get("cache_creation")
+            if isinstance(lifetimes, dict):  # 1-hour writes cost more than 5-minute ones
+                details["cache_creation_5m_tokens"] = int(lifetimes.get("ephemeral_5m_input_tokens") or 0)
+                details["cache_creation_1h_tokens"] = int(lifetimes.get("ephemeral_1h_input_tokens") or 0)
         result["prompt_tokens_details"] = details
     return result
 

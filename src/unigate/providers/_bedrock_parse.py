@@ -59,12 +59,16 @@ def usage_from_native(usage: dict[str, Any] | None) -> Usage | None:
     cache_read = int(usage.get("cacheReadInputTokens") or 0)
     cache_write = int(usage.get("cacheWriteInputTokens") or 0)
     prompt = int(usage.get("inputTokens") or 0) + cache_read + cache_write
-    return make_usage(prompt, int(usage.get("outputTokens") or 0), cached=cache_read)
+    result = make_usage(prompt, int(usage.get("outputTokens") or 0), cached=cache_read)
+    if cache_write:  # priced above plain input (Claude on Bedrock: 1.25x)
+        result["prompt_tokens_details"] = {"cached_tokens": cache_read, "cache_creation_tokens": cache_write}
+    return result
 
 
 def from_native(body: Any, public_model: str) -> ChatResponse:
     """A ``Converse`` reply → ``chat.completion``."""
-    message = ((body or {}).get("output") or {}).get("message") if isinstance(body, dict) else None
+    output = body.get("output") if isinstance(body, dict) else None
+    message = output.get("message") if isinstance(output, dict) else None
     if not isinstance(message, dict):
         raise ProviderError(
             f"{_PROVIDER}: reply has no output.message",

@@ -14,6 +14,11 @@ The one translation every provider without a native Responses API is reached thr
   ``max_output_tokens`` → ``max_tokens``; ``temperature``, ``top_p``, ``user``; ``stream`` (with
   usage always requested, so the stream can be accounted for).
 
+Tools a client groups in a ``namespace`` become chat functions named ``<namespace>__<name>``;
+``custom`` (free-form input) tools become functions taking one string, ``input``. A
+:class:`ToolNames` remembers which is which, so the answer's calls come back as the client's own
+``function_call`` (with its ``namespace``) or ``custom_tool_call`` items.
+
 Hosted tools (web search, file search, code interpreter, computer use, …) have no chat form:
 :func:`hosted_tools` names them so the surface can refuse them where no upstream runs them.
 """
@@ -21,6 +26,7 @@ Hosted tools (web search, file search, code interpreter, computer use, …) have
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -28,7 +34,28 @@ import orjson
 from unigate.errors import BadRequest
 
 THINKING_PREFIX = "unigate.thinking:"  # encrypted_content this gateway wrote: signed thinking blocks
+NAMESPACE_SEPARATOR = "__"
 _MESSAGE_ROLES = frozenset({"user", "assistant", "system", "developer"})
+_TRANSLATED_TOOLS = frozenset({"function", "namespace", "custom"})
+_CUSTOM_PARAMETERS = {
+    "type": "object",
+    "properties": {"input": {"type": "string", "description": "the tool's whole input, as free-form text"}},
+    "required": ["input"],
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ToolRef:
+    name: str
+    namespace: str | None = None
+    custom: bool = False
+
+
+ToolNames = dict[str, ToolRef]  # chat function name → the client's tool
+
+
+def chat_name(name: str, namespace: str | None) -> str:
+    return f"{namespace}{NAMESPACE_SEPARATOR}{name}" if namespace else name
 
 
 def _fail(message: str, param: str) -> BadRequest:
@@ -38,7 +65,7 @@ def _fail(message: str, param: str) -> BadRequest:
 def hosted_tools(body: dict[str, Any]) -> list[str]:
     """The types of tools in the request that only a Responses API upstream can run."""
     tools = body.get("tools") or ()
-    return [str(t.get("type")) for t in tools if isinstance(t, dict) and t.get("type") != "function"]
+    return [str(t.get("type")) for t in tools if isinstance(t, dict) and t.get("type") not in _TRANSLATED_TOOLS]
 
 
 def pack_thinking(blocks: list[dict[str, Any]]) -> str:
@@ -177,9 +204,12 @@ class _Builder:
         name = item.get("name")
         if not isinstance(call_id, str) or not isinstance(name, str):
             raise _fail(f"'{path}' needs 'call_id' and 'name' strings.", path)
-        arguments = item.get("arguments")
-        if not isinstance(arguments, str):
-            arguments = orjson.dumps(arguments or {}).decode()
+        namespace = item.get("namespace")
+        name = chat_name(name, namespace if isinstance(namespace, str) else None)
+        raw: Any = item.get("arguments")
+        if item.get("type") == "custom_tool_call":
+            raw = {"input": str(item.get("input") or "")}
+        arguments = raw if isinstance(raw, str) else orjson.dumps(raw or {}).decode()
         target = self._assistant()
         target.setdefault("tool_calls", []).append(
             {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
@@ -207,9 +237,9 @@ class _Builder:
         kind = item.get("type")
         if kind in (None, "message"):
             self.message(item, path)
-        elif kind == "function_call":
+        elif kind in ("function_call", "custom_tool_call"):
             self.function_call(item, path)
-        elif kind == "function_call_output":
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             self.function_call_output(item, path)
         elif kind == "reasoning":
             self.reasoning(item)
@@ -248,25 +278,41 @@ def messages(instructions: Any, items: list[dict[str, Any]]) -> list[dict[str, A
 # Tools and options
 
 
-def _tools(tools: list[Any]) -> list[dict[str, Any]]:
+def _function(tool: dict[str, Any], path: str, namespace: str | None, names: ToolNames) -> dict[str, Any]:
+    name = tool.get("name")
+    if not isinstance(name, str) or not name:
+        raise _fail(f"'{path}.name' is required.", f"{path}.name")
+    custom = tool.get("type") == "custom"
+    parameters = _CUSTOM_PARAMETERS if custom else tool.get("parameters") or {"type": "object"}
+    function: dict[str, Any] = {"name": chat_name(name, namespace), "parameters": parameters}
+    if tool.get("description") is not None:
+        function["description"] = tool["description"]
+    if tool.get("strict") is not None and not custom:
+        function["strict"] = tool["strict"]
+    names[function["name"]] = ToolRef(name, namespace, custom)
+    chat_tool: dict[str, Any] = {"type": "function", "function": function}
+    if tool.get("cache_control"):
+        chat_tool["cache_control"] = tool["cache_control"]
+    return chat_tool
+
+
+def _tools(tools: list[Any], names: ToolNames) -> list[dict[str, Any]]:
     out = []
     for index, tool in enumerate(tools):
+        path = f"tools[{index}]"
         if not isinstance(tool, dict):
-            raise _fail(f"'tools[{index}]' must be an object.", f"tools[{index}]")
-        if tool.get("type") != "function":
-            continue  # hosted: refused by the surface unless the upstream runs it natively
-        name = tool.get("name")
-        if not isinstance(name, str) or not name:
-            raise _fail(f"'tools[{index}].name' is required.", f"tools[{index}].name")
-        function: dict[str, Any] = {"name": name, "parameters": tool.get("parameters") or {"type": "object"}}
-        if tool.get("description") is not None:
-            function["description"] = tool["description"]
-        if tool.get("strict") is not None:
-            function["strict"] = tool["strict"]
-        chat_tool: dict[str, Any] = {"type": "function", "function": function}
-        if tool.get("cache_control"):
-            chat_tool["cache_control"] = tool["cache_control"]
-        out.append(chat_tool)
+            raise _fail(f"'{path}' must be an object.", path)
+        kind = tool.get("type")
+        if kind in ("function", "custom"):
+            out.append(_function(tool, path, None, names))
+        elif kind == "namespace":
+            namespace = tool.get("name")
+            if not isinstance(namespace, str) or not namespace:
+                raise _fail(f"'{path}.name' is required.", f"{path}.name")
+            for j, inner in enumerate(tool.get("tools") or ()):
+                if isinstance(inner, dict) and inner.get("type") in ("function", "custom"):
+                    out.append(_function(inner, f"{path}.tools[{j}]", namespace, names))
+        # hosted tools: refused by the surface unless the upstream runs them natively
     return out
 
 
@@ -275,8 +321,10 @@ def _tool_choice(choice: Any) -> Any:
         return choice
     if isinstance(choice, dict):
         kind = choice.get("type")
-        if kind == "function" and isinstance(choice.get("name"), str):
-            return {"type": "function", "function": {"name": choice["name"]}}
+        if kind in ("function", "custom") and isinstance(choice.get("name"), str):
+            namespace = choice.get("namespace")
+            name = chat_name(choice["name"], namespace if isinstance(namespace, str) else None)
+            return {"type": "function", "function": {"name": name}}
         if kind == "allowed_tools" and choice.get("mode") in ("auto", "required"):
             return choice["mode"]
     raise _fail(f"'tool_choice' {choice!r} is not supported for this model.", "tool_choice")
@@ -305,16 +353,18 @@ def _response_format(text: Any) -> dict[str, Any] | None:
     raise _fail("'text.format.type' must be 'text', 'json_object' or 'json_schema'.", "text.format.type")
 
 
-def to_chat(body: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, Any]:
+def to_chat(body: dict[str, Any], history: list[dict[str, Any]], names: ToolNames | None = None) -> dict[str, Any]:
     """The canonical chat request for a Responses request whose conversation so far is ``history``
-    (the stored items of ``previous_response_id``) followed by this request's ``input``."""
+    (the stored items of ``previous_response_id``) followed by this request's ``input``.
+    ``names`` is filled with the chat name of every tool."""
+    names = {} if names is None else names
     items = [*history, *input_items(body.get("input"))]
     chat: dict[str, Any] = {"model": body["model"], "messages": messages(body.get("instructions"), items)}
     tools = body.get("tools")
     if tools:
         if not isinstance(tools, list):
             raise _fail("'tools' must be an array.", "tools")
-        converted = _tools(tools)
+        converted = _tools(tools, names)
         if converted:
             chat["tools"] = converted
     choice = body.get("tool_choice")

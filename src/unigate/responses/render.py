@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from unigate.responses.convert import pack_thinking
+from unigate.responses.convert import ToolNames, ToolRef, pack_thinking
 
 Event = dict[str, Any]
 
@@ -128,23 +128,37 @@ def _reasoning_item(item_id: str, text: str, thinking: list[dict[str, Any]] | No
     return item
 
 
-def _call_item(item_id: str, call: dict[str, Any], status: str = "completed") -> dict[str, Any]:
+def custom_input(arguments: str) -> str:
+    """The free-form input of a custom tool, from the arguments of the function standing in for it."""
+    try:
+        value = orjson.loads(arguments) if arguments else {}
+    except orjson.JSONDecodeError:
+        return arguments
+    return str(value.get("input") or "") if isinstance(value, dict) else str(value)
+
+
+def _call_item(item_id: str, call: dict[str, Any], names: ToolNames, status: str = "completed") -> dict[str, Any]:
     function = call.get("function") or {}
     arguments = function.get("arguments")
     if not isinstance(arguments, str):
         arguments = orjson.dumps(arguments or {}).decode()
-    return {
-        "id": item_id,
-        "type": "function_call",
-        "status": status,
-        "call_id": call.get("id") or new_id("call"),
-        "name": function.get("name") or "",
-        "arguments": arguments,
-    }
+    chat_name = str(function.get("name") or "")
+    ref = names.get(chat_name) or ToolRef(chat_name)
+    call_id = call.get("id") or new_id("call")
+    if ref.custom:
+        item = {"id": item_id, "type": "custom_tool_call", "status": status, "call_id": call_id, "name": ref.name}
+        item["input"] = custom_input(arguments)
+    else:
+        item = {"id": item_id, "type": "function_call", "status": status, "call_id": call_id, "name": ref.name}
+        item["arguments"] = arguments
+    if ref.namespace:
+        item["namespace"] = ref.namespace
+    return item
 
 
-def output_items(chat: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
-    """A ``chat.completion`` → (output items, finish reason)."""
+def output_items(chat: dict[str, Any], names: ToolNames | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    """A ``chat.completion`` → (output items, finish reason); ``names`` maps chat tool names back
+    to the client's (namespaced or custom) tools."""
     choice = (chat.get("choices") or [{}])[0]
     message = choice.get("message") or {}
     items: list[dict[str, Any]] = []
@@ -160,7 +174,7 @@ def output_items(chat: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None
     elif message.get("refusal"):
         items.append(_message_item(new_id("msg"), message["refusal"], refusal=True))
     for call in message.get("tool_calls") or ():
-        items.append(_call_item(new_id("fc"), call))
+        items.append(_call_item(new_id("fc"), call, names or {}))
     return items, choice.get("finish_reason")
 
 
@@ -193,6 +207,7 @@ class StreamRenderer:
     finish_reason: str | None = None
     chat_usage: dict[str, Any] | None = None
     final: dict[str, Any] | None = None
+    names: ToolNames = field(default_factory=dict)
 
     def _event(self, kind: str, **data: Any) -> Event:
         event = {"type": kind, "sequence_number": self.sequence, **data}
@@ -292,6 +307,15 @@ class StreamRenderer:
             item["summary"] = [part] if text else []
             if self.thinking:
                 item["encrypted_content"] = pack_thinking(self.thinking)
+        elif opened.kind == "custom_tool_call":
+            # the input is inside the stand-in function's JSON arguments: known whole only now
+            item["input"] = custom_input(text)
+            for kind, data in (("delta", {"delta": item["input"]}), ("done", {"input": item["input"]})):
+                events.append(
+                    self._event(
+                        f"response.custom_tool_call_input.{kind}", item_id=item["id"], output_index=index, **data
+                    )
+                )
         else:
             item["arguments"] = text
             events.append(
@@ -353,20 +377,19 @@ class StreamRenderer:
             if opened is not None:  # arguments for a call that is no longer open: keep them
                 opened.text.append(function.get("arguments") or "")
                 return events
-            item = {
-                "id": new_id("fc"),
-                "type": "function_call",
-                "status": "in_progress",
-                "call_id": call.get("id") or new_id("call"),
-                "name": function.get("name") or "",
-                "arguments": "",
-            }
-            events += self._open("function_call", item)
+            item = _call_item(
+                new_id("fc"), {**call, "function": {**function, "arguments": ""}}, self.names, "in_progress"
+            )
+            if item["type"] == "function_call":
+                item["arguments"] = ""
+            events += self._open(item["type"], item)
             assert self.current is not None
             opened = self.calls[position] = self.current
         arguments = function.get("arguments")
         if arguments:
             opened.text.append(arguments)
+            if opened.kind == "custom_tool_call":
+                return events
             events.append(
                 self._event(
                     "response.function_call_arguments.delta",

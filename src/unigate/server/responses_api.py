@@ -140,7 +140,7 @@ class ResponsesSurface:
     def _check_hosted_tools(self, body: dict[str, Any]) -> None:
         hosted = convert.hosted_tools(body)
         choice = body.get("tool_choice")
-        if isinstance(choice, dict) and choice.get("type") not in (None, "function", "allowed_tools"):
+        if isinstance(choice, dict) and choice.get("type") not in (None, "function", "custom", "allowed_tools"):
             hosted.append(str(choice["type"]))
         if not hosted:
             return
@@ -174,7 +174,8 @@ class ResponsesSurface:
         self._check_hosted_tools(body)
         history = await self._history(body, principal)
         new_items = convert.input_items(body.get("input"))
-        converted = convert.to_chat(body, history)
+        names: convert.ToolNames = {}
+        converted = convert.to_chat(body, history, names)
         if not any(m["role"] != "system" for m in converted["messages"]):
             raise BadRequest("Missing required parameter: 'input'.", param="input", code="missing_required_parameter")
         native = {k: v for k, v in body.items() if k != "previous_response_id"}
@@ -187,21 +188,23 @@ class ResponsesSurface:
         request_id = request.path_params["request_id"]
         if body.get("stream"):
             stream = await self.gateway.chat_stream(chat, principal, request_id=request_id)
-            events = self._events(stream, body, response_id, conversation, principal)
+            events = self._events(stream, body, response_id, conversation, principal, names)
             return StreamingResponse(events, headers=[*SSE_HEADERS, *route_headers(stream.context)])
         result = await self.gateway.chat(chat, principal, request_id=request_id)
-        obj = self._object(body, response_id, cast(dict[str, Any], result.response))
+        obj = self._object(body, response_id, cast(dict[str, Any], result.response), names)
         await self._save(obj, body, conversation, principal)
         return json_response(obj, headers=route_headers(result.context))
 
-    def _object(self, body: dict[str, Any], response_id: str, chat: dict[str, Any]) -> dict[str, Any]:
+    def _object(
+        self, body: dict[str, Any], response_id: str, chat: dict[str, Any], names: convert.ToolNames
+    ) -> dict[str, Any]:
         native = chat.get(RESPONSES_OBJECT)
         if isinstance(native, dict):
             obj = self._own(native, body, response_id)
             if obj.get("usage") and (chat.get("usage") or {}).get("cost") is not None:
                 obj["usage"]["cost"] = chat["usage"]["cost"]
             return obj
-        output, finish = render.output_items(chat)
+        output, finish = render.output_items(chat, names)
         status, incomplete = render.status_of(finish)
         return render.response_object(
             body,
@@ -238,8 +241,9 @@ class ResponsesSurface:
         response_id: str,
         conversation: list[dict[str, Any]],
         principal: Principal,
+        names: convert.ToolNames,
     ) -> AsyncIterator[bytes]:
-        renderer = render.StreamRenderer(body, response_id, body["model"])
+        renderer = render.StreamRenderer(body, response_id, body["model"], names=names)
         native: bool | None = None
         try:
             async for chunk in stream.chunks:
