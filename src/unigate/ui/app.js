@@ -228,6 +228,31 @@
     every(5, load);
   };
 
+  pages.batches = async function (page) {
+    page.append(h("div", { class: "toolbar" }, h("h2", { text: "Batches" })), h("div", { class: "card", id: "batches" }));
+    async function load() {
+      const data = (await api("/ui/api/batches")).data;
+      const rows = data.map((b) => {
+        const counts = b.request_counts;
+        const done = counts.completed + counts.failed;
+        return h("tr", { "data-batch": b.id },
+          h("td", {}, b.id), h("td", {}, b.endpoint),
+          h("td", {}, h("span", { class: "badge " + b.status, text: b.status })),
+          h("td", { class: "num" }, num(done) + " / " + num(counts.total)),
+          h("td", { class: "num" }, counts.total ? pct(done / counts.total) : "—"),
+          h("td", { class: "num" }, num(counts.failed)),
+          h("td", {}, new Date(b.created_at * 1000).toISOString().replace("T", " ").slice(0, 19)));
+      });
+      const box = $("#batches");
+      box.innerHTML = "";
+      box.appendChild(data.length
+        ? table(["batch", "endpoint", "status", { label: "answered", num: 1 }, { label: "progress", num: 1 }, { label: "failed", num: 1 }, "created"], rows, { id: "batches-table" })
+        : h("p", { text: "No batches yet (POST /v1/batches)." }));
+    }
+    await load();
+    every(2, load);
+  };
+
   pages.spend = async function (page) {
     if (!state.who.accounts) {
       page.append(h("h2", { text: "Spend" }), h("p", { class: "muted", text: "Spend needs the accounts package (the usage ledger), which is not enabled on this gateway." }));
