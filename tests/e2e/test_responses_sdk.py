@@ -46,6 +46,11 @@ def gateway(agent_upstream: Any, tmp_path_factory: pytest.TempPathFactory) -> It
                 "pricing": {"input_per_mtok": 1.0, "output_per_mtok": 2.0},
             },
             {"name": "claude", "deployments": [deployment("anthropic", "claude-sonnet-4-5", agent_upstream.url)]},
+            {
+                "name": "native-priced",
+                "deployments": [deployment("openai", "gpt-up", agent_upstream.base_url)],
+                "pricing": {"input_per_mtok": 1.0, "output_per_mtok": 2.0},
+            },
         ],
     }
     process = GatewayProcess(config=config, workdir=tmp_path_factory.mktemp("responses-sdk")).start()
@@ -296,7 +301,15 @@ def test_unknown_model_and_unknown_response_are_404(gateway: GatewayProcess) -> 
         client(gateway).responses.retrieve("resp_missing")
 
 
-def test_usage_is_priced_and_in_the_ledger(gateway: GatewayProcess) -> None:
+def test_streamed_native_usage_is_priced(gateway: GatewayProcess) -> None:
+    with client(gateway).responses.stream(model="native-priced", input="price me") as stream:
+        final = stream.get_final_response()
+    assert final.usage is not None
+    # 20 input tokens at $1/M + 5 output tokens at $2/M (no cached-input price configured)
+    assert final.usage.model_extra["cost"] == pytest.approx(20e-6 + 10e-6, rel=0.2)
+
+
+def test_translated_usage_is_priced(gateway: GatewayProcess) -> None:
     response = client(gateway).responses.create(model="chat", input="price me")
     assert response.usage is not None
     # 20 input tokens at $1/M (3 cached: no cached price configured) + 5 output at $2/M

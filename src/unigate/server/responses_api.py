@@ -265,6 +265,9 @@ class ResponsesSurface:
                     if isinstance(response, dict):
                         event = {**event, "response": self._own(response, body, response_id)}
                         if event.get("type") in ("response.completed", "response.incomplete"):
+                            usage = event["response"].get("usage")
+                            if isinstance(usage, dict) and stream.context.cost is not None:
+                                event["response"]["usage"] = {**usage, "cost": stream.context.cost}
                             await self._save(event["response"], body, conversation, principal)
                     yield sse(event)
                     continue
