@@ -103,6 +103,35 @@ class App:
             raise _MethodNotAllowed(f"Method {method} is not allowed on {path}.")
         raise NotFound(f"Unknown endpoint: {method} {path}", code="unknown_url")
 
+    async def dispatch(
+        self, method: str, path: str, body: bytes, principal: Principal, request_id: str
+    ) -> Response | StreamingResponse:
+        """Serve a request made inside the gateway (a batch line) as ``principal``, through the
+        same route and handler as one from a client; errors come back as error responses."""
+        scope: Scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "headers": [(b"content-type", b"application/json")],
+            "query_string": b"",
+        }
+
+        async def nothing() -> dict[str, Any]:
+            return {"type": "http.disconnect"}
+
+        request = Request(scope, nothing, body)
+        request.path_params["request_id"] = request_id
+        try:
+            route = self._match(method, path, request)
+            if route.public:
+                return await route.handler(request)
+            return await route.handler(request, principal)
+        except GatewayError as exc:
+            return error_response(exc)
+        except Exception:
+            log.exception("unhandled error on internal %s %s", method, path)
+            return error_response(GatewayError("Internal error in the gateway; see its log.", code="internal_error"))
+
     # -- ASGI ------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
