@@ -138,7 +138,8 @@ def test_redis_away_under_load_loses_nothing(start_gateway, make_upstream, redis
         {
             "server": {"master_key": MASTER},
             "redis_url": url,
-            "accounts": {"redis_prefix": redis_prefix},
+            # a reservation whose admission reply was lost with the connection expires after this
+            "accounts": {"redis_prefix": redis_prefix, "reservation_ttl": 3},
             "models": [priced_model("priced", upstream.base_url)],
         }
     )
@@ -155,6 +156,10 @@ def test_redis_away_under_load_loses_nothing(start_gateway, make_upstream, redis
     served = load.statuses[200]
     usage = _drained(admin, key["id"], served)
     assert usage["requests"] == served
-    credit = admin.get(f"/admin/keys/{key['id']}")["balance"]["credit"]
+    deadline = time.monotonic() + 30
+    while (credit := admin.get(f"/admin/keys/{key['id']}")["balance"]["credit"])["reserved"] and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.5)
     assert credit["spent"] == pytest.approx(served * COST) == pytest.approx(usage["cost"])
     assert credit["reserved"] == 0
