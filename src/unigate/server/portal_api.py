@@ -123,6 +123,11 @@ def key_view(portal: Portal, row: Any) -> dict[str, Any]:
 
 def install(app: App) -> None:
     if not app.config.portal.enabled:
+
+        async def disabled(request: Request) -> Response:  # the dashboard asks before showing its sign-in
+            return json_response({"enabled": False, "signed_in": False})
+
+        app.route("GET", "/auth/session", disabled, public=True)
         return
     runtime = runtime_of(app)
     if runtime is None:
@@ -169,6 +174,7 @@ def install(app: App) -> None:
     async def session_info(request: Request) -> Response:
         session = await authenticator.session_of(request)
         base = {
+            "enabled": True,
             "registration": portal.settings.registration,
             "oidc": portal.settings.oidc.button_label if portal.settings.oidc else None,
             "password_reset": portal.mailer.enabled,
@@ -241,7 +247,7 @@ def install(app: App) -> None:
             _, raw, _ = await portal.sso_finish(code, state, _ip(request), session_cookie(request, secure))
         except GatewayError as exc:
             return _redirect(f"/ui#/signin?error={quote(exc.message[:200])}", [clear])
-        return _redirect("/ui#/keys", [clear, *session_cookies(raw)])
+        return _redirect("/ui#/mykeys", [clear, *session_cookies(raw)])
 
     async def stripe_webhook(request: Request) -> Response:
         if portal.payments is None:

@@ -3,7 +3,8 @@
   "use strict";
   const C = window.UGCharts;
   const KEY_STORE = "unigate.key";
-  const state = { key: sessionStorage.getItem(KEY_STORE) || "", who: null, timer: null, models: null, aborts: [] };
+  // key: an API key typed in (kept for the tab); csrf: set when signed in with an account (a cookie session)
+  const state = { key: sessionStorage.getItem(KEY_STORE) || "", csrf: null, who: null, timer: null, models: null, aborts: [] };
 
   // ---------------------------------------------------------------------------------------
   // helpers
@@ -31,7 +32,9 @@
 
   async function api(path, options) {
     const opts = Object.assign({ method: "GET" }, options || {});
-    const headers = { authorization: "Bearer " + state.key };
+    const headers = {};
+    if (state.key || !state.csrf) headers.authorization = "Bearer " + state.key;
+    if (state.csrf && opts.method !== "GET") headers["x-csrf-token"] = state.csrf;
     if (opts.body !== undefined) headers["content-type"] = "application/json";
     const reply = await fetch(path, { method: opts.method, headers: headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
     const raw = await reply.text();
@@ -103,19 +106,38 @@
       throw err;
     }
     sessionStorage.setItem(KEY_STORE, key);
+    enter();
+  }
+
+  // Show the dashboard for state.who: a key or the master key, or a signed-in user (who.user),
+  // whose pages depend on their role (admin, team admin, member).
+  function enter() {
     $("#signin").hidden = true;
     $("#app").hidden = false;
     const who = state.who;
-    $("#who").textContent = who.admin ? (who.kind === "master" ? "admin (master key)" : "admin (no auth)") : `key ${who.key_name || who.key_id}`;
-    for (const link of document.querySelectorAll("[data-admin]")) link.hidden = !who.admin;
+    if (who.user) $("#who").textContent = `${who.user.email} (${who.role.replace("_", " ")})`;
+    else $("#who").textContent = who.admin ? (who.kind === "master" ? "admin (master key)" : "admin (no auth)") : `key ${who.key_name || who.key_id}`;
+    for (const link of document.querySelectorAll("#nav a")) link.hidden = !allowed(link.dataset.page);
     route();
+  }
+
+  // which pages the signed-in party sees: account pages for users, operator pages for keys and admins
+  function allowed(name) {
+    const page = pages[name], who = state.who;
+    if (!page || !who) return false;
+    if (page.allowed) return page.allowed(who);
+    if (who.user && !who.admin) return false;
+    return name !== "keys" || who.admin;
   }
 
   function signOut(message) {
     clearTimer();
+    if (state.csrf) fetch("/auth/logout", { method: "POST", headers: { "x-csrf-token": state.csrf } }).catch(() => null);
     state.key = "";
+    state.csrf = null;
     state.who = null;
     sessionStorage.removeItem(KEY_STORE);
+    if (window.UGPortal) window.UGPortal.signedOut();
     $("#app").hidden = true;
     $("#signin").hidden = false;
     $("#signin-error").textContent = message || "";
@@ -552,8 +574,9 @@
   async function route() {
     clearTimer();
     if (!state.who) return;
-    let name = (location.hash.replace(/^#\//, "") || "overview").split("?")[0];
-    if (!pages[name] || (name === "keys" && !state.who.admin)) name = "overview";
+    const home = state.who.user && !state.who.admin ? "mykeys" : "overview";
+    let name = (location.hash.replace(/^#\//, "") || home).split("?")[0];
+    if (!allowed(name)) name = home;
     for (const link of document.querySelectorAll("#nav a")) link.classList.toggle("active", link.dataset.page === name);
     const page = $("#page");
     page.innerHTML = "";
@@ -562,6 +585,8 @@
   }
   window.addEventListener("hashchange", route);
 
+  window.UGApp = { h, $, api, pages, state, usd, num, table, stat, showError, every, enter, signIn, signOut, route };
+  if (window.UGPortal) window.UGPortal.start();
   // A gateway without a master key lets anyone on loopback in: try that before asking for a key.
-  signIn(state.key).catch(() => signOut(""));
+  else signIn(state.key).catch(() => signOut(""));
 })();
