@@ -37,6 +37,7 @@ from urllib.parse import quote
 
 import orjson
 
+from unigate.accounts.audit import entry_view
 from unigate.accounts.install import runtime_of
 from unigate.accounts.models import iso
 from unigate.accounts.payments import WebhookRejected
@@ -393,25 +394,7 @@ def install(app: App) -> None:
             since=_since(query.get("since")),
             limit=limit,
         )
-        return json_response(
-            {
-                "object": "list",
-                "data": [
-                    {
-                        "id": r.id,
-                        "ts": iso(r.ts),
-                        "actor": r.actor,
-                        "actor_email": r.actor_email,
-                        "action": r.action,
-                        "target": r.target,
-                        "detail": r.detail,
-                        "ip": r.ip,
-                        "ok": r.ok,
-                    }
-                    for r in rows
-                ],
-            }
-        )
+        return json_response({"object": "list", "data": [entry_view(row) for row in rows]})
 
     app.route("GET", "/auth/session", session_info, public=True)
     app.route("POST", "/auth/register", register, public=True)
