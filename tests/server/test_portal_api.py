@@ -440,3 +440,20 @@ def test_bad_input_is_4xx_never_5xx(gateway, browsers, mailbox):
         assert reply.status_code < 500, (path, reply.status_code, reply.text[:200])
     assert member.send("DELETE", "/portal/api/keys/").status_code == 404
     assert member.send("DELETE", "/portal/api/keys/a/b").status_code == 404
+
+
+def test_admin_api_changes_are_audited(gateway):
+    team = _team(gateway, "audited")
+    key = admin(gateway.url, "POST", "/admin/keys", {"name": "ci", "team_id": team}).json()
+    assert admin(gateway.url, "POST", f"/admin/keys/{key['id']}/topup", {"amount": 3}).status_code == 200
+    assert admin(gateway.url, "DELETE", f"/admin/keys/{key['id']}").status_code == 200
+    entries = admin(gateway.url, "GET", "/admin/audit").json()["data"]
+    seen = [(e["action"], e["target"], e["actor"]) for e in reversed(entries)]
+    assert seen == [
+        ("team.create", team, "master"),
+        ("key.create", key["id"], "master"),
+        ("key.topup", key["id"], "master"),
+        ("key.revoke", key["id"], "master"),
+    ]
+    assert key["key"] not in json.dumps(entries)  # the secret never reaches the audit log
+    assert admin(gateway.url, "GET", "/admin/audit?action=key.topup").json()["data"][0]["detail"] == {"amount": 3.0}
