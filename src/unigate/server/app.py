@@ -87,6 +87,10 @@ class App:
         else:
             self._exact[(method, path)] = Route(handler, public, errors=errors, max_body=max_body)
 
+    def resolve(self, method: str, path: str, request: Request) -> Route:
+        """The route serving ``method path`` (an alias path handing over to another route)."""
+        return self._match(method, path, request)
+
     def _match(self, method: str, path: str, request: Request) -> Route:
         route = self._exact.get((method, path))
         if route is not None:
