@@ -139,6 +139,9 @@ class Gateway:
         self._dynamic_names = 0
         self._environ = dict(os.environ if environ is None else environ)
         self.groups = build_groups(config, self.catalog, self._environ)
+        # what the config (and the environment's providers) serve; the groups dict also comes to
+        # hold remembered client-chosen provider/<model> names, which are never listed
+        self.configured_models = frozenset(self.groups)
         self.providers: ProviderSet | None = None
         self.router: Router | None = None
         self.health = Health()  # deployment cooldowns; routing.install swaps in a shared store
@@ -527,7 +530,7 @@ class Gateway:
         return self.catalog.info(first.provider, first.model, name)
 
     def list_models(self) -> list[dict[str, Any]]:
-        return [self.describe_model(name) for name in self.groups]
+        return [self.describe_model(name) for name in self.groups if name in self.configured_models]
 
     def describe_model(self, name: str) -> dict[str, Any]:
         group = self.groups.get(name)

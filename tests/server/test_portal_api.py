@@ -457,3 +457,26 @@ def test_admin_api_changes_are_audited(gateway):
     ]
     assert key["key"] not in json.dumps(entries)  # the secret never reaches the audit log
     assert admin(gateway.url, "GET", "/admin/audit?action=key.topup").json()["data"][0]["detail"] == {"amount": 3.0}
+
+
+def test_wallet_and_budget_share_limit_requests(gateway, browsers, mailbox):
+    team = _team(gateway, "shared", budget=10, budget_period="month")
+    member = sign_up(gateway, browsers, mailbox, "ivan@example.test")
+    user_id = member.get("/portal/api/me").json()["user"]["id"]
+    assert admin(gateway.url, "PATCH", f"/portal/api/users/{user_id}", {"team_id": team}).status_code == 200
+    granted = admin(gateway.url, "POST", f"/portal/api/users/{user_id}/credit", {"amount": 1, "note": "trial"})
+    assert granted.status_code == 200 and granted.json()["wallet"]["credit"]["total"] == pytest.approx(1.25)
+    secret = member.post("/portal/api/keys", {"name": "k"}).json()["key"]
+    client = openai.OpenAI(base_url=gateway.base_url, api_key=secret, max_retries=0)
+    ask = {"model": "cloud-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20}
+    assert client.chat.completions.create(**ask).choices
+    # the team's budget share for this member: nothing left → refused, naming the user's budget
+    share = admin(gateway.url, "PATCH", f"/portal/api/users/{user_id}", {"budget": 0, "budget_period": "month"})
+    assert share.status_code == 200
+    with pytest.raises(openai.APIStatusError) as refused:
+        client.chat.completions.create(**ask)
+    assert refused.value.status_code == 402 and "user 'ivan@example.test'" in refused.value.message
+    admin(gateway.url, "PATCH", f"/portal/api/users/{user_id}", {"budget": None})
+    assert client.chat.completions.create(**ask).choices
+    history = member.get("/portal/api/credits").json()["history"]
+    assert [(h["kind"], h["note"]) for h in history] == [("grant", "trial")]
