@@ -164,7 +164,10 @@ class ObservabilityConfig(_Strict):
     log_requests: bool = Field(True, description="one line per request on the unigate.requests logger")
     log_prompts: bool = Field(False, description="include request messages in the request log (off: never logged)")
     metrics: bool = Field(True, description="serve Prometheus metrics at /metrics")
-    metrics_public: bool = Field(True, description="/metrics without the master key (labels never hold keys)")
+    metrics_public: bool = Field(False, description="/metrics without any credential (it shows per-team usage)")
+    metrics_token: str | None = Field(
+        None, description="a bearer token that may read /metrics (for a scraper), besides the master key"
+    )
     otel: bool = Field(False, description="OpenTelemetry spans per request (needs the 'otel' extra)")
 
 

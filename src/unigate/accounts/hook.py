@@ -138,6 +138,26 @@ class Accountant:
             plan.balances.append(BalanceCheck(name, limits.budget_nusd, amount))
             plan.balance_owners.append((limits, f"{_ADJECTIVE[limits.budget_period]} budget", end))
 
+    async def admit_unmetered(self, principal: Any, holder: str) -> None:
+        """A request that costs nothing upstream (count_tokens, feedback) still counts against
+        the key's and its team's requests per minute; refused with 429 past them."""
+        account: Account | None = principal.metadata.get("account")
+        if account is None:
+            return
+        plan = _Plan()
+        owners = [(f"key '{account.key.name}'", f"key:{account.key.id}", account.key)]
+        if account.team is not None:
+            owners.append((f"team '{account.team.name}'", f"team:{account.team.id}", account.team))
+        for label, key, limits in owners:
+            if limits.rpm:
+                plan.windows.append(WindowCheck(f"rpm:{key}", limits.rpm, MINUTE))
+                plan.window_labels.append(f"{label} allows {limits.rpm} requests per minute")
+        if not plan.windows:
+            return
+        admission = await self.state.admit(holder, self.ttl, plan.windows)
+        if not admission.ok:
+            raise self._refusal(admission.kind, admission.index or 0, admission, plan, 0)
+
     # -- the hook --------------------------------------------------------------------------
 
     async def before(self, ctx: RequestContext, request: dict[str, Any]) -> None:

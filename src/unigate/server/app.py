@@ -17,6 +17,7 @@ from typing import Any
 from unigate.errors import GatewayError, NotFound
 from unigate.gateway import Gateway, Principal
 from unigate.server.auth import Authenticator, MasterKeyAuthenticator
+from unigate.server.guard import check_request
 from unigate.server.http import (
     Handler,
     Receive,
@@ -58,6 +59,8 @@ class App:
         self.config = gateway.config
         self.authenticator: Authenticator = authenticator or MasterKeyAuthenticator(self.config.server.master_key)
         self.max_body = self.config.server.max_body_bytes
+        # no master key: loopback only, and requests addressed to other hosts are refused (guard.py)
+        self.loopback_mode = not self.config.server.master_key
         self._exact: dict[tuple[str, str], Route] = {}
         self._prefix: list[tuple[str, str, Route]] = []
         self.on_startup: list[Lifecycle] = []
@@ -86,6 +89,10 @@ class App:
             self._prefix.sort(key=lambda item: -len(item[1]))
         else:
             self._exact[(method, path)] = Route(handler, public, errors=errors, max_body=max_body)
+
+    def resolve(self, method: str, path: str, request: Request) -> Route:
+        """The route serving ``method path`` (an alias path handing over to another route)."""
+        return self._match(method, path, request)
 
     def _match(self, method: str, path: str, request: Request) -> Route:
         route = self._exact.get((method, path))
@@ -188,6 +195,7 @@ class App:
         route: Route | None = None
         try:
             route = self._match(scope["method"], scope["path"], request)
+            check_request(request, self.loopback_mode)
             if scope["method"] in ("POST", "PUT", "PATCH"):
                 request.body = await read_body(receive, route.max_body or self.max_body)
             if route.public:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from unigate.private_files import private_dir
 from unigate.state.base import (
     Admission,
     BalanceCheck,
@@ -80,7 +81,7 @@ class _Queue:
         """Find the journal left by a previous run; its records are read lazily (spilled)."""
         if self.directory is None:
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)  # unwritten ledger rows: owner-only
         for path in sorted(self.directory.glob(f"{self.name}.*.journal")):
             number = int(path.name.rsplit(".", 2)[1])
             with path.open("rb") as handle:
