@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.fake_stripe import FakeStripe, sign
 from tests.support.fake_upstream import Mode
+from tests.support.gateway_process import free_port
 from tests.support.mailbox import Mailbox
 from tests.support.portal import PASSWORD, Browser, admin, portal_config
 
@@ -314,6 +315,7 @@ def test_privilege_escalation(gateway, browsers, mailbox):
     over = lead.send("PATCH", f"/portal/api/users/{lead_id}", {"budget": 5, "budget_period": "month"})
     assert over.status_code == 400 and over.json()["error"]["code"] == "budget_split_exceeded"
     assert lead.get("/portal/api/usage?scope=team").status_code == 200
+    assert lead.send("PATCH", f"/portal/api/users/{other_id}", {"team_id": None}).status_code == 404
     assert lead.send("DELETE", f"/portal/api/keys/{own.json()['id']}").status_code == 200
 
     # nothing above changed a role
@@ -350,8 +352,9 @@ def test_password_reset_by_mail(gateway, browsers, mailbox):
 
 def test_registration_modes_and_invites(start_gateway, make_upstream, browsers, mailbox):
     upstream = make_upstream()
+    closed = f"http://127.0.0.1:{free_port()}"  # a payment provider that cannot be reached
     gateway = start_gateway(
-        portal_config(upstream.base_url, smtp=mailbox.smtp_config, stripe_url=None, registration="invite")
+        portal_config(upstream.base_url, smtp=mailbox.smtp_config, stripe_url=closed, registration="invite")
     )
     browser = browsers(gateway.url)
     closed = browser.post("/auth/register", {"email": "frank@example.test", "password": PASSWORD})
@@ -367,6 +370,11 @@ def test_registration_modes_and_invites(start_gateway, make_upstream, browsers, 
     assert joined.status_code == 201 and joined.json()["verification_required"] is False
     assert browser.login("frank@example.test").status_code == 200
     assert browser.get("/portal/api/me").json()["team"]["id"] == team
+    down = browser.post("/portal/api/checkout", {"amount": 10})
+    assert down.status_code == 502 and down.json()["error"]["code"] == "payment_provider_error"
+    # the session cookie: HttpOnly, SameSite, not Secure over plain HTTP (Secure and __Host- under TLS)
+    cookie = next(c for c in browser.last_login.headers.get_list("set-cookie") if c.startswith("unigate_session="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie and "Secure" not in cookie
     assert admin(gateway.url, "GET", "/portal/api/me").json()["admin"] is True  # the master key stays for automation
 
 

@@ -678,6 +678,8 @@ class Portal:
         if not (actor.admin or actor.team_admin):
             raise PermissionDenied("Only admins and team admins change users.", code="team_admin_required")
         admin_only = {"role", "team_id", "disabled"} & set(data)
+        if data.get("team_id", "") is None and target.team_id == actor.team_id and actor.team_admin:
+            admin_only.discard("team_id")  # a team admin may take a member out of their own team
         if admin_only and not actor.admin:
             raise PermissionDenied(
                 f"Only admins change {', '.join(sorted(admin_only))}.",
