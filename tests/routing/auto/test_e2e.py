@@ -176,7 +176,7 @@ def test_feedback_round_trip_and_export(gateway, upstream, tmp_path):
     records = [json.loads(line) for line in out.stdout.splitlines()]
     assert records == [{"prompt": TRIVIAL, "request_id": request_id, "label": 0.75}]
 
-    from unigate.routing.learned.data import load_jsonl
+    from unigate.router_training.data import load_jsonl
 
     path = tmp_path / "train.jsonl"
     path.write_text(out.stdout)
