@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from unigate.catalog import Catalog, ModelInfo, Price
+from unigate.catalog.counting import OutputCounter, estimated_usage, response_output_bytes, tokens_for_bytes
 from unigate.config import GatewayConfig, ModelConfig
 from unigate.errors import BadRequest, GatewayError, NotFound
 from unigate.providers._http import new_session
@@ -32,11 +33,14 @@ from unigate.types import (
     EmbeddingRequest,
     EmbeddingResponse,
     Timeouts,
+    Usage,
+    as_json,
     new_request_id,
 )
 
 _T = TypeVar("_T")
 MAX_DYNAMIC_GROUPS = 1000  # "provider/<any model>" groups remembered for routing statistics
+MAX_MODEL_NAME = 200  # characters: the ledger's model column (a longer name could never be recorded)
 
 
 @dataclass(slots=True)
@@ -66,7 +70,7 @@ class RequestContext:
     endpoint: str = "chat"
     started: float = field(default_factory=time.perf_counter)
     trace: RouteTrace = field(default_factory=RouteTrace)
-    usage: dict[str, Any] | None = None
+    usage: Usage | None = None
     cost: float | None = None
     error: GatewayError | None = None
     status: str = "ok"  # ok | error | cancelled
@@ -99,6 +103,21 @@ class RequestHook(Protocol):
     async def after(self, ctx: RequestContext) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """A non-chat request kind routed through the same pipeline as chat (see ``Gateway.operate``).
+
+    ``call(provider, request, deployment)`` does the upstream call and returns the result;
+    ``usage(result)`` reads the canonical usage (media units included) from it. ``method`` is
+    the provider method the call needs: deployments whose provider lacks it are skipped.
+    """
+
+    endpoint: str  # the catalog's endpoint name (transcription, image_generation, rerank, …)
+    method: str
+    call: Callable[[Any, dict[str, Any], Deployment], Awaitable[Any]]
+    usage: Callable[[Any], Usage | None]
+
+
 @dataclass(slots=True)
 class ChatResult:
     response: ChatResponse
@@ -120,6 +139,9 @@ class Gateway:
         self._dynamic_names = 0
         self._environ = dict(os.environ if environ is None else environ)
         self.groups = build_groups(config, self.catalog, self._environ)
+        # what the config (and the environment's providers) serve; the groups dict also comes to
+        # hold remembered client-chosen provider/<model> names, which are never listed
+        self.configured_models = frozenset(self.groups)
         self.providers: ProviderSet | None = None
         self.router: Router | None = None
         self.health = Health()  # deployment cooldowns; routing.install swaps in a shared store
@@ -151,6 +173,17 @@ class Gateway:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    @property
+    def environ(self) -> dict[str, str]:
+        """The environment the gateway reads provider keys from."""
+        return self._environ
+
+    def http_session(self) -> Any:
+        """The shared upstream HTTP session (an ``aiohttp.ClientSession``) once started."""
+        if self.providers is None:
+            raise RuntimeError("Gateway.start() has not been called")
+        return self.providers.context.http
+
     def add_hook(self, hook: RequestHook) -> None:
         self.hooks.append(hook)
 
@@ -164,6 +197,13 @@ class Gateway:
         endpoint: str,
         request_id: str | None,
     ) -> RequestContext:
+        model = request["model"]
+        if isinstance(model, str) and len(model) > MAX_MODEL_NAME:
+            raise BadRequest(
+                f"'model' is {len(model)} characters long; at most {MAX_MODEL_NAME} are accepted.",
+                param="model",
+                code="invalid_value",
+            )
         return RequestContext(
             request_id=request_id or new_request_id(),
             principal=principal or Principal(),
@@ -197,6 +237,12 @@ class Gateway:
                 code="model_not_found",
                 param="model",
             )
+        await self.admit(ctx, request)
+        return group
+
+    async def admit(self, ctx: RequestContext, request: dict[str, Any]) -> None:
+        """The hooks' ``before`` (limits, budget, …) for a request the caller routes itself
+        (native pass-through); ``finish`` must follow it exactly once."""
         for index, hook in enumerate(self.hooks):
             try:
                 await hook.before(ctx, request)
@@ -206,29 +252,51 @@ class Gateway:
                 for earlier in self.hooks[:index]:
                     await earlier.after(ctx)
                 raise
-        return group
+
+    async def finish(self, ctx: RequestContext) -> None:
+        """Price ``ctx.usage`` on ``ctx.trace.deployment`` and run the hooks' ``after``."""
+        deployment = ctx.trace.deployment
+        if ctx.usage is not None and deployment is not None and ctx.cost is None:
+            ctx.cost = self.catalog.request_cost(deployment.provider, deployment.model, ctx.usage, None)
+        await self._after(ctx)
 
     async def _after(self, ctx: RequestContext) -> None:
         ctx.latency_ms = (time.perf_counter() - ctx.started) * 1e3
         for hook in self.hooks:
             await hook.after(ctx)
 
-    def _price(self, ctx: RequestContext, usage: dict[str, Any] | None) -> None:
+    def _price_produced(self, ctx: RequestContext, request: Any, usage: Usage | None, output_bytes: int) -> None:
+        """Price what the upstream produced: its own usage, or — when it reported none — the
+        gateway's count of the prompt it sent and the output it received (catalog/counting)."""
+        if usage is None and ctx.trace.deployment is not None:
+            usage = estimated_usage(request, output_bytes)
+            ctx.extras["usage_estimated"] = True
+        elif usage is not None and ctx.trace.continuations and output_bytes:
+            # a continued stream's usage covers its last segment only: the earlier segments'
+            # output was produced (and delivered) too
+            counted = tokens_for_bytes(output_bytes)
+            if counted > int(usage.get("completion_tokens") or 0):
+                usage = {**usage, "completion_tokens": counted}
+                usage["total_tokens"] = int(usage.get("prompt_tokens") or 0) + counted
+        self._price(ctx, usage)
+
+    def _price(self, ctx: RequestContext, usage: Usage | None) -> None:
         deployment = ctx.trace.deployment
         ctx.usage = usage
         if usage is not None and deployment is not None:
-            ctx.cost = self.catalog.cost(deployment.provider, deployment.model, usage)
+            ctx.cost = self.catalog.cost(deployment.provider, deployment.model, usage, deployment.public_name)
             if ctx.cost is not None:
                 usage["cost"] = ctx.cost
 
     async def chat(
         self, request: ChatRequest, principal: Principal | None = None, *, request_id: str | None = None
     ) -> ChatResult:
-        ctx = self._context(request, principal, False, "chat", request_id)
-        group = await self._before(ctx, request)
+        ctx = self._context(as_json(request), principal, False, "chat", request_id)
+        group = await self._before(ctx, as_json(request))
         router = self._router()
         response = await self._routed(ctx, router.chat(request, group, ctx.trace, allowed=ctx.principal.allowed_models))
-        self._price(ctx, response.get("usage"))
+        usage = response.get("usage")
+        self._price_produced(ctx, request, usage, 0 if usage else response_output_bytes(response))
         await self._after(ctx)
         return ChatResult(response, ctx)
 
@@ -237,14 +305,14 @@ class Gateway:
     ) -> StreamResult:
         """Route a streaming request. Returns once the first content chunk is in hand, so a
         failure before it can still fall back and the caller may still answer with an error."""
-        ctx = self._context(request, principal, True, "chat", request_id)
-        group = await self._before(ctx, request)
+        ctx = self._context(as_json(request), principal, True, "chat", request_id)
+        group = await self._before(ctx, as_json(request))
         router = self._router()
         chunks = await self._routed(
             ctx, router.chat_stream(request, group, ctx.trace, allowed=ctx.principal.allowed_models)
         )
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-        return StreamResult(self._settle_stream(ctx, chunks, include_usage), ctx)
+        return StreamResult(self._settle_stream(ctx, request, chunks, include_usage), ctx)
 
     async def _routed(self, ctx: RequestContext, call: Awaitable[_T]) -> _T:
         """Await routing; if it fails (or the caller goes away) the hooks still see the request end."""
@@ -260,21 +328,24 @@ class Gateway:
             raise
 
     async def _settle_stream(
-        self, ctx: RequestContext, chunks: AsyncIterator[ChatChunk], include_usage: bool
+        self, ctx: RequestContext, request: ChatRequest, chunks: AsyncIterator[ChatChunk], include_usage: bool
     ) -> AsyncIterator[ChatChunk]:
-        usage: dict[str, Any] | None = None
+        usage: Usage | None = None
+        produced = OutputCounter()  # what was delivered, charged if the usage never comes
         try:
             async for chunk in chunks:
+                produced.feed(chunk)
                 chunk_usage = chunk.get("usage")
                 if chunk_usage:
                     usage = chunk_usage
-                    self._price(ctx, usage)
+                    self._price(ctx, usage)  # before it is sent: the client sees usage.cost
                     if not include_usage:
                         # the gateway always asks upstream for usage (to account for it); the
                         # client sees it only if it asked
                         if not chunk.get("choices"):
                             continue
-                        chunk = {k: v for k, v in chunk.items() if k != "usage"}
+                        chunk = chunk.copy()
+                        del chunk["usage"]
                 yield chunk
         except GatewayError as exc:
             ctx.error, ctx.status = exc, "error"
@@ -283,15 +354,15 @@ class Gateway:
             ctx.status = "cancelled"
             raise
         finally:
-            if usage is None:
-                ctx.usage = None
+            if usage is None or ctx.trace.continuations:
+                self._price_produced(ctx, request, usage, produced.bytes)
             await self._after(ctx)
 
     async def embed(
         self, request: EmbeddingRequest, principal: Principal | None = None, *, request_id: str | None = None
     ) -> tuple[EmbeddingResponse, RequestContext]:
-        ctx = self._context(request, principal, False, "embeddings", request_id)
-        group = await self._before(ctx, request)
+        ctx = self._context(as_json(request), principal, False, "embeddings", request_id)
+        group = await self._before(ctx, as_json(request))
         router = self._router()
         last: GatewayError | None = None
         try:
@@ -308,7 +379,7 @@ class Gateway:
                         continue
                     raise
                 ctx.trace.deployment = deployment
-                self._price(ctx, response.get("usage"))
+                self._price_produced(ctx, request, response.get("usage"), 0)
                 return response, ctx
             assert last is not None
             raise last
@@ -318,15 +389,128 @@ class Gateway:
         finally:
             await self._after(ctx)
 
+    # -- other endpoints ---------------------------------------------------------------------
+
+    def serves(self, deployment: Deployment, endpoint: str) -> bool:
+        """Whether a deployment can serve ``endpoint``: its provider implements it and the
+        catalog (or config) does not say the model serves something else. A model the catalog
+        does not know is assumed capable: the upstream has the last word."""
+        known = self.catalog.endpoints(deployment.provider, deployment.model, deployment.public_name)
+        return known is None or endpoint in known
+
+    def check_endpoint(self, ctx: RequestContext, operation: Operation) -> None:
+        from unigate.catalog.media import ENDPOINT_LABELS
+
+        group = self._router().groups.get(ctx.model) or self._dynamic_group(ctx.model)
+        if group is None:
+            return  # _before says the model does not exist
+        providers = self._router().providers
+        for deployment in group.deployments:
+            if self.serves(deployment, operation.endpoint) and _has_method(providers, deployment, operation.method):
+                return
+        raise BadRequest(
+            f"The model '{ctx.model}' does not support {ENDPOINT_LABELS.get(operation.endpoint, operation.endpoint)}.",
+            param="model",
+            code="model_not_supported",
+        )
+
+    async def operate(
+        self,
+        operation: Operation,
+        request: dict[str, Any],
+        principal: Principal | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> tuple[Any, RequestContext]:
+        """A non-chat request (audio, images, rerank, moderation) through the one pipeline:
+        access check → hooks (limits, budget) → routing with retries and fallbacks → cost →
+        hooks (settle, ledger, metrics, log)."""
+        ctx = self._context(request, principal, False, operation.endpoint, request_id)
+        self.check_endpoint(ctx, operation)
+        group = await self._before(ctx, request)
+        router = self._router()
+
+        async def call(provider: Any, body: dict[str, Any], deployment: Deployment) -> Any:
+            if not self.serves(deployment, operation.endpoint) or not hasattr(provider, operation.method):
+                raise BadRequest(f"deployment '{deployment.id}' does not serve {operation.endpoint}", param="model")
+            return await operation.call(provider, body, deployment)
+
+        result = await self._routed(
+            ctx, router.call(request, group, ctx.trace, call, allowed=ctx.principal.allowed_models)
+        )
+        self._price_media(ctx, operation.usage(result))
+        await self._after(ctx)
+        return result, ctx
+
+    async def operate_stream(
+        self,
+        operation: Operation,
+        request: dict[str, Any],
+        principal: Principal | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> tuple[Any, AsyncIterator[bytes], RequestContext]:
+        """Like ``operate`` for an upstream that streams bytes (speech audio, transcription
+        events): ``operation.call`` returns ``(head, chunks)`` once the upstream answered, so
+        failures before that fall back; ``operation.usage`` is then called with the head and
+        must return usage known up front or None; the stream's ``usage`` hook below may refine it."""
+        ctx = self._context(request, principal, True, operation.endpoint, request_id)
+        self.check_endpoint(ctx, operation)
+        group = await self._before(ctx, request)
+        router = self._router()
+
+        async def call(provider: Any, body: dict[str, Any], deployment: Deployment) -> Any:
+            if not self.serves(deployment, operation.endpoint) or not hasattr(provider, operation.method):
+                raise BadRequest(f"deployment '{deployment.id}' does not serve {operation.endpoint}", param="model")
+            return await operation.call(provider, body, deployment)
+
+        head, chunks = await self._routed(
+            ctx, router.call(request, group, ctx.trace, call, allowed=ctx.principal.allowed_models)
+        )
+        self._price_media(ctx, operation.usage(head))
+        return head, self._settle_bytes(ctx, chunks, head), ctx
+
+    async def _settle_bytes(self, ctx: RequestContext, chunks: AsyncIterator[bytes], head: Any) -> AsyncIterator[bytes]:
+        try:
+            async for data in chunks:
+                yield data
+            final = getattr(head, "final_usage", None)
+            if final is not None:
+                self._price_media(ctx, final)
+        except GatewayError as exc:
+            ctx.error, ctx.status = exc, "error"
+            raise
+        except BaseException:
+            ctx.status = "cancelled"
+            raise
+        finally:
+            await self._after(ctx)
+
+    def _price_media(self, ctx: RequestContext, usage: Usage | None) -> None:
+        deployment = ctx.trace.deployment
+        ctx.usage = usage
+        if usage is not None and deployment is not None:
+            ctx.cost = self.catalog.request_cost(deployment.provider, deployment.model, usage, deployment.public_name)
+
     # -- models ------------------------------------------------------------------------------
 
-    def _dynamic_group(self, name: str) -> ModelGroup | None:
-        """``provider/any-model`` for a provider whose key is configured serves that model id."""
+    def find_group(self, name: str) -> ModelGroup | None:
+        """The group the router would use for ``name`` (configured, remembered, or a dynamic
+        ``provider/model`` built afresh), without remembering anything."""
+        groups = self.router.groups if self.router is not None else self.groups
+        return groups.get(name) or self._dynamic_candidate(name)
+
+    def _dynamic_candidate(self, name: str) -> ModelGroup | None:
         provider, sep, model = name.partition("/")
         if not sep or not model or not self._provider_available(provider):
             return None
-        deployment = _deployment(self.config, name, 0, provider, model, None, self._environ)
-        group = ModelGroup(name, [deployment])
+        return ModelGroup(name, [_deployment(self.config, name, 0, provider, model, None, self._environ)])
+
+    def _dynamic_group(self, name: str) -> ModelGroup | None:
+        """``provider/any-model`` for a provider whose key is configured serves that model id."""
+        group = self._dynamic_candidate(name)
+        if group is None:
+            return None
         self._dynamic_names += 1
         if self._dynamic_names <= MAX_DYNAMIC_GROUPS:  # clients choose these names: keep memory bounded
             self._router().groups[name] = group
@@ -343,10 +527,10 @@ class Gateway:
         if group is None:
             return None
         first = group.deployments[0]
-        return self.catalog.info(first.provider, first.model)
+        return self.catalog.info(first.provider, first.model, name)
 
     def list_models(self) -> list[dict[str, Any]]:
-        return [self.describe_model(name) for name in self.groups]
+        return [self.describe_model(name) for name in self.groups if name in self.configured_models]
 
     def describe_model(self, name: str) -> dict[str, Any]:
         group = self.groups.get(name)
@@ -356,6 +540,15 @@ class Gateway:
         assert info is not None
         first = group.deployments[0]
         price = info.price
+        from unigate.catalog.media import ENDPOINTS, modalities
+
+        # a model the catalog does not know: chat (its provider's kind), as configured or not
+        endpoints = self.catalog.endpoints(first.provider, first.model, name) or frozenset(
+            ["embeddings"] if info.embedding else ["chat"]
+        )
+        media = self.catalog.media(first.provider, first.model)
+        audio_in = media is not None and media.audio_in
+        audio_out = media is not None and media.audio_out
         return {
             "id": name,
             "object": "model",
@@ -364,7 +557,8 @@ class Gateway:
             "providers": sorted({d.provider for d in group.deployments}),
             "context_window": info.context_window,
             "max_output_tokens": info.max_output_tokens,
-            "modalities": {"input": ["text", "image"] if info.vision else ["text"], "output": ["text"]},
+            "modalities": modalities(endpoints, info.vision, audio_in, audio_out),
+            "endpoints": sorted(endpoints, key=ENDPOINTS.index),
             "capabilities": info.capabilities(),
             "pricing": None
             if price is None
@@ -376,6 +570,13 @@ class Gateway:
             },
             "local": all(d.provider in LOCAL_PROVIDERS for d in group.deployments),
         }
+
+
+def _has_method(providers: ProviderSet, deployment: Deployment, method: str) -> bool:
+    try:
+        return hasattr(providers.get(deployment.provider), method)
+    except GatewayError:
+        return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,11 +617,25 @@ def _deployment(
     )
 
 
-def _apply_overrides(catalog: Catalog, model: ModelConfig, deployments: list[Deployment]) -> None:
-    if model.pricing is not None:
-        price = Price(model.pricing.input_per_mtok, model.pricing.output_per_mtok, model.pricing.cached_input_per_mtok)
-        for deployment in deployments:
-            catalog.set_price_override(deployment.provider, deployment.model, price)
+def _apply_overrides(catalog: Catalog, model: ModelConfig) -> None:
+    if model.media_pricing is not None:
+        from unigate.catalog.media import price_from_mapping
+
+        catalog.set_media_price_override(model.name, price_from_mapping(model.media_pricing.model_dump()))
+    if model.capabilities is not None and model.capabilities.endpoints is not None:
+        catalog.set_endpoints_override(model.name, frozenset(model.capabilities.endpoints))
+    pricing = model.pricing
+    if pricing is not None:  # the public model's own price, whatever upstream id serves it
+        catalog.set_price_override(
+            model.name,
+            Price(
+                pricing.input_per_mtok,
+                pricing.output_per_mtok,
+                pricing.cached_input_per_mtok,
+                pricing.cache_write_per_mtok,
+                pricing.cache_write_1h_per_mtok,
+            ),
+        )
 
 
 def build_groups(config: GatewayConfig, catalog: Catalog, environ: dict[str, str]) -> dict[str, ModelGroup]:
@@ -431,7 +646,7 @@ def build_groups(config: GatewayConfig, catalog: Catalog, environ: dict[str, str
             _deployment(config, model.name, i, spec.provider, spec.model, spec, environ)
             for i, spec in enumerate(model.deployments)
         ]
-        _apply_overrides(catalog, model, deployments)
+        _apply_overrides(catalog, model)
         groups[model.name] = ModelGroup(model.name, deployments, model.routing)
 
     local = config.local_model

@@ -99,6 +99,56 @@ def test_invalid_admin_input_is_a_400(gateway):
     assert admin.client.get("/admin/usage", params={"group_by": "colour"}).status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"name": "ms", "expires_at": 1_900_000_000_000}, "expires_at"),  # milliseconds
+        ({"name": "past", "expires_at": -5}, "expires_at"),
+        ({"name": "far", "expires_at": "99999-01-01"}, "expires_at"),
+        ({"name": "rich", "credit": 1e300}, "credit"),
+        ({"name": "rich", "budget": 2e9}, "budget"),
+        ({"name": "fast", "rpm": 2**70}, "rpm"),
+        ({"name": "x" * 201}, "name"),
+        ({"name": "tagged", "tags": ["t" * 201]}, "tags"),
+    ],
+)
+def test_out_of_range_admin_values_are_refused_and_never_stored(gateway, body, param):
+    admin = Admin(gateway.url)
+    before = admin.get("/admin/keys")["data"]
+    reply = admin.client.post("/admin/keys", json=body)
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"]["param"] == param
+    assert admin.get("/admin/keys")["data"] == before  # nothing stored, and the listing still works
+
+
+def test_top_ups_must_be_positive_and_bounded(gateway):
+    admin = Admin(gateway.url)
+    key = admin.create_key(name="topped", credit=1.0)
+    team = admin.client.post("/admin/teams", json={"name": "topped-team", "credit": 1.0}).json()
+    for path in (f"/admin/keys/{key['id']}/topup", f"/admin/teams/{team['id']}/topup"):
+        for amount in (-5, 0, 1e300, "10", None):
+            reply = admin.client.post(path, json={"amount": amount})
+            assert reply.status_code == 400, (path, amount, reply.text)
+            assert reply.json()["error"]["param"] == "amount"
+        assert admin.client.post(path, json={"amount": 999_999_999}).status_code == 200
+        assert admin.client.post(path, json={"amount": 5}).status_code == 400  # past the bound in total
+    assert admin.get(f"/admin/keys/{key['id']}")["credit"] == 1_000_000_000.0
+    assert admin.get(f"/admin/teams/{team['id']}")["credit"] == 1_000_000_000.0
+
+
+def test_the_admin_api_reads_only_json_bodies(gateway):
+    """A web page can post text/plain or a form across origins without a preflight: never read."""
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        reply = httpx.post(
+            gateway.url + "/admin/keys",
+            content=b'{"name": "csrf"}',
+            headers={"authorization": f"Bearer {MASTER}", "content-type": content_type},
+        )
+        assert reply.status_code == 415, (content_type, reply.text)
+    names = [k["name"] for k in Admin(gateway.url).get("/admin/keys")["data"]]
+    assert "csrf" not in names
+
+
 def test_secrets_are_stored_only_as_hashes_and_never_logged(gateway):
     admin = Admin(gateway.url)
     key = admin.create_key(name="secretive")
@@ -142,3 +192,17 @@ def test_usage_time_filters_accept_unix_times_and_iso_dates_in_the_query(gateway
     assert admin.get("/admin/usage", key_id=key["id"], since=str(after))["total"]["requests"] == 0
     assert admin.get("/admin/usage", key_id=key["id"], since="2001-01-01T00:00:00Z")["total"]["requests"] == 1
     assert admin.client.get("/admin/usage", params={"since": "yesterday"}).status_code == 400
+
+
+def test_key_info_shows_one_spent_figure_right_after_a_burst(gateway):
+    admin = Admin(gateway.url)
+    key = admin.create_key(name="bursty", credit=1.0)
+    for _ in range(5):
+        assert chat(gateway.url, key["key"]).status_code == 200
+    info = httpx.get(f"{gateway.url}/v1/key/info", headers={"authorization": f"Bearer {key['key']}"}).json()
+    # before the ledger flush: the live figure everywhere, the ledger's own total named apart
+    assert info["spent"] == info["balance"]["credit"]["spent"] > 0
+    assert info["spent_recorded"] <= info["spent"]
+    admin.flush()
+    info = httpx.get(f"{gateway.url}/v1/key/info", headers={"authorization": f"Bearer {key['key']}"}).json()
+    assert info["spent"] == info["spent_recorded"] == info["balance"]["credit"]["spent"]

@@ -14,6 +14,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from unigate.private_files import private_dir, private_file
+
 VERSION_TABLE = "unigate_accounts_version"
 _LOCK_ID = 0x756E6967  # "unig"
 
@@ -21,8 +23,7 @@ _LOCK_ID = 0x756E6967  # "unig"
 def database_url(config: Any) -> str:
     url: str | None = config.database_url
     if not url:
-        directory = Path(config.data_dir)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = private_dir(config.data_dir)
         return f"sqlite+aiosqlite:///{(directory / 'unigate.db').resolve()}"
     for plain, driver in (
         ("postgresql://", "postgresql+asyncpg://"),
@@ -38,6 +39,12 @@ def create_engine(config: Any) -> AsyncEngine:
     url = database_url(config)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
+        path = engine.url.database
+        if path and path != ":memory:":
+            # owner-only before SQLite first opens it; its -wal and -shm files copy this mode
+            for name in (path, path + "-wal", path + "-shm"):
+                if name == path or Path(name).exists():
+                    private_file(name)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -48,45 +55,53 @@ def create_engine(config: Any) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+    # a database that went away is noticed in seconds, not after the OS's TCP timeout
+    connect_args = {"timeout": 5} if url.startswith("postgresql+asyncpg") else {}
+    return create_async_engine(
+        url, pool_size=5, max_overflow=5, pool_pre_ping=True, pool_timeout=10, connect_args=connect_args
+    )
 
 
-def _run_upgrade(connection: Connection, revision: str) -> None:
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _run_upgrade(connection: Connection, revision: str, migrations: Path) -> None:
     from alembic import command
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.set_main_option("script_location", str(migrations))
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply the migrations (idempotent; safe to run from several replicas or workers at once)."""
+async def upgrade(engine: AsyncEngine, revision: str = "head", migrations: Path = MIGRATIONS) -> None:
+    """Apply the migrations (idempotent; safe to run from several replicas or workers at once).
+    ``migrations``: another package's Alembic folder (with its own version table) on the same database."""
     database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
     if database and database != ":memory:":
         # workers sharing one SQLite file take turns on a lock file beside it
         import asyncio
         import fcntl
 
-        with open(database + ".migrate.lock", "w") as lock:
+        with open(private_file(database + ".migrate.lock"), "w") as lock:
             await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
             try:
-                await _upgrade(engine, revision)
+                await _upgrade(engine, revision, migrations)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
         return
-    await _upgrade(engine, revision)
+    await _upgrade(engine, revision, migrations)
 
 
-async def _upgrade(engine: AsyncEngine, revision: str) -> None:
+async def _upgrade(engine: AsyncEngine, revision: str, migrations: Path) -> None:
     async with engine.connect() as connection:
         postgres = connection.dialect.name == "postgresql"
         if postgres:
             await connection.execute(text(f"SELECT pg_advisory_lock({_LOCK_ID})"))
             await connection.commit()
         try:
-            await connection.run_sync(_run_upgrade, revision)
+            await connection.run_sync(_run_upgrade, revision, migrations)
             await connection.commit()
         finally:
             if postgres:

@@ -8,8 +8,8 @@ budget). ``after`` makes one atomic ``settle``: the actual cost (``ctx.cost``) i
 those counters, the reservations and slots are released, the actual tokens go into the TPM
 windows and the ledger record is queued — all or nothing.
 
-Worst case = estimated prompt tokens × the highest input price among the deployments that
-could answer (the model's and its fallbacks') + max output tokens × the highest output price.
+The worst case is ``reservation.ReservationPolicy``'s: every deployment the request can reach,
+its fallbacks (configured and the request's own), ``n`` and the largest possible output.
 """
 
 from __future__ import annotations
@@ -20,15 +20,16 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import orjson
-
+from unigate.accounts.backlog import SettleBacklog
 from unigate.accounts.ledger import QUEUE, encode, usage_row
-from unigate.accounts.models import Account, Limits, iso, reservation_nano, to_nano, to_usd
-from unigate.accounts.service import AccountsService
+from unigate.accounts.models import Account, Limits, iso, to_nano, to_usd
+from unigate.accounts.reservation import ReservationPolicy
+from unigate.accounts.service import AccountsService, unavailable
 from unigate.config import RateLimitsConfig
-from unigate.errors import BudgetExceeded, PermissionDenied, RateLimited
+from unigate.errors import BudgetExceeded, GatewayError, PermissionDenied, RateLimited
 from unigate.gateway import Gateway, RequestContext
 from unigate.state import BalanceCheck, Charge, SemaphoreCheck, WindowAdd, WindowCheck
 
@@ -36,14 +37,6 @@ log = logging.getLogger("unigate.accounts")
 
 MINUTE = 60.0
 _ADJECTIVE = {"day": "daily", "week": "weekly", "month": "monthly"}
-IMAGE_TOKENS = 2000  # upper bound per image part (OpenAI high detail ≈ 1.1k, Anthropic ≈ 1.6k)
-
-
-@dataclass(frozen=True, slots=True)
-class WorstPrice:
-    input: float | None  # USD per 1M tokens, None when some deployment has no known price
-    output: float | None
-    max_output: int | None
 
 
 @dataclass(slots=True)
@@ -67,39 +60,6 @@ class _Plan:
     balance_owners: list[tuple[Limits, str, float | None]] = field(default_factory=list)
 
 
-def estimate_prompt_bytes(request: dict[str, Any]) -> int:
-    """UTF-8 bytes of everything that becomes prompt tokens (an upper bound on the token count
-    for byte-level BPE tokenizers), images at a fixed upper bound."""
-    total = 0
-    for message in request.get("messages") or ():
-        total += 8
-        content = message.get("content")
-        if isinstance(content, str):
-            total += len(content.encode())
-        elif isinstance(content, list):
-            for part in content:
-                if not isinstance(part, dict):
-                    continue
-                if part.get("type") == "text":
-                    total += len(str(part.get("text") or "").encode())
-                elif part.get("type") in ("image_url", "image", "input_image"):
-                    total += IMAGE_TOKENS
-                else:
-                    total += len(orjson.dumps(part))
-        if message.get("tool_calls"):
-            total += len(orjson.dumps(message["tool_calls"]))
-    if request.get("tools"):
-        total += len(orjson.dumps(request["tools"]))
-    if request.get("response_format"):
-        total += len(orjson.dumps(request["response_format"]))
-    embed_input = request.get("input")
-    if isinstance(embed_input, str):
-        total += len(embed_input.encode())
-    elif isinstance(embed_input, list):
-        total += sum(len(item.encode()) if isinstance(item, str) else 4 * len(item) for item in embed_input)
-    return total
-
-
 class Accountant:
     """The RequestHook of the accounts package."""
 
@@ -109,21 +69,39 @@ class Accountant:
         self.state = service.state
         self.settings = service.settings
         self.ttl = self.settings.reservation_ttl
-        self._prices: dict[str, WorstPrice] = {}
+        self.policy = ReservationPolicy(gateway.find_group, gateway.catalog, self.settings)
+        self.backlog = SettleBacklog(Path(gateway.config.data_dir) / "journal")
         self._active: dict[str, Ticket] = {}
         self._refresher: asyncio.Task[None] | None = None
+        self._replayer: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         self._refresher = asyncio.ensure_future(self._refresh_loop())
+        self._replayer = asyncio.ensure_future(self._replay_loop())
 
     async def stop(self) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
-            self._refresher = None
+        for task in (self._refresher, self._replayer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._refresher = self._replayer = None
+        with contextlib.suppress(Exception):
+            await self.backlog.replay(self.state)
+        await self.backlog.aclose()
+
+    async def _replay_loop(self) -> None:
+        """Settlements kept while the shared state was away go to it as soon as it answers."""
+        await self.backlog.start()
+        while True:
+            if self.backlog.pending:
+                try:
+                    await self.backlog.replay(self.state)
+                except Exception as exc:
+                    log.debug("shared state still unavailable: %s", exc)
+            await asyncio.sleep(1.0)
 
     async def _refresh_loop(self) -> None:
         """Keep the reservations of long requests alive; a dead process stops doing this."""
@@ -135,51 +113,6 @@ class Accountant:
                         await self.state.refresh(holder, self.ttl, ticket.semaphores, ticket.counters)
                     except Exception:
                         log.exception("could not refresh reservations")
-
-    # -- prices ----------------------------------------------------------------------------
-
-    def worst_price(self, model: str) -> WorstPrice:
-        cached = self._prices.get(model)
-        if cached is not None:
-            return cached
-        router = self.gateway.router
-        groups = router.groups if router is not None else self.gateway.groups
-        catalog = self.gateway.catalog
-        seen: set[str] = set()
-        pending = [model]
-        worst_in: float | None = 0.0
-        worst_out: float | None = 0.0
-        max_output: int | None = 0
-        while pending:
-            name = pending.pop()
-            group = groups.get(name)
-            if name in seen or group is None:
-                continue
-            seen.add(name)
-            for deployment in group.deployments:
-                price = catalog.price(deployment.provider, deployment.model)
-                if price is None:
-                    worst_in = worst_out = None
-                elif worst_in is not None and worst_out is not None:
-                    worst_in = max(worst_in, price.input, price.cached_input or 0.0)
-                    worst_out = max(worst_out, price.output)
-                out = catalog.info(deployment.provider, deployment.model).max_output_tokens
-                max_output = None if out is None or max_output is None else max(max_output, out)
-            routing = getattr(group, "routing", None)
-            for chain in ("fallbacks", "context_window_fallbacks", "content_filter_fallbacks"):
-                pending.extend(getattr(routing, chain, None) or ())
-        worst = WorstPrice(worst_in, worst_out, max_output or None)
-        self._prices[model] = worst
-        return worst
-
-    def _output_tokens(self, request: dict[str, Any], worst: WorstPrice, endpoint: str) -> int:
-        if endpoint == "embeddings":
-            return 0
-        asked = request.get("max_completion_tokens") or request.get("max_tokens")
-        if isinstance(asked, int) and asked > 0:
-            return min(asked, worst.max_output) if worst.max_output else asked
-        fallback = worst.max_output or self.settings.default_max_output_tokens
-        return min(fallback, self.settings.max_reserved_output_tokens)
 
     # -- planning --------------------------------------------------------------------------
 
@@ -205,6 +138,26 @@ class Accountant:
             plan.balances.append(BalanceCheck(name, limits.budget_nusd, amount))
             plan.balance_owners.append((limits, f"{_ADJECTIVE[limits.budget_period]} budget", end))
 
+    async def admit_unmetered(self, principal: Any, holder: str) -> None:
+        """A request that costs nothing upstream (count_tokens, feedback) still counts against
+        the key's and its team's requests per minute; refused with 429 past them."""
+        account: Account | None = principal.metadata.get("account")
+        if account is None:
+            return
+        plan = _Plan()
+        owners = [(f"key '{account.key.name}'", f"key:{account.key.id}", account.key)]
+        if account.team is not None:
+            owners.append((f"team '{account.team.name}'", f"team:{account.team.id}", account.team))
+        for label, key, limits in owners:
+            if limits.rpm:
+                plan.windows.append(WindowCheck(f"rpm:{key}", limits.rpm, MINUTE))
+                plan.window_labels.append(f"{label} allows {limits.rpm} requests per minute")
+        if not plan.windows:
+            return
+        admission = await self.state.admit(holder, self.ttl, plan.windows)
+        if not admission.ok:
+            raise self._refusal(admission.kind, admission.index or 0, admission, plan, 0)
+
     # -- the hook --------------------------------------------------------------------------
 
     async def before(self, ctx: RequestContext, request: dict[str, Any]) -> None:
@@ -213,7 +166,9 @@ class Accountant:
         if (account is None or not account.limits_anything) and model_limits is None:
             ctx.extras["accounts"] = Ticket()
             return
-        prompt_tokens = math.ceil(estimate_prompt_bytes(request) / self.settings.prompt_bytes_per_token)
+        spending = account is not None and account.limits_spend
+        reservation = self.policy.reserve(request, ctx.model, ctx.endpoint) if spending else None
+        prompt_tokens = reservation.prompt_tokens if reservation is not None else self.policy.prompt_tokens(request)
         plan = _Plan()
         if account is not None:
             self._rate_limits(plan, f"key '{account.key.name}'", f"key:{account.key.id}", account.key, prompt_tokens)
@@ -223,32 +178,37 @@ class Accountant:
         if model_limits is not None:
             self._rate_limits(plan, f"model '{ctx.model}'", f"model:{ctx.model}", model_limits, prompt_tokens)
         ticket = Ticket()
-        spending = account is not None and (
-            account.key.limits_spend or bool(account.team and account.team.limits_spend)
-        )
-        if spending and account is not None:
-            worst = self.worst_price(ctx.model)
-            if worst.input is None or worst.output is None:
+        if reservation is not None and account is not None:
+            unpriced = reservation.exposure.unpriced
+            if unpriced is not None:
                 raise PermissionDenied(
-                    f"The model '{ctx.model}' has no known price, so a key with a budget cannot use it. "
-                    "Set a price for it in the config (models[].pricing).",
+                    f"The model '{unpriced}' has no known price, so a key with a credit or budget cannot use it"
+                    + (f" (it can serve '{ctx.model}')." if unpriced != ctx.model else ".")
+                    + " Set a price for it in the config (models[].pricing).",
                     code="model_not_priced",
                 )
-            ticket.reserved = reservation_nano(
-                prompt_tokens, self._output_tokens(request, worst, ctx.endpoint), worst.input, worst.output
-            )
-            ticket.prompt_estimate_nusd = reservation_nano(prompt_tokens, 0, worst.input, 0.0)
+            ticket.reserved = reservation.nusd
+            ticket.prompt_estimate_nusd = reservation.prompt_nusd
             now = time.time()
             self._spend_limits(plan, account.key, ticket.reserved, now)
             if account.team is not None:
                 self._spend_limits(plan, account.team, ticket.reserved, now)
+            if account.user is not None:
+                self._spend_limits(plan, account.user, ticket.reserved, now)
         holder = ctx.request_id
-        for _ in range(3):
-            admission = await self.state.admit(holder, self.ttl, plan.windows, plan.semaphores, plan.balances)
-            if admission.kind != "missing":
-                break
-            for index in admission.missing:
-                await self.service.seed(plan.balance_owners[index][0], plan.balances[index].key)
+        try:
+            if self.backlog.pending:  # charges made while the state was away come first
+                await self.backlog.replay(self.state)
+            for _ in range(3):
+                admission = await self.state.admit(holder, self.ttl, plan.windows, plan.semaphores, plan.balances)
+                if admission.kind != "missing":
+                    break
+                for index in admission.missing:
+                    await self.service.seed(plan.balance_owners[index][0], plan.balances[index].key)
+        except GatewayError:
+            raise
+        except Exception as exc:
+            raise unavailable("the shared state", exc) from exc
         if not admission.ok:
             raise self._refusal(admission.kind, admission.index or 0, admission, plan, ticket.reserved)
         ticket.semaphores = [s.key for s in plan.semaphores]
@@ -291,6 +251,8 @@ class Accountant:
         try:
             if ctx.cost is not None:
                 cost = to_nano(ctx.cost)
+                if ctx.extras.get("usage_estimated") and ticket.reserved:
+                    cost = min(cost, ticket.reserved)  # a count is an estimate; the reservation is a bound
             elif ctx.usage is None and ctx.status == "cancelled" and ctx.trace.deployment is not None:
                 cost = ticket.prompt_estimate_nusd  # hung up before usage arrived: the prompt was paid for
             else:
@@ -299,12 +261,21 @@ class Accountant:
             tokens = int(usage.get("total_tokens") or 0) or int(usage.get("prompt_tokens") or 0) + int(
                 usage.get("completion_tokens") or 0
             )
-            await self.state.settle(
-                holder,
-                semaphores=ticket.semaphores,
-                charges=[Charge(key, cost) for key in ticket.counters],
-                windows=[WindowAdd(key, MINUTE, tokens) for key in ticket.tpm_windows],
-                record=(QUEUE, encode(usage_row(ctx, cost))),
-            )
+            charges = [Charge(key, cost) for key in ticket.counters]
+            windows = [WindowAdd(key, MINUTE, tokens) for key in ticket.tpm_windows]
+            record = (QUEUE, encode(usage_row(ctx, cost)))
         except Exception:
-            log.exception("could not settle request %s", ctx.request_id)
+            log.exception("could not price request %s", ctx.request_id)
+            return
+        try:
+            if self.backlog.pending:
+                raise ConnectionError("earlier settlements are still waiting")  # keep their order
+            await self.state.settle(
+                holder, semaphores=ticket.semaphores, charges=charges, windows=windows, record=record
+            )
+        except Exception as exc:
+            log.warning("shared state unavailable (%s); settlement of %s kept locally", exc, ctx.request_id)
+            try:
+                await self.backlog.keep(holder, ticket.semaphores, charges, windows, record)
+            except Exception:
+                log.exception("could not keep the settlement of request %s", ctx.request_id)

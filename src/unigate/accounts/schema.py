@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -22,6 +22,8 @@ teams = Table(
     Column("metadata", JSON, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("allowed_models", JSON, nullable=True),  # every key of the team is limited to these (0002)
+    Column("max_keys_per_member", Integer, nullable=True),  # self-service keys per member (0002)
 )
 
 keys = Table(
@@ -48,6 +50,7 @@ keys = Table(
     Column("metadata", JSON, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("user_id", String(40), nullable=True, index=True),  # the self-service user who owns it (0002)
 )
 
 ledger = Table(
@@ -75,4 +78,19 @@ ledger = Table(
     Index("ix_unigate_usage_key_ts", "key_id", "ts"),
     Index("ix_unigate_usage_team_ts", "team_id", "ts"),
     Index("ix_unigate_usage_ts", "ts"),
+)
+
+# Ledger records the database refused (after their batch failed and they were retried one by
+# one): kept whole, with the reason, and their cost still counted in the account's spend.
+usage_quarantine = Table(
+    "unigate_usage_quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("request_id", Text, nullable=True),
+    Column("key_id", Text, nullable=True),
+    Column("team_id", Text, nullable=True),
+    Column("cost_nusd", BigInteger, nullable=False),
+    Column("record", Text, nullable=False),  # the record as queued (JSON)
+    Column("error", Text, nullable=False),
 )

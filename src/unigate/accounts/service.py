@@ -16,11 +16,28 @@ from typing import Any
 
 from unigate.accounts.models import Account, Limits, hash_secret, limits_from_row, to_usd
 from unigate.accounts.store import Store
+from unigate.accounts.users import UserStore
 from unigate.config import AccountsConfig
+from unigate.errors import Overloaded
 from unigate.gateway import Principal
 from unigate.state import StateBackend
 
 log = logging.getLogger("unigate.accounts")
+
+
+class AccountsUnavailable(Overloaded):
+    """The database or the shared state is away: a request whose limits cannot be checked is
+    refused (503, retry shortly), never served unchecked."""
+
+    default_code = "accounts_unavailable"
+
+
+def unavailable(what: str, exc: BaseException) -> AccountsUnavailable:
+    log.warning("%s is unavailable: %s: %s", what, type(exc).__name__, exc)
+    return AccountsUnavailable(
+        f"Keys and budgets cannot be checked right now ({what} is unavailable). Retry shortly.", retry_after=5
+    )
+
 
 VERSION_KEY = "accounts:version"
 VERSION_POLL = 1.0
@@ -32,6 +49,7 @@ class AccountsService:
         self.settings = settings
         self.state = state
         self.store = store
+        self.users = UserStore(store.engine)
         self._cache: dict[str, tuple[Principal | None, float]] = {}
         self._has_keys: tuple[bool, float] | None = None
         self._version: bytes | None = None
@@ -49,7 +67,14 @@ class AccountsService:
         if cached is not None and cached[1] > now:
             principal = cached[0]
         else:
-            principal = await self._load(digest)
+            try:
+                principal = await self._load(digest)
+            except Exception as exc:
+                # the database is away: a key this process knows keeps its last known answer
+                # (no change can be made while it is away); an unknown key must wait
+                if cached is None:
+                    raise unavailable("the accounts database", exc) from exc
+                principal = cached[0]
             if principal is None and len(self._cache) > NEGATIVE_CACHE:
                 self._cache.clear()
             self._cache[digest] = (principal, now + self.settings.key_cache_ttl)
@@ -64,16 +89,49 @@ class AccountsService:
         row = await self.store.key_by_hash(digest)
         if row is None or not hmac.compare_digest(row.secret_hash, digest):
             return None
+        return await self._principal_of(row)
+
+    async def principal_by_id(self, key_id: str) -> Principal | None:
+        """The Principal of a key by its id (work done later on a key's behalf, e.g. batches);
+        None if the key no longer exists or may not be used."""
+        row = await self.store.key(key_id)
+        if row is None:
+            return None
+        principal = await self._principal_of(row)
+        if principal is None:
+            return None
+        account: Account = principal.metadata["account"]
+        if account.expires_at is not None and account.expires_at <= time.time():
+            return None
+        return principal
+
+    async def _principal_of(self, row: Any) -> Principal | None:
         if not row.enabled or row.revoked_at is not None:
             return None
         team = None
+        allowed = frozenset(row.allowed_models) if row.allowed_models is not None else None
         if row.team_id is not None:
             team_row = await self.store.team(row.team_id)
             if team_row is None or not team_row.enabled:
                 return None
             team = limits_from_row("team", team_row)
-        allowed = frozenset(row.allowed_models) if row.allowed_models is not None else None
-        account = Account(limits_from_row("key", row), team, allowed, row.expires_at)
+            team_models = getattr(team_row, "allowed_models", None)
+            if team_models is not None:  # the team's allowlist bounds every key in it
+                allowed = frozenset(team_models) if allowed is None else allowed & frozenset(team_models)
+        user = None
+        if getattr(row, "user_id", None) is not None:
+            user_row = await self.users.user(row.user_id)
+            if user_row is None or user_row.disabled:
+                return None
+            user = Limits(
+                "user",
+                user_row.id,
+                user_row.email,
+                credit_nusd=user_row.credit_nusd,
+                budget_nusd=user_row.budget_nusd,
+                budget_period=user_row.budget_period,
+            )
+        account = Account(limits_from_row("key", row), team, allowed, row.expires_at, user)
         return Principal(
             "key",
             key_id=row.id,
@@ -87,7 +145,11 @@ class AccountsService:
         now = time.monotonic()
         await self._check_version(now)
         if self._has_keys is None or self._has_keys[1] <= now:
-            self._has_keys = (await self.store.has_keys(), now + self.settings.key_cache_ttl)
+            try:
+                self._has_keys = (await self.store.has_keys(), now + self.settings.key_cache_ttl)
+            except Exception as exc:
+                if self._has_keys is None:
+                    raise unavailable("the accounts database", exc) from exc
         return self._has_keys[0]
 
     async def changed(self) -> None:
@@ -123,12 +185,18 @@ class AccountsService:
         """Load a spend counter into the state from the database (only if it is not there)."""
         now = time.time()
         if counter.startswith("credit:"):
-            row = await (self.store.key(limits.id) if limits.kind == "key" else self.store.team(limits.id))
-            spent = int(row.spent_nusd) if row is not None else 0
+            if limits.kind == "user":  # a user's spend is their keys' spend in the ledger
+                spent = await self.users.spent(limits.id)
+            else:
+                row = await (self.store.key(limits.id) if limits.kind == "key" else self.store.team(limits.id))
+                spent = int(row.spent_nusd) if row is not None else 0
             await self.state.init_counter(counter, spent)
             return
         start, end = limits.budget_counter(now)[1:]
-        spent = await self.store.spent_since(limits.kind, limits.id, start)
+        if limits.kind == "user":
+            spent = await self.users.spent(limits.id, since=start)
+        else:
+            spent = await self.store.spent_since(limits.kind, limits.id, start)
         await self.state.init_counter(counter, spent, expire=end - now + 86400)
 
     async def balance(self, limits: Limits) -> dict[str, Any]:

@@ -45,7 +45,7 @@ from unigate.providers._bedrock_parse import (
 )
 from unigate.providers._http import join_url, open_stream, post_json, transport_error
 from unigate.providers.base import ProviderContext
-from unigate.types import ChatChunk, ChatRequest, ChatResponse, Deployment, new_completion_id, now
+from unigate.types import ChatChunk, ChatMessage, ChatRequest, ChatResponse, Deployment, new_completion_id, now
 
 __all__ = [
     "STOP_REASONS",
@@ -165,7 +165,7 @@ def _content_blocks(content: Any) -> list[dict[str, Any]]:
     return blocks
 
 
-def _assistant_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+def _assistant_blocks(message: ChatMessage) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     # Only signed (or redacted) thinking goes back: Claude verifies it, and unsigned reasoning
     # text from another model would be rejected. Plain reasoning_content is dropped.
@@ -188,13 +188,13 @@ def _assistant_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
     return blocks
 
 
-def _tool_result(message: dict[str, Any]) -> dict[str, Any]:
+def _tool_result(message: ChatMessage) -> dict[str, Any]:
     content = message.get("content")
     blocks = _content_blocks(content) if isinstance(content, list) else [{"text": content or ""}]
     return {"toolResult": {"toolUseId": message.get("tool_call_id"), "content": blocks or [{"text": ""}]}}
 
 
-def _messages(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _messages(messages: list[ChatMessage]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """OpenAI messages → (system blocks, Converse messages with same-role turns merged)."""
     system: list[dict[str, Any]] = []
     out: list[dict[str, Any]] = []
@@ -235,6 +235,8 @@ def _tool_config(request: ChatRequest, messages: list[dict[str, Any]]) -> dict[s
         if function.get("description"):
             spec["description"] = function["description"]
         tools.append({"toolSpec": spec})
+        if tool.get("cache_control"):  # a prompt-cache mark → a cache checkpoint after this tool
+            tools.append({"cachePoint": {"type": "default"}})
     if not tools:
         return None
     choice = request.get("tool_choice")
@@ -356,6 +358,34 @@ class BedrockProvider:
 
     def _parse_error(self, status: int, raw: bytes, headers: Any) -> ProviderError:
         return parse_error(status, raw, headers)
+
+    async def rerank(self, request: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
+        """Rerank models (Cohere Rerank, Amazon Rerank) through InvokeModel."""
+        from unigate.providers.media import rerank_documents, rerank_reply
+
+        native: dict[str, Any] = {"query": request["query"], "documents": rerank_documents(request), "api_version": 2}
+        if request.get("top_n") is not None:
+            native["top_n"] = request["top_n"]
+        body = orjson.dumps(native)
+        region = region_of(deployment)
+        base = deployment.api_base or f"https://bedrock-runtime.{region}.amazonaws.com"
+        url = join_url(base, f"model/{quote(deployment.model, safe='')}/invoke")
+        headers = {"content-type": "application/json", "accept": "application/json", **dict(deployment.headers)}
+        token = bearer_token(deployment)
+        if token:
+            headers["authorization"] = "Bearer " + token
+        else:
+            headers = sign(url, body, headers, await self.credentials.frozen(deployment), region)
+        reply = await post_json(
+            self.http,
+            cast(str, URL(url, encoded=True)),
+            body,
+            headers,
+            deployment.timeouts,
+            self.name,
+            self._parse_error,
+        )
+        return rerank_reply(reply.get("results") or [], request, deployment.public_name)
 
     async def chat(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
         url, body, headers = await self._prepare(request, deployment, stream=False)

@@ -20,7 +20,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from unigate.config import ModelRoutingConfig
 from unigate.errors import GatewayError, NotFound, UpstreamRateLimited, UpstreamServerError, UpstreamTimeout
@@ -116,7 +116,11 @@ class Router:
 
     def _price(self, deployment: Deployment) -> float | None:
         if deployment.id not in self._prices:
-            price = self.catalog.price(deployment.provider, deployment.model) if self.catalog is not None else None
+            price = (
+                self.catalog.price(deployment.provider, deployment.model, deployment.public_name)
+                if self.catalog is not None
+                else None
+            )
             self._prices[deployment.id] = None if price is None else price.input + price.output
         return self._prices[deployment.id]
 
@@ -146,6 +150,23 @@ class Router:
         if cont is None:
             cont = group.routing.continue_on_failure
         return self._serve(primed, request, group, trace, options, allowed, cont and continuation.allowed(request))
+
+    async def call(
+        self,
+        request: Any,
+        group: ModelGroup,
+        trace: RouteTrace,
+        call: Callable[[Any, Any, Deployment], Awaitable[T]],
+        *,
+        allowed: frozenset[str] | None = None,
+    ) -> T:
+        """Any other request kind (audio, images, rerank, …): ``call(provider, request,
+        deployment)`` tried with the same retries, fallbacks and health as chat."""
+        options = parse_options(request, self.groups, allowed)
+        _, result = await self._route(
+            cast(ChatRequest, request), group, trace, options, allowed, cast(Call[T], call), stream=False
+        )
+        return result
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -361,13 +382,13 @@ class Router:
                         for chunk in primed.head:
                             yield chunk
                         async for chunk in primed.stream:
-                            if count_tokens and chunk.get("usage"):
-                                stats.add_tokens(int(chunk["usage"].get("total_tokens") or 0))
+                            if count_tokens and (usage := chunk.get("usage")):
+                                stats.add_tokens(int(usage.get("total_tokens") or 0))
                             yield chunk
                     else:
                         async for chunk in _tracked(primed, tracker, segment > 0):
-                            if count_tokens and chunk.get("usage"):
-                                stats.add_tokens(int(chunk["usage"].get("total_tokens") or 0))
+                            if count_tokens and (usage := chunk.get("usage")):
+                                stats.add_tokens(int(usage.get("total_tokens") or 0))
                             yield chunk
                 finally:
                     await _close(primed.stream)

@@ -4,8 +4,10 @@ Anthropic clients (the ``anthropic`` SDK, coding agents speaking the Messages AP
 model the gateway serves: the request is translated to the canonical OpenAI form
 (``_anthropic_inbound``), routed by ``Gateway.chat`` / ``chat_stream`` like any other, and the
 answer translated back. Every error — auth, validation, routing, upstream — is answered in
-Anthropic's shape (``{"type": "error", "error": {"type", "message"}}``), so these routes
-authenticate themselves rather than leave it to the app (whose errors are OpenAI-shaped).
+Anthropic's shape (``{"type": "error", "error": {"type", "message"}}``): the routes register
+:func:`error_response` as their error renderer, so the app renders body-limit, auth and
+unexpected errors in that shape too. Bodies are checked against the Anthropic schema
+(``anthropic_validation``) before translation.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ import orjson
 from unigate.errors import GatewayError, NotFound
 from unigate.gateway import Gateway, Principal
 from unigate.server._anthropic_inbound import StreamTranslator, error_payload, to_anthropic, to_openai
+from unigate.server.anthropic_validation import validate_messages_body
 from unigate.server.app import App
 from unigate.server.http import Request, Response, StreamingResponse, merge_route_headers
 from unigate.server.openai_api import route_headers
 from unigate.server.sse import SSE_HEADERS
+from unigate.server.unmetered import admit_unmetered
 from unigate.server.validation import parse_json_object, validate_chat
-from unigate.types import ChatChunk
+from unigate.types import ChatChunk, ChatRequest, as_json
 
 log = logging.getLogger("unigate.server")
 
@@ -76,7 +80,7 @@ def serving_providers(gateway: Gateway, model: str) -> frozenset[str]:
     return frozenset({provider}) if sep and rest else frozenset()
 
 
-def estimate_tokens(request: dict[str, Any]) -> int:
+def estimate_tokens(request: ChatRequest) -> int:
     """A rough count (≈4 characters a token, images at Anthropic's documented size) for upstreams
     that have no token-counting endpoint."""
     chars = 0
@@ -87,13 +91,13 @@ def estimate_tokens(request: dict[str, Any]) -> int:
         parts = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
         for part in parts:
             if part.get("type") == "text":
-                chars += len(part.get("text", ""))
+                chars += len(part.get("text") or "")
             elif part.get("type") in ("image_url", "file"):
                 images += 1
         for call in message.get("tool_calls") or ():
             chars += len(orjson.dumps(call.get("function") or {}))
         for block in message.get("thinking_blocks") or ():
-            chars += len(block.get("thinking", ""))
+            chars += len(block.get("thinking") or "")
     for tool in request.get("tools") or ():
         chars += len(orjson.dumps(tool))
     return max(1, math.ceil(chars / 4) + images * IMAGE_TOKENS)
@@ -102,55 +106,48 @@ def estimate_tokens(request: dict[str, Any]) -> int:
 def install(app: App) -> None:
     gateway = app.gateway
 
-    async def authenticate(request: Request) -> Principal:
-        # read at request time: the accounts package may replace the authenticator after install
-        return await app.authenticator.authenticate(request)
-
-    async def messages(request: Request) -> Response | StreamingResponse:
+    async def messages(request: Request, principal: Principal) -> Response | StreamingResponse:
         request_id = request.path_params["request_id"]
-        try:
-            principal = await authenticate(request)
-            body = parse_json_object(request.body, request.header(b"content-type"))
-            model = body.get("model")
-            providers = serving_providers(gateway, model) if isinstance(model, str) else frozenset()
-            chat = to_openai(body, providers)
-            validate_chat(chat)
-            merge_route_headers(request, chat)
-            id_header = (b"request-id", request_id.encode())
-            if chat.get("stream"):
-                stream = await gateway.chat_stream(chat, principal, request_id=request_id)
-                headers = [*SSE_HEADERS, id_header, *route_headers(stream.context)]
-                return StreamingResponse(anthropic_sse(stream.chunks, body["model"]), headers=headers)
-            result = await gateway.chat(chat, principal, request_id=request_id)
-            message = to_anthropic(result.response, body["model"])
-            return Response(
-                orjson.dumps(message), 200, [(b"content-type", JSON), id_header, *route_headers(result.context)]
-            )
-        except GatewayError as exc:
-            return error_response(exc, request_id)
+        chat, model = _chat_request(gateway, request)
+        validate_chat(as_json(chat))
+        merge_route_headers(request, as_json(chat))
+        id_header = (b"request-id", request_id.encode())
+        if chat.get("stream"):
+            stream = await gateway.chat_stream(chat, principal, request_id=request_id)
+            headers = [*SSE_HEADERS, id_header, *route_headers(stream.context)]
+            return StreamingResponse(anthropic_sse(stream.chunks, model), headers=headers)
+        result = await gateway.chat(chat, principal, request_id=request_id)
+        message = to_anthropic(result.response, model)
+        return Response(
+            orjson.dumps(message), 200, [(b"content-type", JSON), id_header, *route_headers(result.context)]
+        )
 
-    async def count_tokens(request: Request) -> Response:
-        request_id = request.path_params["request_id"]
-        try:
-            principal = await authenticate(request)
-            body = parse_json_object(request.body, request.header(b"content-type"))
-            model = body.get("model")
-            providers = serving_providers(gateway, model) if isinstance(model, str) else frozenset()
-            chat = to_openai(body, providers, count_only=True)
-            allowed = principal.allowed_models
-            if allowed is not None and chat["model"] not in allowed:
-                raise NotFound(f"The model '{chat['model']}' does not exist or is not available to this key.")
-            counted = await _upstream_count(gateway, chat) if providers == {"anthropic"} else None
-            tokens = counted if counted is not None else estimate_tokens(chat)
-            return Response(orjson.dumps({"input_tokens": tokens}), 200, [(b"content-type", JSON)])
-        except GatewayError as exc:
-            return error_response(exc, request_id)
+    async def count_tokens(request: Request, principal: Principal) -> Response:
+        await admit_unmetered(app, request, principal)
+        chat, _ = _chat_request(gateway, request, count_only=True)
+        validate_chat(as_json(chat))
+        allowed = principal.allowed_models
+        if allowed is not None and chat["model"] not in allowed:
+            raise NotFound(f"The model '{chat['model']}' does not exist or is not available to this key.")
+        providers = serving_providers(gateway, chat["model"])
+        counted = await _upstream_count(gateway, chat) if providers == {"anthropic"} else None
+        tokens = counted if counted is not None else estimate_tokens(chat)
+        return Response(orjson.dumps({"input_tokens": tokens}), 200, [(b"content-type", JSON)])
 
-    app.route("POST", "/v1/messages", messages, public=True)
-    app.route("POST", "/v1/messages/count_tokens", count_tokens, public=True)
+    # every error of these routes, from the body limit to an unexpected failure, is Anthropic-shaped
+    app.route("POST", "/v1/messages", messages, errors=error_response)
+    app.route("POST", "/v1/messages/count_tokens", count_tokens, errors=error_response)
 
 
-async def _upstream_count(gateway: Gateway, chat: dict[str, Any]) -> int | None:
+def _chat_request(gateway: Gateway, request: Request, *, count_only: bool = False) -> tuple[ChatRequest, str]:
+    """The body, checked against the Anthropic schema and translated to the canonical chat form."""
+    body = parse_json_object(request.body, request.header(b"content-type"))
+    validate_messages_body(body)
+    model = body["model"]
+    return to_openai(body, serving_providers(gateway, model), count_only=count_only), model
+
+
+async def _upstream_count(gateway: Gateway, chat: ChatRequest) -> int | None:
     """Ask Anthropic's own count_tokens endpoint (the first deployment of the model); ``None`` if
     that is not possible, so the caller falls back to an estimate."""
     from unigate.providers import anthropic

@@ -17,6 +17,7 @@ from typing import Any
 from unigate.errors import GatewayError, NotFound
 from unigate.gateway import Gateway, Principal
 from unigate.server.auth import Authenticator, MasterKeyAuthenticator
+from unigate.server.guard import check_request
 from unigate.server.http import (
     Handler,
     Receive,
@@ -35,6 +36,12 @@ log = logging.getLogger("unigate.server")
 # A handler that needs the caller gets it as a second argument.
 AuthedHandler = Callable[[Request, Principal], Awaitable[Response | StreamingResponse]]
 Lifecycle = Callable[[], Awaitable[None]]
+# Renders an error in a surface's own shape (OpenAI's by default): (error, request id) → response.
+ErrorRenderer = Callable[[GatewayError, str], Response]
+
+
+def openai_error(error: GatewayError, request_id: str) -> Response:
+    return error_response(error)
 
 
 @dataclass(slots=True)
@@ -42,6 +49,8 @@ class Route:
     handler: Any
     public: bool  # no authentication (health probes, static UI assets)
     prefix: bool = False
+    errors: ErrorRenderer = openai_error
+    max_body: int | None = None  # this route's body limit (uploads), else server.max_body_bytes
 
 
 class App:
@@ -50,6 +59,8 @@ class App:
         self.config = gateway.config
         self.authenticator: Authenticator = authenticator or MasterKeyAuthenticator(self.config.server.master_key)
         self.max_body = self.config.server.max_body_bytes
+        # no master key: loopback only, and requests addressed to other hosts are refused (guard.py)
+        self.loopback_mode = not self.config.server.master_key
         self._exact: dict[tuple[str, str], Route] = {}
         self._prefix: list[tuple[str, str, Route]] = []
         self.on_startup: list[Lifecycle] = []
@@ -59,14 +70,29 @@ class App:
 
     # -- registration ----------------------------------------------------------------------
 
-    def route(self, method: str, path: str, handler: Handler | AuthedHandler, *, public: bool = False) -> None:
+    def route(
+        self,
+        method: str,
+        path: str,
+        handler: Handler | AuthedHandler,
+        *,
+        public: bool = False,
+        errors: ErrorRenderer = openai_error,
+        max_body: int | None = None,
+    ) -> None:
         """Register ``handler`` for ``method path``; a path ending in ``/*`` matches a prefix and the
-        rest of the path is in ``request.path_params["rest"]``."""
+        rest of the path is in ``request.path_params["rest"]``. ``errors`` renders every error of
+        the route — body limits, auth, validation, an unexpected exception — in its surface's shape."""
         if path.endswith("/*"):
-            self._prefix.append((method, path[:-1], Route(handler, public, prefix=True)))
+            route = Route(handler, public, prefix=True, errors=errors, max_body=max_body)
+            self._prefix.append((method, path[:-1], route))
             self._prefix.sort(key=lambda item: -len(item[1]))
         else:
-            self._exact[(method, path)] = Route(handler, public)
+            self._exact[(method, path)] = Route(handler, public, errors=errors, max_body=max_body)
+
+    def resolve(self, method: str, path: str, request: Request) -> Route:
+        """The route serving ``method path`` (an alias path handing over to another route)."""
+        return self._match(method, path, request)
 
     def _match(self, method: str, path: str, request: Request) -> Route:
         route = self._exact.get((method, path))
@@ -83,6 +109,35 @@ class App:
         if any(p == path for (_, p) in self._exact):
             raise _MethodNotAllowed(f"Method {method} is not allowed on {path}.")
         raise NotFound(f"Unknown endpoint: {method} {path}", code="unknown_url")
+
+    async def dispatch(
+        self, method: str, path: str, body: bytes, principal: Principal, request_id: str
+    ) -> Response | StreamingResponse:
+        """Serve a request made inside the gateway (a batch line) as ``principal``, through the
+        same route and handler as one from a client; errors come back as error responses."""
+        scope: Scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "headers": [(b"content-type", b"application/json")],
+            "query_string": b"",
+        }
+
+        async def nothing() -> dict[str, Any]:
+            return {"type": "http.disconnect"}
+
+        request = Request(scope, nothing, body)
+        request.path_params["request_id"] = request_id
+        try:
+            route = self._match(method, path, request)
+            if route.public:
+                return await route.handler(request)
+            return await route.handler(request, principal)
+        except GatewayError as exc:
+            return error_response(exc)
+        except Exception:
+            log.exception("unhandled error on internal %s %s", method, path)
+            return error_response(GatewayError("Internal error in the gateway; see its log.", code="internal_error"))
 
     # -- ASGI ------------------------------------------------------------------------------
 
@@ -137,22 +192,23 @@ class App:
         id_header = (b"x-request-id", request_id.encode())
         request = Request(scope, receive)
         request.path_params["request_id"] = request_id
+        route: Route | None = None
         try:
             route = self._match(scope["method"], scope["path"], request)
+            check_request(request, self.loopback_mode)
             if scope["method"] in ("POST", "PUT", "PATCH"):
-                request.body = await read_body(receive, self.max_body)
+                request.body = await read_body(receive, route.max_body or self.max_body)
             if route.public:
                 response = await route.handler(request)
             else:
                 principal = await self.authenticator.authenticate(request)
                 response = await route.handler(request, principal)
         except GatewayError as exc:
-            response = error_response(exc)
+            response = (route.errors if route is not None else openai_error)(exc, request_id)
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            response = error_response(
-                GatewayError("Internal error in the gateway; see its log.", code="internal_error")
-            )
+            internal = GatewayError("Internal error in the gateway; see its log.", code="internal_error")
+            response = (route.errors if route is not None else openai_error)(internal, request_id)
         if isinstance(response, StreamingResponse):
             await self._stream(response, receive, send, id_header)
         else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from unigate.routing.auto.candidates import Candidate
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from unigate.routing.auto.selector import AutoRouter
 
 log = logging.getLogger("unigate.auto")
+
+# Recent request ids → the key that made them (None: master / anonymous), so feedback is taken
+# only from the request's own key. Bounded: older ids are looked up in the ledger instead.
+MAX_OWNERS = 50_000
 
 
 class AutoHook:
@@ -40,11 +45,16 @@ class AutoHook:
         self.candidates = candidates
         self.prompts = prompts
         self.traffic = traffic if traffic is not None else AutoTraffic()
+        self.owners: OrderedDict[str, str | None] = OrderedDict()
 
     async def before(self, ctx: RequestContext, request: dict[str, Any]) -> None:
         return None
 
     async def after(self, ctx: RequestContext) -> None:
+        owners = self.owners
+        owners[ctx.request_id] = ctx.principal.key_id
+        if len(owners) > MAX_OWNERS:
+            owners.popitem(last=False)
         try:
             self.live.record(ctx)
             auto = ctx.extras.get("auto")
@@ -56,7 +66,7 @@ class AutoHook:
     def _account(self, ctx: RequestContext, auto: dict[str, Any]) -> None:
         strongest = self.candidates.get(auto.get("strongest") or "")
         if ctx.usage and ctx.cost is not None and strongest is not None:
-            strong_cost = self.catalog.cost(strongest.provider, strongest.model, ctx.usage)
+            strong_cost = self.catalog.cost(strongest.provider, strongest.model, ctx.usage, strongest.name)
             if strong_cost is not None:
                 auto["estimated_saving_usd"] = round(strong_cost - ctx.cost, 10)
         if ctx.status == "ok":

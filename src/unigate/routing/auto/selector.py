@@ -92,6 +92,7 @@ class AutoRouter:
 
         eligible: list[Candidate] = []
         rejected: dict[str, str] = {}
+        allowed = ctx.principal.allowed_models
         for candidate in policy.candidates:
             reason = reject_reason(candidate, needs, limits, self.live)
             if reason is None:
@@ -100,16 +101,20 @@ class AutoRouter:
                 rejected[candidate.name] = reason
         for name in policy.unavailable:
             rejected[name] = "unavailable"
+        # the record (logs, ledger) keeps every reason; what the caller sees names only models its
+        # key may use: a restricted key never learns the names of the others
+        shown = rejected if allowed is None else {n: r for n, r in rejected.items() if n in allowed}
         if not eligible:
             raise NoEligibleModel(
-                _no_model_message(policy, rejected),
+                _no_model_message(policy, shown),
                 param="model",
-                headers={"x-unigate-auto-policy": policy.public_name, "x-unigate-auto-rejected": _compact(rejected)},
+                headers={"x-unigate-auto-policy": policy.public_name, "x-unigate-auto-rejected": _compact(shown)},
             )
 
         front, dominated = frontier(eligible)
         for candidate in dominated:
             rejected[candidate.name] = "dominated"
+            shown[candidate.name] = "dominated"
         top = strong_tier(front, policy.config.strong_quality)
         score: float | None = None
         success: dict[str, float] = {}
@@ -121,6 +126,7 @@ class AutoRouter:
                 for candidate in front[:index]:
                     if candidate.name in success:
                         rejected[candidate.name] = "below_target"
+                        shown[candidate.name] = "below_target"
         if index is None:
             if score is None and top > 0 and policy.threshold > 0:
                 score = self.scorers.score(policy.config.router, needs.prompt)
@@ -151,8 +157,8 @@ class AutoRouter:
         if success:
             headers["x-unigate-auto-success"] = _compact({name: f"{p:.3f}" for name, p in success.items()})
             headers["x-unigate-auto-target"] = f"{target:.4g}"
-        if rejected:
-            headers["x-unigate-auto-rejected"] = _compact(rejected)
+        if shown:
+            headers["x-unigate-auto-rejected"] = _compact(shown)
         if self.record_prompts:
             self.pending_prompts[ctx.request_id] = needs.prompt
             while len(self.pending_prompts) > MAX_PENDING_PROMPTS:
