@@ -156,6 +156,11 @@ def test_generations_wants_json(gateway: GatewayProcess) -> None:
     assert reply.status_code == 415
 
 
+def test_edits_want_multipart(gateway: GatewayProcess) -> None:
+    reply = httpx.post(f"{gateway.base_url}/images/edits", json={"model": "dall-e-2", "prompt": "x"})
+    assert reply.status_code == 415 and reply.json()["error"]["type"] == "invalid_request_error"
+
+
 def test_a_budgeted_key_reserves_and_pays_per_image(gateway: GatewayProcess) -> None:
     created = httpx.post(f"{gateway.url}/admin/keys", json={"name": "images", "credit": 0.1}).json()
     client = openai.OpenAI(base_url=gateway.base_url, api_key=created["key"], max_retries=0)
