@@ -64,6 +64,7 @@ class App:
         self.body_timeout = self.config.server.body_timeout
         # no master key: loopback only, and requests addressed to other hosts are refused (guard.py)
         self.loopback_mode = not self.config.server.master_key
+        self.trusted_origins = frozenset(o.rstrip("/").lower() for o in self.config.server.cors_origins)
         self._exact: dict[tuple[str, str], Route] = {}
         self._prefix: list[tuple[str, str, Route]] = []
         self.on_startup: list[Lifecycle] = []
@@ -202,7 +203,7 @@ class App:
         route: Route | None = None
         try:
             route = self._match(scope["method"], scope["path"], request)
-            check_request(request, self.loopback_mode)
+            check_request(request, self.loopback_mode, self.trusted_origins)
             if scope["method"] in ("POST", "PUT", "PATCH"):
                 request.body = await read_body(receive, route.max_body or self.max_body, self.body_timeout)
             if route.public:
