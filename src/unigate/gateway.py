@@ -577,8 +577,25 @@ class Gateway:
                 "cached_input_per_mtok": price.cached_input,
                 "currency": "USD",
             },
+            "media_pricing": _media_pricing(self.catalog.media_price(first.provider, first.model, name))
+            if endpoints - {"chat", "embeddings"}
+            else None,
             "local": all(d.provider in LOCAL_PROVIDERS for d in group.deployments),
         }
+
+
+def _media_pricing(price: Any) -> dict[str, Any] | None:
+    """A media model's prices in /v1/models (USD): only the units it is billed in."""
+    if price is None or price.empty:
+        return None
+    out: dict[str, Any] = {
+        name: getattr(price, name)
+        for name in ("per_minute", "per_mchar", "per_search")
+        if getattr(price, name) is not None
+    }
+    if price.per_image:
+        out["per_image"] = dict(price.per_image)
+    return {**out, "currency": "USD"} if out else None
 
 
 def _has_method(providers: ProviderSet, deployment: Deployment, method: str) -> bool:
