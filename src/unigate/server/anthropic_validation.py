@@ -48,7 +48,7 @@ class _Block(_Loose):
 
 
 class _Message(_Loose):
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "system"]  # system: a mid-conversation system turn (agents send them)
     content: StrictStr | list[_Block]
 
 
