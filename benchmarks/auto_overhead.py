@@ -15,9 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from unigate.routing.auto.install import build_router
+
 from unigate.config import validate
 from unigate.gateway import Gateway
-from unigate.routing.auto.install import build_router
 from unigate.routing.auto.scoring import Scorers
 from unigate.routing.learned.model import load_router
 from unigate.server.app import App

@@ -1,128 +1,74 @@
-"""Gateway: the orchestration of one request, with no HTTP details of its own.
+"""Gateway: the one pipeline every request goes through, with no HTTP details of its own.
 
-``Gateway.chat`` / ``chat_stream`` / ``embed`` are what the server calls and what a Python
-program can call in-process. Per request: resolve the model → pre-request hooks (limits,
-budget reservation) → routing (try, retry, fall back) → cost from the catalog → post-request
-hooks (settle, ledger, metrics, logs). Hooks are plug-ins; with none configured the path is
-just resolve → route → respond.
+Per request: auto routing (``model: "auto…"`` → a public model) → resolve the model group →
+access check → hooks' ``before`` (limits, budget reservation) → routing (try, retry, fall back,
+health, trace) → the provider → cost from the catalog → hooks' ``after`` (settle, ledger,
+metrics, logs; in reverse order). ``chat`` / ``chat_stream`` are that pipeline for chat;
+``run(operation, …)`` is the same for any other operation (embeddings, token counts, …).
+
+Everything the pipeline uses is given to the constructor (the server builds it in
+:mod:`unigate.composition`); with nothing but a config it is a bare gateway usable in-process.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import AsyncIterator, Awaitable
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
+from typing import Any, TypeVar
 
-from unigate.catalog import Catalog, ModelInfo, Price
-from unigate.config import GatewayConfig, ModelConfig
-from unigate.errors import BadRequest, GatewayError, NotFound
-from unigate.providers._http import new_session
-from unigate.providers.base import EmbeddingProvider, ProviderContext
-from unigate.providers.openai_compat import COMPAT_PROVIDERS
-from unigate.providers.registry import LOCAL_PROVIDERS, NATIVE_KEY_ENV, ProviderSet, key_env
-from unigate.routing.health import Health
-from unigate.routing.router import ModelGroup, Router, RouteTrace
-from unigate.types import (
-    ChatChunk,
-    ChatRequest,
-    ChatResponse,
-    Deployment,
-    EmbeddingRequest,
-    EmbeddingResponse,
-    Timeouts,
-    new_request_id,
+from unigate.catalog import Catalog, ModelInfo
+from unigate.config import GatewayConfig
+from unigate.context import (
+    AutoSelector,
+    ChatResult,
+    Principal,
+    RequestContext,
+    RequestHook,
+    StreamResult,
+    may_use,
 )
+from unigate.errors import GatewayError, model_not_found
+from unigate.operations import Operation
+from unigate.operations.embeddings import EMBEDDINGS
+from unigate.providers._http import new_session
+from unigate.providers.base import ProviderContext
+from unigate.providers.registry import ProviderSet
+from unigate.routing.groups import ModelGroup, ModelGroups
+from unigate.routing.health import Health
+from unigate.routing.router import Router
+from unigate.routing.stats import Stats
+from unigate.types import ChatChunk, ChatRequest, EmbeddingRequest, EmbeddingResponse, new_request_id
+
+__all__ = ["ChatResult", "Gateway", "Principal", "RequestContext", "StreamResult"]
 
 _T = TypeVar("_T")
-MAX_DYNAMIC_GROUPS = 1000  # "provider/<any model>" groups remembered for routing statistics
-
-
-@dataclass(slots=True)
-class Principal:
-    """Who is calling. ``kind``: "anonymous" (no auth configured), "master", or "key"."""
-
-    kind: str = "anonymous"
-    key_id: str | None = None
-    key_name: str | None = None
-    team_id: str | None = None
-    allowed_models: frozenset[str] | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_admin(self) -> bool:
-        return self.kind in ("master", "anonymous")
-
-
-@dataclass(slots=True)
-class RequestContext:
-    """Everything known about one request, filled in as it moves through the gateway."""
-
-    request_id: str
-    principal: Principal
-    model: str
-    stream: bool
-    endpoint: str = "chat"
-    started: float = field(default_factory=time.perf_counter)
-    trace: RouteTrace = field(default_factory=RouteTrace)
-    usage: dict[str, Any] | None = None
-    cost: float | None = None
-    error: GatewayError | None = None
-    status: str = "ok"  # ok | error | cancelled
-    latency_ms: float | None = None
-    extras: dict[str, Any] = field(default_factory=dict)  # hook-owned state (reservations, auto routing, …)
-
-    @property
-    def deployment(self) -> Deployment | None:
-        return self.trace.deployment
-
-
-class AutoSelector(Protocol):
-    """Chooses a concrete public model for ``model: "auto"``-style names (see routing/auto)."""
-
-    def handles(self, model: str) -> bool: ...
-
-    async def select(self, gateway: Gateway, ctx: RequestContext, request: dict[str, Any]) -> None: ...
-
-
-class RequestHook(Protocol):
-    """A plug-in around each request (limits, budgets, ledger, metrics, logs).
-
-    ``before`` may raise a GatewayError to refuse the request; ``after`` runs exactly once per
-    request that passed ``before`` — on success, failure and client cancellation — and must
-    not raise.
-    """
-
-    async def before(self, ctx: RequestContext, request: dict[str, Any]) -> None: ...
-
-    async def after(self, ctx: RequestContext) -> None: ...
-
-
-@dataclass(slots=True)
-class ChatResult:
-    response: ChatResponse
-    context: RequestContext
-
-
-@dataclass(slots=True)
-class StreamResult:
-    chunks: AsyncIterator[ChatChunk]
-    context: RequestContext
 
 
 class Gateway:
-    def __init__(self, config: GatewayConfig, *, environ: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        catalog: Catalog | None = None,
+        groups: ModelGroups | None = None,
+        hooks: Iterable[RequestHook] = (),
+        auto: AutoSelector | None = None,
+        health: Health | None = None,
+        stats: Stats | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        """``hooks``: ``before`` runs in this order, ``after`` in the reverse order.
+        ``environ``: where provider keys are looked up (default: the process environment)."""
         self.config = config
-        self.catalog = Catalog()
-        self.hooks: list[RequestHook] = []
-        self.auto: AutoSelector | None = None
-        self._dynamic_names = 0
-        self._environ = dict(os.environ if environ is None else environ)
-        self.groups = build_groups(config, self.catalog, self._environ)
+        self.catalog = catalog or (groups.catalog if groups is not None else Catalog())
+        self.groups = groups if groups is not None else ModelGroups.from_config(config, self.catalog, environ)
+        self.hooks: tuple[RequestHook, ...] = tuple(hooks)
+        self._hooks_after = self.hooks[::-1]
+        self.auto = auto
+        self.health = health or Health()  # deployment cooldowns (read by /health/ready and metrics)
+        self.stats = stats or Stats()  # per-deployment load and latency (read by strategies, auto)
         self.providers: ProviderSet | None = None
         self.router: Router | None = None
-        self.health = Health()  # deployment cooldowns; routing.install swaps in a shared store
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -133,7 +79,12 @@ class Gateway:
         self.providers = ProviderSet(ProviderContext(http=new_session()))
         capabilities = {m.name: m.capabilities for m in self.config.models if m.capabilities is not None}
         self.router = Router(
-            self.groups, self.providers, catalog=self.catalog, health=self.health, capabilities=capabilities
+            self.groups,
+            self.providers,
+            catalog=self.catalog,
+            health=self.health,
+            stats=self.stats,
+            capabilities=capabilities,
         )
 
     async def aclose(self) -> None:
@@ -151,66 +102,46 @@ class Gateway:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def add_hook(self, hook: RequestHook) -> None:
-        self.hooks.append(hook)
-
-    # -- requests ----------------------------------------------------------------------------
-
-    def _context(
-        self,
-        request: dict[str, Any],
-        principal: Principal | None,
-        stream: bool,
-        endpoint: str,
-        request_id: str | None,
-    ) -> RequestContext:
-        return RequestContext(
-            request_id=request_id or new_request_id(),
-            principal=principal or Principal(),
-            model=request["model"],
-            stream=stream,
-            endpoint=endpoint,
-        )
+    # -- the pipeline ------------------------------------------------------------------------
 
     def _router(self) -> Router:
         if self.router is None:
             raise RuntimeError("Gateway.start() has not been called")
         return self.router
 
-    async def _before(self, ctx: RequestContext, request: dict[str, Any]) -> ModelGroup:
-        router = self._router()
+    async def _admit(
+        self, request: dict[str, Any], principal: Principal | None, stream: bool, endpoint: str, request_id: str | None
+    ) -> tuple[RequestContext, ModelGroup]:
+        """Everything before routing: context, auto routing, model group, access, hooks' before."""
+        ctx = RequestContext(
+            request_id=request_id or new_request_id(),
+            principal=principal or Principal(),
+            model=request["model"],
+            stream=stream,
+            endpoint=endpoint,
+        )
         if self.auto is not None and self.auto.handles(ctx.model):
-            # auto routing rewrites request["model"] to the chosen public model
-            await self.auto.select(self, ctx, request)
+            await self.auto.select(ctx, request)  # rewrites request["model"] to the chosen model
             ctx.model = request["model"]
-        group = router.groups.get(ctx.model) or self._dynamic_group(ctx.model)
+        group = self.groups.resolve(ctx.model)
         if group is None:
-            raise NotFound(
-                f"The model '{ctx.model}' does not exist or is not served by this gateway.",
-                code="model_not_found",
-                param="model",
-            )
-        allowed = ctx.principal.allowed_models
-        if allowed is not None and ctx.model not in allowed:
-            raise NotFound(
-                f"The model '{ctx.model}' does not exist or is not available to this key.",
-                code="model_not_found",
-                param="model",
-            )
+            raise model_not_found(ctx.model)
+        if not may_use(ctx.principal.allowed_models, ctx.model):
+            raise model_not_found(ctx.model, reason="allowed")
         for index, hook in enumerate(self.hooks):
             try:
                 await hook.before(ctx, request)
             except BaseException:
-                # hooks that already admitted the request must release what they hold
+                # the hooks that already admitted the request release what they hold
                 ctx.status = "error"
-                for earlier in self.hooks[:index]:
+                for earlier in self.hooks[index - 1 :: -1] if index else ():
                     await earlier.after(ctx)
                 raise
-        return group
+        return ctx, group
 
-    async def _after(self, ctx: RequestContext) -> None:
+    async def _finish(self, ctx: RequestContext) -> None:
         ctx.latency_ms = (time.perf_counter() - ctx.started) * 1e3
-        for hook in self.hooks:
+        for hook in self._hooks_after:
             await hook.after(ctx)
 
     def _price(self, ctx: RequestContext, usage: dict[str, Any] | None) -> None:
@@ -221,15 +152,45 @@ class Gateway:
             if ctx.cost is not None:
                 usage["cost"] = ctx.cost
 
+    async def _routed(self, ctx: RequestContext, call: Awaitable[_T]) -> _T:
+        """Await routing; if it fails (or the caller goes away) the hooks still see the request end."""
+        try:
+            return await call
+        except GatewayError as exc:
+            ctx.error, ctx.status = exc, "error"
+            await self._finish(ctx)
+            raise
+        except BaseException:
+            ctx.status = "cancelled"
+            await self._finish(ctx)
+            raise
+
+    async def run(
+        self,
+        operation: Operation[_T],
+        request: dict[str, Any],
+        principal: Principal | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> tuple[_T, RequestContext]:
+        """Any non-streamed operation through the whole pipeline."""
+        ctx, group = await self._admit(request, principal, False, operation.endpoint, request_id)
+        router = self._router()
+        result = await self._routed(
+            ctx, router.route(request, group, ctx.trace, operation.call, allowed=ctx.principal.allowed_models)
+        )
+        self._price(ctx, operation.usage(result))
+        await self._finish(ctx)
+        return result, ctx
+
     async def chat(
         self, request: ChatRequest, principal: Principal | None = None, *, request_id: str | None = None
     ) -> ChatResult:
-        ctx = self._context(request, principal, False, "chat", request_id)
-        group = await self._before(ctx, request)
+        ctx, group = await self._admit(request, principal, False, "chat", request_id)
         router = self._router()
         response = await self._routed(ctx, router.chat(request, group, ctx.trace, allowed=ctx.principal.allowed_models))
         self._price(ctx, response.get("usage"))
-        await self._after(ctx)
+        await self._finish(ctx)
         return ChatResult(response, ctx)
 
     async def chat_stream(
@@ -237,27 +198,13 @@ class Gateway:
     ) -> StreamResult:
         """Route a streaming request. Returns once the first content chunk is in hand, so a
         failure before it can still fall back and the caller may still answer with an error."""
-        ctx = self._context(request, principal, True, "chat", request_id)
-        group = await self._before(ctx, request)
+        ctx, group = await self._admit(request, principal, True, "chat", request_id)
         router = self._router()
         chunks = await self._routed(
             ctx, router.chat_stream(request, group, ctx.trace, allowed=ctx.principal.allowed_models)
         )
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
         return StreamResult(self._settle_stream(ctx, chunks, include_usage), ctx)
-
-    async def _routed(self, ctx: RequestContext, call: Awaitable[_T]) -> _T:
-        """Await routing; if it fails (or the caller goes away) the hooks still see the request end."""
-        try:
-            return await call
-        except GatewayError as exc:
-            ctx.error, ctx.status = exc, "error"
-            await self._after(ctx)
-            raise
-        except BaseException:
-            ctx.status = "cancelled"
-            await self._after(ctx)
-            raise
 
     async def _settle_stream(
         self, ctx: RequestContext, chunks: AsyncIterator[ChatChunk], include_usage: bool
@@ -285,184 +232,20 @@ class Gateway:
         finally:
             if usage is None:
                 ctx.usage = None
-            await self._after(ctx)
+            await self._finish(ctx)
 
     async def embed(
         self, request: EmbeddingRequest, principal: Principal | None = None, *, request_id: str | None = None
     ) -> tuple[EmbeddingResponse, RequestContext]:
-        ctx = self._context(request, principal, False, "embeddings", request_id)
-        group = await self._before(ctx, request)
-        router = self._router()
-        last: GatewayError | None = None
-        try:
-            for deployment in router.order(group):
-                provider = router.providers.get(deployment.provider)
-                if not isinstance(provider, EmbeddingProvider):
-                    last = BadRequest(f"model '{ctx.model}' does not support embeddings", param="model")
-                    continue
-                try:
-                    response = await provider.embed(request, deployment)
-                except GatewayError as exc:
-                    last = exc
-                    if exc.retryable:
-                        continue
-                    raise
-                ctx.trace.deployment = deployment
-                self._price(ctx, response.get("usage"))
-                return response, ctx
-            assert last is not None
-            raise last
-        except GatewayError as exc:
-            ctx.error, ctx.status = exc, "error"
-            raise
-        finally:
-            await self._after(ctx)
+        return await self.run(EMBEDDINGS, request, principal, request_id=request_id)
 
-    # -- models ------------------------------------------------------------------------------
-
-    def _dynamic_group(self, name: str) -> ModelGroup | None:
-        """``provider/any-model`` for a provider whose key is configured serves that model id."""
-        provider, sep, model = name.partition("/")
-        if not sep or not model or not self._provider_available(provider):
-            return None
-        deployment = _deployment(self.config, name, 0, provider, model, None, self._environ)
-        group = ModelGroup(name, [deployment])
-        self._dynamic_names += 1
-        if self._dynamic_names <= MAX_DYNAMIC_GROUPS:  # clients choose these names: keep memory bounded
-            self._router().groups[name] = group
-        return group
-
-    def _provider_available(self, provider: str) -> bool:
-        if provider in self.config.providers:
-            return True
-        env = key_env(provider)
-        return bool(env and self._environ.get(env)) and self.config.discover_providers
+    # -- models (owned by routing.groups; here for in-process callers) ------------------------
 
     def model_info(self, name: str) -> ModelInfo | None:
-        group = self.groups.get(name)
-        if group is None:
-            return None
-        first = group.deployments[0]
-        return self.catalog.info(first.provider, first.model)
+        return self.groups.info(name)
 
     def list_models(self) -> list[dict[str, Any]]:
-        return [self.describe_model(name) for name in self.groups]
+        return [self.groups.describe(name) for name in self.groups]
 
     def describe_model(self, name: str) -> dict[str, Any]:
-        group = self.groups.get(name)
-        if group is None:
-            raise NotFound(f"The model '{name}' does not exist", code="model_not_found", param="model")
-        info = self.model_info(name)
-        assert info is not None
-        first = group.deployments[0]
-        price = info.price
-        return {
-            "id": name,
-            "object": "model",
-            "created": 0,
-            "owned_by": first.provider,
-            "providers": sorted({d.provider for d in group.deployments}),
-            "context_window": info.context_window,
-            "max_output_tokens": info.max_output_tokens,
-            "modalities": {"input": ["text", "image"] if info.vision else ["text"], "output": ["text"]},
-            "capabilities": info.capabilities(),
-            "pricing": None
-            if price is None
-            else {
-                "input_per_mtok": price.input,
-                "output_per_mtok": price.output,
-                "cached_input_per_mtok": price.cached_input,
-                "currency": "USD",
-            },
-            "local": all(d.provider in LOCAL_PROVIDERS for d in group.deployments),
-        }
-
-
-# ---------------------------------------------------------------------------------------------
-# Building model groups from config
-
-
-def _deployment(
-    config: GatewayConfig,
-    public_name: str,
-    index: int,
-    provider: str,
-    model: str,
-    spec: Any,
-    environ: dict[str, str] | None,
-) -> Deployment:
-    defaults = config.providers.get(provider)
-    api_key = getattr(spec, "api_key", None) or (defaults.api_key if defaults else None)
-    if api_key is None:
-        env = key_env(provider)
-        source = environ if environ is not None else os.environ
-        api_key = source.get(env) if env else None
-    timeouts_cfg = getattr(spec, "timeouts", None) or (defaults.timeouts if defaults else None)
-    headers = {**(defaults.headers if defaults else {}), **(getattr(spec, "headers", None) or {})}
-    options = {**(defaults.options if defaults else {}), **(getattr(spec, "options", None) or {})}
-    return Deployment(
-        id=getattr(spec, "id", None) or (f"{public_name}#{index}" if index else public_name),
-        public_name=public_name,
-        provider=provider,
-        model=model,
-        api_base=getattr(spec, "api_base", None) or (defaults.api_base if defaults else None),
-        api_key=api_key,
-        weight=getattr(spec, "weight", 1.0),
-        headers=tuple(headers.items()),
-        timeouts=Timeouts(**timeouts_cfg.model_dump()) if timeouts_cfg else Timeouts(),
-        options=tuple(options.items()),
-        rpm=getattr(spec, "rpm", None),
-        tpm=getattr(spec, "tpm", None),
-    )
-
-
-def _apply_overrides(catalog: Catalog, model: ModelConfig, deployments: list[Deployment]) -> None:
-    if model.pricing is not None:
-        price = Price(model.pricing.input_per_mtok, model.pricing.output_per_mtok, model.pricing.cached_input_per_mtok)
-        for deployment in deployments:
-            catalog.set_price_override(deployment.provider, deployment.model, price)
-
-
-def build_groups(config: GatewayConfig, catalog: Catalog, environ: dict[str, str]) -> dict[str, ModelGroup]:
-    """Public model name → group: configured models, the local model, then discovered providers."""
-    groups: dict[str, ModelGroup] = {}
-    for model in config.models:
-        deployments = [
-            _deployment(config, model.name, i, spec.provider, spec.model, spec, environ)
-            for i, spec in enumerate(model.deployments)
-        ]
-        _apply_overrides(catalog, model, deployments)
-        groups[model.name] = ModelGroup(model.name, deployments, model.routing)
-
-    local = config.local_model
-    if local.enabled and local.name not in groups:
-        groups[local.name] = ModelGroup(
-            local.name,
-            [
-                Deployment(
-                    id=local.name,
-                    public_name=local.name,
-                    provider="local",
-                    model=local.model,
-                    options=tuple(local.options.items()),
-                    timeouts=Timeouts(first_token=120.0, total=600.0),
-                )
-            ],
-        )
-
-    if config.discover_providers:
-        for provider in [*COMPAT_PROVIDERS, *NATIVE_KEY_ENV]:
-            env = key_env(provider)
-            if not env or not environ.get(env):
-                continue
-            for model_id in catalog.default_models(provider):
-                name = f"{provider}/{model_id}"
-                if name not in groups:
-                    groups[name] = ModelGroup(name, [_deployment(config, name, 0, provider, model_id, None, environ)])
-                # the bare upstream id is an alias for the first provider that offers it (not for
-                # ids with a slash: "openai/gpt-oss-120b" on Groq must not look like an OpenAI model)
-                if model_id not in groups and "/" not in model_id:
-                    groups[model_id] = ModelGroup(
-                        model_id, [_deployment(config, model_id, 0, provider, model_id, None, environ)]
-                    )
-    return groups
+        return self.groups.describe(name)

@@ -19,8 +19,9 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -28,9 +29,13 @@ from unigate.accounts.ledger import QUEUE, encode, usage_row
 from unigate.accounts.models import Account, Limits, iso, reservation_nano, to_nano, to_usd
 from unigate.accounts.service import AccountsService
 from unigate.config import RateLimitsConfig
+from unigate.context import RequestContext
 from unigate.errors import BudgetExceeded, PermissionDenied, RateLimited
-from unigate.gateway import Gateway, RequestContext
 from unigate.state import BalanceCheck, Charge, SemaphoreCheck, WindowAdd, WindowCheck
+
+if TYPE_CHECKING:
+    from unigate.catalog import Catalog
+    from unigate.routing.groups import ModelGroup
 
 log = logging.getLogger("unigate.accounts")
 
@@ -103,8 +108,9 @@ def estimate_prompt_bytes(request: dict[str, Any]) -> int:
 class Accountant:
     """The RequestHook of the accounts package."""
 
-    def __init__(self, gateway: Gateway, service: AccountsService) -> None:
-        self.gateway = gateway
+    def __init__(self, groups: Mapping[str, ModelGroup], catalog: Catalog, service: AccountsService) -> None:
+        self.groups = groups
+        self.catalog = catalog
         self.service = service
         self.state = service.state
         self.settings = service.settings
@@ -142,9 +148,8 @@ class Accountant:
         cached = self._prices.get(model)
         if cached is not None:
             return cached
-        router = self.gateway.router
-        groups = router.groups if router is not None else self.gateway.groups
-        catalog = self.gateway.catalog
+        groups = self.groups
+        catalog = self.catalog
         seen: set[str] = set()
         pending = [model]
         worst_in: float | None = 0.0
@@ -223,8 +228,10 @@ class Accountant:
         if model_limits is not None:
             self._rate_limits(plan, f"model '{ctx.model}'", f"model:{ctx.model}", model_limits, prompt_tokens)
         ticket = Ticket()
-        spending = account is not None and (
-            account.key.limits_spend or bool(account.team and account.team.limits_spend)
+        spending = (
+            account is not None
+            and ctx.endpoint != "count_tokens"  # counting tokens costs nothing: no reservation
+            and (account.key.limits_spend or bool(account.team and account.team.limits_spend))
         )
         if spending and account is not None:
             worst = self.worst_price(ctx.model)

@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 
 from unigate.accounts.store import Store
+from unigate.context import RequestContext
 from unigate.errors import error_class_name
-from unigate.gateway import RequestContext
 from unigate.state import StateBackend
 
 log = logging.getLogger("unigate.accounts")

@@ -17,7 +17,7 @@ from typing import Any
 from unigate.accounts.models import Account, Limits, hash_secret, limits_from_row, to_usd
 from unigate.accounts.store import Store
 from unigate.config import AccountsConfig
-from unigate.gateway import Principal
+from unigate.context import Principal
 from unigate.state import StateBackend
 
 log = logging.getLogger("unigate.accounts")

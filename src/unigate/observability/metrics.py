@@ -11,7 +11,7 @@ child objects for each label tuple are resolved once and cached.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,11 +63,12 @@ class _Children:
 
 class HealthCollector(Collector):
     """``unigate_deployment_state``: 1 for the state each deployment is in right now, read from
-    ``gateway.health.state(deployment_id)`` at scrape time (``healthy`` if there is no health
+    the router's ``health.state(deployment_id)`` at scrape time (``healthy`` if there is no health
     tracker)."""
 
-    def __init__(self, gateway: Any) -> None:
-        self._gateway = gateway
+    def __init__(self, groups: Mapping[str, Any], health: Any = None) -> None:
+        self._groups = groups
+        self._health = health
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
@@ -80,8 +81,8 @@ class HealthCollector(Collector):
             "1 while a deployment is in cooldown and skipped by routing",
             labels=["model", "deployment", "provider"],
         )
-        health = getattr(self._gateway, "health", None)
-        for group in list(self._gateway.groups.values()):
+        health = self._health
+        for group in list(self._groups.values()):
             for deployment in group.deployments:
                 state = "healthy"
                 if health is not None:
@@ -98,9 +99,10 @@ class HealthCollector(Collector):
 
 
 class GatewayMetrics:
-    def __init__(self, gateway: Any, *, team_cap: int = 50, model_cap: int = 100) -> None:
+    def __init__(
+        self, groups: Mapping[str, Any], health: Any = None, *, team_cap: int = 50, model_cap: int = 100
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        groups = getattr(gateway, "groups", {}) or {}
         deployments = [d for g in groups.values() for d in g.deployments]
         self.model_label = BoundedLabel(list(groups), cap=model_cap)
         self.deployment_label = BoundedLabel([d.id for d in deployments], cap=model_cap)
@@ -144,7 +146,7 @@ class GatewayMetrics:
             ["chosen"],
             registry=r,
         )
-        self.registry.register(HealthCollector(gateway))
+        self.registry.register(HealthCollector(groups, health))
         self._children: dict[tuple[str, str, str, str, str], _Children] = {}
         self._in_flight: dict[str, Any] = {}
         self._errors: dict[tuple[str, str, str, str, str], Any] = {}

@@ -21,13 +21,14 @@ from typing import Any
 
 import orjson
 
-from unigate.accounts.install import AccountsRuntime, runtime_of
 from unigate.accounts.models import PERIODS, hash_secret, iso, new_id, new_secret, to_nano, to_usd
+from unigate.accounts.runtime import AccountsRuntime
+from unigate.context import Principal
 from unigate.errors import AuthError, BadRequest, NotFound
-from unigate.gateway import Principal
-from unigate.server.app import App
 from unigate.server.auth import require_admin
 from unigate.server.http import Request, Response, json_response
+from unigate.server.routes import Routes
+from unigate.server.services import Services
 
 _LIMITS = ("rpm", "tpm", "max_concurrency")
 _KEY_FIELDS = {"name", "team_id", "owner", "tags", "models", "credit", "budget", "budget_period", *_LIMITS}
@@ -176,9 +177,11 @@ async def create_key(runtime: AccountsRuntime, data: dict[str, Any]) -> tuple[st
     return secret, await store.key(key_id)
 
 
-def install(app: App) -> None:
+def register(routes: Routes, services: Services) -> None:
+    accounts = services.accounts
+
     def runtime() -> AccountsRuntime:
-        found = runtime_of(app)
+        found = accounts
         if found is None:
             raise NotFound("Accounts are disabled on this gateway (accounts.enabled: false).")
         return found
@@ -309,12 +312,12 @@ def install(app: App) -> None:
         return json_response(await with_balance(key_view(row), "key", row))
 
     for method in ("GET", "POST"):
-        app.route(method, "/admin/keys", keys_collection)
-        app.route(method, "/admin/teams", teams_collection)
+        routes.route(method, "/admin/keys", keys_collection)
+        routes.route(method, "/admin/teams", teams_collection)
     for method in ("GET", "PATCH", "DELETE", "POST"):
-        app.route(method, "/admin/keys/*", key_item)
-        app.route(method, "/admin/teams/*", team_item)
-    app.route("GET", "/admin/usage", usage)
-    app.route("POST", "/admin/usage/flush", flush)
-    app.route("GET", "/v1/key/info", key_info)
-    app.route("GET", "/key/info", key_info)
+        routes.route(method, "/admin/keys/*", key_item)
+        routes.route(method, "/admin/teams/*", team_item)
+    routes.route("GET", "/admin/usage", usage)
+    routes.route("POST", "/admin/usage/flush", flush)
+    routes.route("GET", "/v1/key/info", key_info)
+    routes.route("GET", "/key/info", key_info)

@@ -3,7 +3,8 @@
 Anthropic clients (the ``anthropic`` SDK, coding agents speaking the Messages API) reach every
 model the gateway serves: the request is translated to the canonical OpenAI form
 (``_anthropic_inbound``), routed by ``Gateway.chat`` / ``chat_stream`` like any other, and the
-answer translated back. Every error — auth, validation, routing, upstream — is answered in
+answer translated back; ``count_tokens`` is the pipeline's ``COUNT_TOKENS`` operation (hooks,
+limits, routing and fallbacks like any request). Every error — auth, validation, routing, upstream — is answered in
 Anthropic's shape (``{"type": "error", "error": {"type", "message"}}``), so these routes
 authenticate themselves rather than leave it to the app (whose errors are OpenAI-shaped).
 """
@@ -11,18 +12,18 @@ authenticate themselves rather than leave it to the app (whose errors are OpenAI
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 
-from unigate.errors import GatewayError, NotFound
-from unigate.gateway import Gateway, Principal
+from unigate.errors import GatewayError
+from unigate.operations.count_tokens import COUNT_TOKENS
 from unigate.server._anthropic_inbound import StreamTranslator, error_payload, to_anthropic, to_openai
-from unigate.server.app import App
 from unigate.server.http import Request, Response, StreamingResponse, merge_route_headers
 from unigate.server.openai_api import route_headers
+from unigate.server.routes import Routes
+from unigate.server.services import Services
 from unigate.server.sse import SSE_HEADERS
 from unigate.server.validation import parse_json_object, validate_chat
 from unigate.types import ChatChunk
@@ -30,7 +31,6 @@ from unigate.types import ChatChunk
 log = logging.getLogger("unigate.server")
 
 JSON = b"application/json"
-IMAGE_TOKENS = 1600  # Anthropic's documented cost of a ~1.15 megapixel image
 
 
 def event(name: str, data: dict[str, Any]) -> bytes:
@@ -65,46 +65,10 @@ async def anthropic_sse(chunks: AsyncIterator[ChatChunk], model: str) -> AsyncIt
         )
 
 
-def serving_providers(gateway: Gateway, model: str) -> frozenset[str]:
-    """Which providers may serve ``model`` (empty when only routing will tell, e.g. auto)."""
-    group = gateway.groups.get(model)
-    if group is None and gateway.router is not None:
-        group = gateway.router.groups.get(model)
-    if group is not None:
-        return frozenset(d.provider for d in group.deployments)
-    provider, sep, rest = model.partition("/")
-    return frozenset({provider}) if sep and rest else frozenset()
-
-
-def estimate_tokens(request: dict[str, Any]) -> int:
-    """A rough count (≈4 characters a token, images at Anthropic's documented size) for upstreams
-    that have no token-counting endpoint."""
-    chars = 0
-    images = 0
-    for message in request["messages"]:
-        chars += 16  # role and turn framing
-        content = message.get("content")
-        parts = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
-        for part in parts:
-            if part.get("type") == "text":
-                chars += len(part.get("text", ""))
-            elif part.get("type") in ("image_url", "file"):
-                images += 1
-        for call in message.get("tool_calls") or ():
-            chars += len(orjson.dumps(call.get("function") or {}))
-        for block in message.get("thinking_blocks") or ():
-            chars += len(block.get("thinking", ""))
-    for tool in request.get("tools") or ():
-        chars += len(orjson.dumps(tool))
-    return max(1, math.ceil(chars / 4) + images * IMAGE_TOKENS)
-
-
-def install(app: App) -> None:
-    gateway = app.gateway
-
-    async def authenticate(request: Request) -> Principal:
-        # read at request time: the accounts package may replace the authenticator after install
-        return await app.authenticator.authenticate(request)
+def register(routes: Routes, services: Services) -> None:
+    gateway = services.gateway
+    authenticate = services.authenticator.authenticate
+    providers_of = gateway.groups.providers_of
 
     async def messages(request: Request) -> Response | StreamingResponse:
         request_id = request.path_params["request_id"]
@@ -112,7 +76,7 @@ def install(app: App) -> None:
             principal = await authenticate(request)
             body = parse_json_object(request.body, request.header(b"content-type"))
             model = body.get("model")
-            providers = serving_providers(gateway, model) if isinstance(model, str) else frozenset()
+            providers = providers_of(model) if isinstance(model, str) else frozenset()
             chat = to_openai(body, providers)
             validate_chat(chat)
             merge_route_headers(request, chat)
@@ -135,48 +99,12 @@ def install(app: App) -> None:
             principal = await authenticate(request)
             body = parse_json_object(request.body, request.header(b"content-type"))
             model = body.get("model")
-            providers = serving_providers(gateway, model) if isinstance(model, str) else frozenset()
+            providers = providers_of(model) if isinstance(model, str) else frozenset()
             chat = to_openai(body, providers, count_only=True)
-            allowed = principal.allowed_models
-            if allowed is not None and chat["model"] not in allowed:
-                raise NotFound(f"The model '{chat['model']}' does not exist or is not available to this key.")
-            counted = await _upstream_count(gateway, chat) if providers == {"anthropic"} else None
-            tokens = counted if counted is not None else estimate_tokens(chat)
-            return Response(orjson.dumps({"input_tokens": tokens}), 200, [(b"content-type", JSON)])
+            counted, _ = await gateway.run(COUNT_TOKENS, chat, principal, request_id=request_id)
+            return Response(orjson.dumps(counted), 200, [(b"content-type", JSON)])
         except GatewayError as exc:
             return error_response(exc, request_id)
 
-    app.route("POST", "/v1/messages", messages, public=True)
-    app.route("POST", "/v1/messages/count_tokens", count_tokens, public=True)
-
-
-async def _upstream_count(gateway: Gateway, chat: dict[str, Any]) -> int | None:
-    """Ask Anthropic's own count_tokens endpoint (the first deployment of the model); ``None`` if
-    that is not possible, so the caller falls back to an estimate."""
-    from unigate.providers import anthropic
-    from unigate.providers._http import post_json
-
-    group = gateway.groups.get(chat["model"])
-    if group is None or gateway.providers is None:
-        return None
-    deployment = group.deployments[0]
-    native = anthropic.to_native(chat, deployment, stream=False)
-    for name in ("max_tokens", "stream", "metadata", "temperature", "top_p", "top_k", "stop_sequences"):
-        native.pop(name, None)
-    url = anthropic.messages_url(deployment) + "/count_tokens"
-    headers = anthropic.native_headers(chat, deployment)
-    try:
-        reply = await post_json(
-            gateway.providers.context.http,
-            url,
-            orjson.dumps(native),
-            headers,
-            deployment.timeouts,
-            anthropic.PROVIDER,
-            anthropic.parse_error,
-        )
-    except GatewayError as exc:
-        log.info("count_tokens upstream failed, estimating instead: %r", exc)
-        return None
-    tokens = reply.get("input_tokens") if isinstance(reply, dict) else None
-    return tokens if isinstance(tokens, int) else None
+    routes.route("POST", "/v1/messages", messages, public=True)
+    routes.route("POST", "/v1/messages/count_tokens", count_tokens, public=True)

@@ -1,6 +1,7 @@
-"""The ASGI application: routing table, auth, error mapping, streaming with disconnect handling.
+"""The ASGI application: route table, auth, error mapping, streaming with disconnect handling.
 
-Each API surface (openai_api, health, admin, …) registers its routes here; handlers get a
+Built by :mod:`unigate.composition` from its parts: the Gateway, the authenticator, the route
+table the surfaces filled (:mod:`unigate.server.routes`) and the lifecycle steps. Handlers get a
 :class:`Request` whose ``principal`` is already authenticated and return a response object.
 Every response carries ``x-request-id``; every error is OpenAI-shaped JSON with the right status.
 """
@@ -11,78 +12,68 @@ import asyncio
 import gc
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
-from unigate.errors import GatewayError, NotFound
-from unigate.gateway import Gateway, Principal
+from unigate.errors import GatewayError
+from unigate.gateway import Gateway
 from unigate.server.auth import Authenticator, MasterKeyAuthenticator
 from unigate.server.http import (
-    Handler,
     Receive,
     Request,
-    Response,
     Scope,
     Send,
     StreamingResponse,
     error_response,
     read_body,
 )
+from unigate.server.routes import Routes
 from unigate.types import new_request_id
 
 log = logging.getLogger("unigate.server")
 
-# A handler that needs the caller gets it as a second argument.
-AuthedHandler = Callable[[Request, Principal], Awaitable[Response | StreamingResponse]]
-Lifecycle = Callable[[], Awaitable[None]]
+Step = Callable[[], Awaitable[None]]
 
 
-@dataclass(slots=True)
-class Route:
-    handler: Any
-    public: bool  # no authentication (health probes, static UI assets)
-    prefix: bool = False
+@dataclass
+class Lifecycle:
+    """What runs around serving: ``startup`` steps in order before the first request,
+    ``background`` work started after them (readiness does not wait for it; cancelled on
+    shutdown), ``shutdown`` steps in reverse order."""
+
+    startup: list[Step] = field(default_factory=list)
+    background: list[Step] = field(default_factory=list)
+    shutdown: list[Step] = field(default_factory=list)
+
+
+@dataclass
+class Readiness:
+    """Set while the app serves (between start-up and shutdown); ``/health/ready`` reads it."""
+
+    ready: bool = False
 
 
 class App:
-    def __init__(self, gateway: Gateway, authenticator: Authenticator | None = None) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        authenticator: Authenticator | None = None,
+        routes: Routes | None = None,
+        *,
+        lifecycle: Lifecycle | None = None,
+        readiness: Readiness | None = None,
+    ) -> None:
         self.gateway = gateway
         self.config = gateway.config
         self.authenticator: Authenticator = authenticator or MasterKeyAuthenticator(self.config.server.master_key)
+        self.routes = routes or Routes()
+        self.lifecycle = lifecycle or Lifecycle()
+        self.readiness = readiness or Readiness()
         self.max_body = self.config.server.max_body_bytes
-        self._exact: dict[tuple[str, str], Route] = {}
-        self._prefix: list[tuple[str, str, Route]] = []
-        self.on_startup: list[Lifecycle] = []
-        self.on_shutdown: list[Lifecycle] = []
-        self.background: list[asyncio.Task[None]] = []  # start-up work that must not delay readiness
-        self.ready = False
+        self.background: list[asyncio.Task[None]] = []
 
-    # -- registration ----------------------------------------------------------------------
-
-    def route(self, method: str, path: str, handler: Handler | AuthedHandler, *, public: bool = False) -> None:
-        """Register ``handler`` for ``method path``; a path ending in ``/*`` matches a prefix and the
-        rest of the path is in ``request.path_params["rest"]``."""
-        if path.endswith("/*"):
-            self._prefix.append((method, path[:-1], Route(handler, public, prefix=True)))
-            self._prefix.sort(key=lambda item: -len(item[1]))
-        else:
-            self._exact[(method, path)] = Route(handler, public)
-
-    def _match(self, method: str, path: str, request: Request) -> Route:
-        route = self._exact.get((method, path))
-        if route is not None:
-            return route
-        if len(path) > 1 and path.endswith("/"):
-            route = self._exact.get((method, path.rstrip("/")))
-            if route is not None:
-                return route
-        for route_method, prefix, candidate in self._prefix:
-            if route_method == method and path.startswith(prefix):
-                request.path_params["rest"] = path[len(prefix) :]
-                return candidate
-        if any(p == path for (_, p) in self._exact):
-            raise _MethodNotAllowed(f"Method {method} is not allowed on {path}.")
-        raise NotFound(f"Unknown endpoint: {method} {path}", code="unknown_url")
+    @property
+    def ready(self) -> bool:
+        return self.readiness.ready
 
     # -- ASGI ------------------------------------------------------------------------------
 
@@ -111,21 +102,22 @@ class App:
 
     async def startup(self) -> None:
         await self.gateway.start()
-        for step in self.on_startup:
+        for step in self.lifecycle.startup:
             await step()
+        self.background.extend(asyncio.ensure_future(work()) for work in self.lifecycle.background)
         # Everything loaded so far (config, catalog, price tables, routers) lives as long as the
         # process: keep it out of the cyclic collector's full passes, which otherwise walk it
         # every few thousand requests and show up as tail-latency spikes.
         gc.collect()
         gc.freeze()
-        self.ready = True
+        self.readiness.ready = True
 
     async def shutdown(self) -> None:
-        self.ready = False
+        self.readiness.ready = False
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
-        for step in reversed(self.on_shutdown):
+        for step in reversed(self.lifecycle.shutdown):
             try:
                 await step()
             except Exception:
@@ -138,7 +130,7 @@ class App:
         request = Request(scope, receive)
         request.path_params["request_id"] = request_id
         try:
-            route = self._match(scope["method"], scope["path"], request)
+            route = self.routes.match(scope["method"], scope["path"], request)
             if scope["method"] in ("POST", "PUT", "PATCH"):
                 request.body = await read_body(receive, self.max_body)
             if route.public:
@@ -211,9 +203,3 @@ class App:
             close = getattr(response.chunks, "aclose", None)
             if close is not None:
                 await close()
-
-
-class _MethodNotAllowed(GatewayError):
-    status = 405
-    error_type = "invalid_request_error"
-    default_code = "method_not_allowed"

@@ -1,0 +1,156 @@
+"""The composition root: the one place that builds a gateway process from its config.
+
+Everything is built here with plain imports and given to its users through their
+constructors — nothing sets attributes on another object, nothing is looked up by name:
+
+    catalog, model groups (routing)     what is served and at what price
+    health, stats (routing)             cooldowns (Redis-shared when ``redis_url`` is set), load
+    state (state/)                      counters and reservations, when accounts are on
+    accounts runtime                    store, key service, the accounting hook, ledger flusher
+    auto runtime                        the auto selector, its hook, the feedback store
+    observability hook                  metrics, dashboard series, request log, spans
+    Gateway(config, hooks, auto, …)     the pipeline
+    App(gateway, authenticator, routes) the ASGI app; each surface in SURFACES registers its routes
+
+Hook order (docs/architecture.md): ``before`` in the order of the list below, ``after`` in
+reverse. The auto hook is last so that its ``after`` runs first and the ledger, metrics and
+log lines see the estimated saving it computes.
+
+Adding a surface: write one module under ``unigate/server/`` with
+``register(routes: Routes, services: Services) -> None`` and add it to :data:`SURFACES`.
+A bare ``Gateway(config)`` (no accounts, auto routing or observability) is what in-process
+programs and ``unigate models`` use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from unigate.catalog import Catalog
+from unigate.config import GatewayConfig
+from unigate.context import RequestHook
+from unigate.gateway import Gateway
+from unigate.observability.hook import ObservabilityHook
+from unigate.routing.groups import ModelGroups
+from unigate.routing.health import Health
+from unigate.routing.stats import Stats
+from unigate.server import admin_api, anthropic_api, auto_api, health, metrics_api, openai_api, ui
+from unigate.server.app import App, Lifecycle, Readiness
+from unigate.server.auth import Authenticator, MasterKeyAuthenticator, VirtualKeyAuthenticator
+from unigate.server.routes import Routes
+from unigate.server.services import Services
+from unigate.types import Deployment
+
+log = logging.getLogger("unigate.server")
+
+# Every inbound surface, in registration order. A surface is a module with
+# ``register(routes: Routes, services: Services) -> None``.
+SURFACES = (health, openai_api, anthropic_api, auto_api, metrics_api, admin_api, ui)
+
+
+def build_app(config: GatewayConfig, *, environ: Mapping[str, str] | None = None) -> App:
+    """The whole server for ``config``: every part, every surface, their start-up and shutdown."""
+    lifecycle = Lifecycle()
+    catalog = Catalog()
+    groups = ModelGroups.from_config(config, catalog, environ)
+    health = _health(config, lifecycle)
+    stats = Stats()
+
+    hooks: list[RequestHook] = []
+    accounts = None
+    if config.accounts.enabled:
+        from unigate.accounts.runtime import AccountsRuntime
+        from unigate.state import open_state
+
+        state = open_state(config)
+        lifecycle.shutdown.append(_quietly(state.aclose))
+        accounts = AccountsRuntime(config, state, groups, catalog)
+        lifecycle.startup.append(accounts.startup)
+        lifecycle.shutdown.append(accounts.shutdown)
+        hooks.append(accounts.accountant)
+
+    auto = None
+    if config.auto.enabled:
+        from unigate.routing.auto.runtime import AutoRuntime
+
+        auto = AutoRuntime(groups, health=health, stats=stats)
+        lifecycle.startup.append(auto.startup)
+        lifecycle.shutdown.append(auto.shutdown)
+
+    observability = ObservabilityHook(groups, config.observability, health=health)
+    lifecycle.startup.append(observability.start)
+    lifecycle.shutdown.append(observability.stop)
+    hooks.append(observability)
+    if auto is not None:
+        hooks.append(auto.hook)  # last: its after() runs first (see the module docstring)
+
+    gateway = Gateway(
+        config,
+        catalog=catalog,
+        groups=groups,
+        hooks=hooks,
+        auto=auto.router if auto is not None else None,
+        health=health,
+        stats=stats,
+    )
+    authenticator: Authenticator = (
+        VirtualKeyAuthenticator(config.server.master_key, accounts.service)
+        if accounts is not None
+        else MasterKeyAuthenticator(config.server.master_key)
+    )
+    readiness = Readiness()
+    services = Services(config, gateway, authenticator, readiness, accounts, observability, auto)
+    routes = Routes()
+    for surface in SURFACES:
+        surface.register(routes, services)
+    _warm_local_model(config, gateway, lifecycle)
+    return App(gateway, authenticator, routes, lifecycle=lifecycle, readiness=readiness)
+
+
+def _health(config: GatewayConfig, lifecycle: Lifecycle) -> Health:
+    """Deployment cooldowns: in this process, or in Redis (every replica sees the same) when
+    ``redis_url`` is set."""
+    if not config.redis_url:
+        return Health()
+    from unigate.state.circuits import RedisHealthStore
+
+    health = Health(RedisHealthStore.from_url(config.redis_url))
+    lifecycle.shutdown.append(health.aclose)
+    return health
+
+
+def _quietly(step: Any) -> Any:
+    async def run() -> None:
+        with contextlib.suppress(Exception):
+            await step()
+
+    return run
+
+
+@runtime_checkable
+class _Warmable(Protocol):
+    async def warmup(self, deployment: Deployment) -> None: ...
+
+
+def _warm_local_model(config: GatewayConfig, gateway: Gateway, lifecycle: Lifecycle) -> None:
+    """Load the embedded model in the background after start-up (readiness does not wait)."""
+    local = config.local_model
+    if not (local.enabled and local.warmup):
+        return
+
+    async def warm() -> None:
+        group = gateway.groups.get(local.name)
+        if group is None or gateway.providers is None:
+            return
+        deployment = group.deployments[0]
+        provider = gateway.providers.get(deployment.provider)
+        if isinstance(provider, _Warmable):
+            try:
+                await provider.warmup(deployment)
+            except Exception as exc:  # the gateway still serves every other model
+                log.warning("local model %s could not be loaded: %s", local.name, exc)
+
+    lifecycle.background.append(warm)

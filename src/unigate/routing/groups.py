@@ -1,0 +1,240 @@
+"""Model groups: the public model names a gateway serves and the deployments behind each.
+
+:class:`ModelGroups` owns them: built once from the config (configured models, the embedded
+local model, then models discovered from provider keys in the environment) and read by
+everything that needs to know what a name means (the router, the pipeline, auto routing, the
+accounts hook's price look-ups, metrics, the dashboard, ``/v1/models``).
+
+``provider/<any model>`` names are resolved on demand when that provider is configured or its key
+is in the environment (:meth:`ModelGroups.resolve`); the first :data:`MAX_DYNAMIC_GROUPS` such
+names are remembered, so they keep routing statistics and show in listings (clients choose these
+names, so memory stays bounded).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from unigate.catalog import Catalog, ModelInfo, Price
+from unigate.config import GatewayConfig, ModelConfig, ModelRoutingConfig
+from unigate.errors import model_not_found
+from unigate.providers.openai_compat import COMPAT_PROVIDERS
+from unigate.providers.registry import LOCAL_PROVIDERS, NATIVE_KEY_ENV, key_env
+from unigate.types import Deployment, Timeouts
+
+MAX_DYNAMIC_GROUPS = 1000  # "provider/<any model>" groups remembered for routing statistics
+
+
+@dataclass
+class ModelGroup:
+    name: str
+    deployments: list[Deployment]
+    routing: ModelRoutingConfig = field(default_factory=ModelRoutingConfig)
+
+
+class ModelGroups(Mapping[str, ModelGroup]):
+    """Public model name → :class:`ModelGroup` (a read-only mapping, plus :meth:`resolve`)."""
+
+    def __init__(
+        self,
+        groups: dict[str, ModelGroup],
+        config: GatewayConfig,
+        catalog: Catalog,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._groups = groups
+        self.config = config
+        self.catalog = catalog
+        self._environ = dict(os.environ if environ is None else environ)
+        self._dynamic_names = 0
+
+    @classmethod
+    def from_config(
+        cls, config: GatewayConfig, catalog: Catalog, environ: Mapping[str, str] | None = None
+    ) -> ModelGroups:
+        env = dict(os.environ if environ is None else environ)
+        return cls(build_groups(config, catalog, env), config, catalog, env)
+
+    # -- Mapping (get and __contains__ are the dict's own: they are on the hot path) ----------
+
+    def __getitem__(self, name: str) -> ModelGroup:
+        return self._groups[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._groups)
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._groups
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._groups.get(name, default)
+
+    # -- resolution --------------------------------------------------------------------------
+
+    def resolve(self, name: str) -> ModelGroup | None:
+        """The group for ``name``, including ``provider/<any model>`` for an available provider."""
+        return self._groups.get(name) or self._dynamic(name)
+
+    def require(self, name: str) -> ModelGroup:
+        group = self.resolve(name)
+        if group is None:
+            raise model_not_found(name)
+        return group
+
+    def _dynamic(self, name: str) -> ModelGroup | None:
+        provider, sep, model = name.partition("/")
+        if not sep or not model or not self._provider_available(provider):
+            return None
+        group = ModelGroup(name, [_deployment(self.config, name, 0, provider, model, None, self._environ)])
+        self._dynamic_names += 1
+        if self._dynamic_names <= MAX_DYNAMIC_GROUPS:
+            self._groups[name] = group
+        return group
+
+    def _provider_available(self, provider: str) -> bool:
+        if provider in self.config.providers:
+            return True
+        env = key_env(provider)
+        return bool(env and self._environ.get(env)) and self.config.discover_providers
+
+    def providers_of(self, name: str) -> frozenset[str]:
+        """Which providers may serve ``name`` (empty when only routing will tell, e.g. auto)."""
+        group = self._groups.get(name)
+        if group is not None:
+            return frozenset(d.provider for d in group.deployments)
+        provider, sep, rest = name.partition("/")
+        return frozenset({provider}) if sep and rest else frozenset()
+
+    # -- descriptions ------------------------------------------------------------------------
+
+    def info(self, name: str) -> ModelInfo | None:
+        group = self._groups.get(name)
+        if group is None:
+            return None
+        first = group.deployments[0]
+        return self.catalog.info(first.provider, first.model)
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """The ``/v1/models/{name}`` object: OpenAI's fields plus what the catalog knows."""
+        group = self._groups.get(name)
+        if group is None:
+            raise model_not_found(name, reason="listed")
+        info = self.info(name)
+        assert info is not None
+        first = group.deployments[0]
+        price = info.price
+        return {
+            "id": name,
+            "object": "model",
+            "created": 0,
+            "owned_by": first.provider,
+            "providers": sorted({d.provider for d in group.deployments}),
+            "context_window": info.context_window,
+            "max_output_tokens": info.max_output_tokens,
+            "modalities": {"input": ["text", "image"] if info.vision else ["text"], "output": ["text"]},
+            "capabilities": info.capabilities(),
+            "pricing": None
+            if price is None
+            else {
+                "input_per_mtok": price.input,
+                "output_per_mtok": price.output,
+                "cached_input_per_mtok": price.cached_input,
+                "currency": "USD",
+            },
+            "local": all(d.provider in LOCAL_PROVIDERS for d in group.deployments),
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Building model groups from config
+
+
+def _deployment(
+    config: GatewayConfig,
+    public_name: str,
+    index: int,
+    provider: str,
+    model: str,
+    spec: Any,
+    environ: Mapping[str, str],
+) -> Deployment:
+    defaults = config.providers.get(provider)
+    api_key = getattr(spec, "api_key", None) or (defaults.api_key if defaults else None)
+    if api_key is None:
+        env = key_env(provider)
+        api_key = environ.get(env) if env else None
+    timeouts_cfg = getattr(spec, "timeouts", None) or (defaults.timeouts if defaults else None)
+    headers = {**(defaults.headers if defaults else {}), **(getattr(spec, "headers", None) or {})}
+    options = {**(defaults.options if defaults else {}), **(getattr(spec, "options", None) or {})}
+    return Deployment(
+        id=getattr(spec, "id", None) or (f"{public_name}#{index}" if index else public_name),
+        public_name=public_name,
+        provider=provider,
+        model=model,
+        api_base=getattr(spec, "api_base", None) or (defaults.api_base if defaults else None),
+        api_key=api_key,
+        weight=getattr(spec, "weight", 1.0),
+        headers=tuple(headers.items()),
+        timeouts=Timeouts(**timeouts_cfg.model_dump()) if timeouts_cfg else Timeouts(),
+        options=tuple(options.items()),
+        rpm=getattr(spec, "rpm", None),
+        tpm=getattr(spec, "tpm", None),
+    )
+
+
+def _apply_overrides(catalog: Catalog, model: ModelConfig, deployments: list[Deployment]) -> None:
+    if model.pricing is not None:
+        price = Price(model.pricing.input_per_mtok, model.pricing.output_per_mtok, model.pricing.cached_input_per_mtok)
+        for deployment in deployments:
+            catalog.set_price_override(deployment.provider, deployment.model, price)
+
+
+def build_groups(config: GatewayConfig, catalog: Catalog, environ: Mapping[str, str]) -> dict[str, ModelGroup]:
+    """Public model name → group: configured models, the local model, then discovered providers."""
+    groups: dict[str, ModelGroup] = {}
+    for model in config.models:
+        deployments = [
+            _deployment(config, model.name, i, spec.provider, spec.model, spec, environ)
+            for i, spec in enumerate(model.deployments)
+        ]
+        _apply_overrides(catalog, model, deployments)
+        groups[model.name] = ModelGroup(model.name, deployments, model.routing)
+
+    local = config.local_model
+    if local.enabled and local.name not in groups:
+        groups[local.name] = ModelGroup(
+            local.name,
+            [
+                Deployment(
+                    id=local.name,
+                    public_name=local.name,
+                    provider="local",
+                    model=local.model,
+                    options=tuple(local.options.items()),
+                    timeouts=Timeouts(first_token=120.0, total=600.0),
+                )
+            ],
+        )
+
+    if config.discover_providers:
+        for provider in [*COMPAT_PROVIDERS, *NATIVE_KEY_ENV]:
+            env = key_env(provider)
+            if not env or not environ.get(env):
+                continue
+            for model_id in catalog.default_models(provider):
+                name = f"{provider}/{model_id}"
+                if name not in groups:
+                    groups[name] = ModelGroup(name, [_deployment(config, name, 0, provider, model_id, None, environ)])
+                # the bare upstream id is an alias for the first provider that offers it (not for
+                # ids with a slash: "openai/gpt-oss-120b" on Groq must not look like an OpenAI model)
+                if model_id not in groups and "/" not in model_id:
+                    groups[model_id] = ModelGroup(
+                        model_id, [_deployment(config, model_id, 0, provider, model_id, None, environ)]
+                    )
+    return groups
