@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,9 +86,41 @@ def test_missing_env_variable_is_reported(tmp_path, monkeypatch):
         "models:\n  - name: a\n    deployments:\n      - {provider: openai, model: x, api_key: env:NOPE_KEY}\n",
     )
     with pytest.raises(
-        ConfigError, match=r"models\[0\].deployments\[0\].api_key: environment variable NOPE_KEY is not set"
+        ConfigError, match=r"models\[0\].deployments\[0\].api_key \(line 4\): environment variable NOPE_KEY is not set"
     ):
         load_config(path)
+
+
+def test_structure_only_check_keeps_unset_references(tmp_path, monkeypatch):
+    monkeypatch.delenv("NOPE_KEY", raising=False)
+    path = write(
+        tmp_path,
+        "models:\n  - name: a\n    deployments:\n      - {provider: openai, model: x, api_key: env:NOPE_KEY}\n",
+    )
+    config = load_config(path, require_env=False)
+    assert config.models[0].deployments[0].api_key == "env:NOPE_KEY"
+
+
+def test_shipped_example_passes_check_config_without_its_secrets(monkeypatch):
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "MASTER_KEY"))}
+    strict = subprocess.run(
+        [sys.executable, "-m", "unigate.cli", "check-config", str(REPO / "unigate.example.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert strict.returncode == 2
+    assert re.search(r"master_key \(line \d+\): environment variable UNIGATE_MASTER_KEY is not set", strict.stderr)
+    structure = subprocess.run(
+        [sys.executable, "-m", "unigate.cli", "check-config", "--no-env", str(REPO / "unigate.example.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert structure.returncode == 0, structure.stderr
+    assert "ok" in structure.stdout
 
 
 def test_invalid_yaml_and_bad_values(tmp_path):

@@ -44,13 +44,19 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"unigate: configuration error\n{exc}", file=sys.stderr)
         return 2
 
+    from unigate.server.listen import AnnouncingServer, bind_listening_socket, served_models, startup_line
+
+    try:
+        sock = bind_listening_socket(config.server.host, config.server.port)
+    except OSError as exc:
+        print(f"unigate: {exc}", file=sys.stderr)
+        return 1
+
     import uvicorn
 
     logging.basicConfig(level=os.environ.get("UNIGATE_LOG_LEVEL", "INFO"), format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations on start: quiet unless they fail
     common: dict[str, Any] = {
-        "host": config.server.host,
-        "port": config.server.port,
         "loop": "uvloop" if _has("uvloop") else "asyncio",
         "http": "httptools" if _has("httptools") else "h11",
         "access_log": False,
@@ -58,22 +64,43 @@ def _serve(args: argparse.Namespace) -> int:
         "timeout_keep_alive": 75,
         "backlog": 4096,
     }
-    names = "local model" if config.local_model.enabled else "no local model"
-    print(
-        f"unigate: serving on http://{config.server.host}:{config.server.port}/v1 ({names}; "
-        f"{'master key required' if config.server.master_key else 'no auth, loopback only'})",
-        file=sys.stderr,
-        flush=True,
-    )
+    port = sock.getsockname()[1]
     if config.server.workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
         if args.config:
             os.environ["UNIGATE_CONFIG"] = os.path.abspath(args.config)
-        uvicorn.run("unigate.server:app_factory", factory=True, workers=config.server.workers, **common)
+        uv_config = uvicorn.Config("unigate.server:app_factory", factory=True, workers=config.server.workers, **common)
+        print(startup_line(config, port, served_models(config)), file=sys.stderr, flush=True)
+        Multiprocess(uv_config, sockets=[sock]).run()
         return 0
     from unigate.server import create_app
 
-    uvicorn.run(create_app(config), **common)
-    return 0
+    app = create_app(config)
+    line = startup_line(config, port, sorted(app.gateway.groups))
+    server = AnnouncingServer(uvicorn.Config(app, **common), announce=line)
+    server.run(sockets=[sock])
+    return 0 if server.started else 1
+
+
+def _arg_port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535 (0: any free port), not {port}")
+    return port
+
+
+def _arg_workers(text: str) -> int:
+    try:
+        workers = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if workers < 1:
+        raise argparse.ArgumentTypeError(f"at least 1 worker, not {workers}")
+    return workers
 
 
 def _has(module: str) -> bool:
@@ -111,11 +138,11 @@ def _check_config(args: argparse.Namespace) -> int:
     from unigate.config import ConfigError, load_config
 
     try:
-        load_config(args.config)
+        load_config(args.config, require_env=not args.no_env)
     except ConfigError as exc:
         print(f"unigate: configuration error\n{exc}", file=sys.stderr)
         return 2
-    print(f"{args.config}: ok")
+    print(f"{args.config}: ok" + (" (structure; env: references not resolved)" if args.no_env else ""))
     return 0
 
 
@@ -129,8 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the gateway")
     serve.add_argument("--config", "-c", help="YAML config file (default: zero-config: local model + env keys)")
     serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int, help="worker processes (more than 1 needs redis_url)")
+    serve.add_argument("--port", type=_arg_port, help="TCP port (default 4000; 0: any free port)")
+    serve.add_argument("--workers", type=_arg_workers, help="worker processes (more than 1 needs redis_url)")
     serve.add_argument("--no-local", action="store_true", help="do not serve the embedded local model")
     serve.set_defaults(func=_serve)
 
@@ -141,6 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a config file and report every problem")
     check.add_argument("config")
+    check.add_argument(
+        "--no-env",
+        action="store_true",
+        help="check the structure only: unset env:NAME references (secrets) are not an error",
+    )
     check.set_defaults(func=_check_config)
 
     for module_name in COMMAND_MODULES:

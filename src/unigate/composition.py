@@ -37,7 +37,17 @@ from unigate.observability.hook import ObservabilityHook
 from unigate.routing.groups import ModelGroups
 from unigate.routing.health import Health
 from unigate.routing.stats import Stats
-from unigate.server import admin_api, anthropic_api, auto_api, health, metrics_api, openai_api, ui
+from unigate.server import (
+    admin_api,
+    anthropic_api,
+    auto_api,
+    health,
+    metrics_api,
+    openai_api,
+    portal_api,
+    responses_api,
+    ui,
+)
 from unigate.server.app import App, Lifecycle, Readiness
 from unigate.server.auth import Authenticator, MasterKeyAuthenticator, VirtualKeyAuthenticator
 from unigate.server.routes import Routes
@@ -48,7 +58,7 @@ log = logging.getLogger("unigate.server")
 
 # Every inbound surface, in registration order. A surface is a module with
 # ``register(routes: Routes, services: Services) -> None``.
-SURFACES = (health, openai_api, anthropic_api, auto_api, metrics_api, admin_api, ui)
+SURFACES = (health, openai_api, anthropic_api, responses_api, portal_api, auto_api, metrics_api, admin_api, ui)
 
 
 def build_app(config: GatewayConfig, *, environ: Mapping[str, str] | None = None) -> App:
@@ -101,8 +111,31 @@ def build_app(config: GatewayConfig, *, environ: Mapping[str, str] | None = None
         if accounts is not None
         else MasterKeyAuthenticator(config.server.master_key)
     )
+    portal = None
+    if config.portal.enabled:
+        if accounts is None:
+            raise RuntimeError("portal.enabled needs accounts.enabled")
+        from unigate.accounts.portal import Portal
+        from unigate.server.session_auth import SessionAuthenticator
+
+        portal = Portal(config, accounts.service, accounts.store)
+        lifecycle.shutdown.append(portal.aclose)
+        # signed-in portal users (a session cookie) first, then keys
+        authenticator = SessionAuthenticator(
+            authenticator, portal.sessions, secure=portal.secure_cookies, public_url=portal.public_url
+        )
     readiness = Readiness()
-    services = Services(config, gateway, authenticator, readiness, accounts, observability, auto)
+    services = Services(
+        config,
+        gateway,
+        authenticator,
+        readiness,
+        lifecycle,
+        accounts=accounts,
+        portal=portal,
+        observability=observability,
+        auto=auto,
+    )
     routes = Routes()
     for surface in SURFACES:
         surface.register(routes, services)

@@ -65,6 +65,8 @@ class PricingConfig(_Strict):
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
     cached_input_per_mtok: float | None = Field(None, ge=0)
+    cache_write_per_mtok: float | None = Field(None, ge=0, description="5-minute cache writes (default: input)")
+    cache_write_1h_per_mtok: float | None = Field(None, ge=0, description="1-hour cache writes (default: 5-minute)")
 
 
 class CapabilitiesConfig(_Strict):
@@ -205,13 +207,87 @@ class AccountsConfig(_Strict):
     ledger_flush_interval: float = Field(0.5, gt=0)
     ledger_batch_size: int = Field(500, gt=0)
     queue_claim_idle: float = Field(30.0, gt=0, description="re-deliver a dead replica's unwritten ledger rows after")
-    default_max_output_tokens: int = Field(4096, gt=0, description="reserved when neither request nor catalog says")
-    max_reserved_output_tokens: int = Field(32768, gt=0, description="cap when the request sets no max_tokens")
+    default_max_output_tokens: int = Field(
+        4096,
+        gt=0,
+        description="reserved (and sent as max_tokens) when neither the request nor the catalog bounds output",
+    )
     prompt_bytes_per_token: float = Field(
         1.0, gt=0, description="prompt estimate: UTF-8 bytes per token (1 = upper bound)"
     )
     redis_prefix: str = "unigate:"
     model_limits: dict[str, RateLimitsConfig] = Field(default_factory=dict, description="per public model, all keys")
+
+
+class SmtpConfig(_Strict):
+    """Where verification and password-reset mail goes out (docs/self-service.md)."""
+
+    host: str
+    port: int = Field(587, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    sender: str = Field("unigate@localhost", description="the From address")
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    timeout: float = Field(10.0, gt=0)
+
+
+class OidcConfig(_Strict):
+    """Single sign-on through any OpenID Connect provider (authorization code + PKCE)."""
+
+    issuer: str = Field(description="discovery at <issuer>/.well-known/openid-configuration")
+    client_id: str
+    client_secret: str | None = None
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
+    groups_claim: str = "groups"
+    group_teams: dict[str, str] = Field(default_factory=dict, description="group → team id its members join")
+    team_admin_groups: list[str] = Field(default_factory=list, description="members of these are team admins")
+    admin_groups: list[str] = Field(default_factory=list, description="members of these are admins")
+    button_label: str = "Sign in with single sign-on"
+
+
+class PaymentsConfig(_Strict):
+    """Credit top-ups through a payment provider (Stripe Checkout)."""
+
+    provider: Literal["stripe"] = "stripe"
+    secret_key: str
+    webhook_secret: str
+    api_base: str = Field("https://api.stripe.com", description="the provider's API base URL")
+    currency: str = Field("usd", pattern=r"^[a-z]{3}$")
+    min_amount: float = Field(5.0, gt=0, description="USD")
+    max_amount: float = Field(1000.0, gt=0, description="USD")
+    webhook_tolerance: float = Field(300.0, gt=0, description="seconds a signed event stays acceptable")
+
+
+class LoginLimitsConfig(_Strict):
+    max_failures: int = Field(5, gt=0, description="failed sign-ins before an account is locked")
+    lockout_seconds: float = Field(900.0, gt=0)
+    per_ip_per_minute: int = Field(20, gt=0, description="sign-in attempts per client address")
+
+
+class PortalConfig(_Strict):
+    """Self-service accounts, sessions and the user portal (see docs/self-service.md)."""
+
+    enabled: bool = False
+    registration: Literal["off", "invite", "open"] = "off"
+    public_url: str | None = Field(None, description="the gateway's address as users reach it (links, SSO)")
+    session_ttl: float = Field(7 * 86400.0, gt=0, description="seconds a sign-in lasts")
+    secure_cookies: bool | None = Field(None, description="default: true when public_url is https")
+    require_verified_email: bool | None = Field(None, description="default: true when smtp is set")
+    signup_credit: float | None = Field(0.0, ge=0, description="USD credit of a new user; null: no user credit limit")
+    default_team: str | None = Field(None, description="team id new users join")
+    markup: float = Field(0.0, ge=0, description="resale markup: 0.2 shows users prices +20%")
+    min_password_length: int = Field(10, ge=8)
+    login: LoginLimitsConfig = Field(default_factory=LoginLimitsConfig)
+    smtp: SmtpConfig | None = None
+    oidc: OidcConfig | None = None
+    payments: PaymentsConfig | None = None
+
+
+class ResponsesConfig(_Strict):
+    """The Responses API's stored responses (see docs/responses-api.md)."""
+
+    store: bool = Field(True, description="keep responses created with store: true (previous_response_id, GET)")
+    retention_days: float = Field(30.0, gt=0, description="stored responses are deleted after this many days")
 
 
 class GatewayConfig(_Strict):
@@ -226,6 +302,8 @@ class GatewayConfig(_Strict):
     database_url: str | None = None
     redis_url: str | None = None
     accounts: AccountsConfig = Field(default_factory=AccountsConfig)
+    portal: PortalConfig = Field(default_factory=PortalConfig)
+    responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
 
     @field_validator("providers")
     @classmethod
@@ -234,6 +312,14 @@ class GatewayConfig(_Strict):
             if not is_known(name):
                 raise ValueError(f"unknown provider {name!r} (known: {', '.join(provider_ids())})")
         return value
+
+    @model_validator(mode="after")
+    def _portal_needs_accounts(self) -> GatewayConfig:
+        if self.portal.enabled and not self.accounts.enabled:
+            raise ValueError("portal.enabled needs accounts.enabled (users own virtual keys)")
+        if self.portal.enabled and not self.server.master_key:
+            raise ValueError("portal.enabled needs server.master_key (without one every local caller is an admin)")
+        return self
 
     @model_validator(mode="after")
     def _unique_model_names(self) -> GatewayConfig:
@@ -258,19 +344,40 @@ class GatewayConfig(_Strict):
 # Loading
 
 
-def resolve_env(value: Any, path: str, problems: list[str], environ: dict[str, str]) -> Any:
-    """Replace ``env:NAME`` strings (recursively) with the variable's value."""
+def resolve_env(
+    value: Any,
+    loc: tuple[Any, ...],
+    problems: list[tuple[tuple[Any, ...], str]],
+    environ: dict[str, str],
+    *,
+    require: bool = True,
+) -> Any:
+    """Replace ``env:NAME`` strings (recursively) with the variable's value.
+
+    With ``require=False`` an unset variable is no problem and its reference is kept as written,
+    so a command that needs only part of a config (``check-config --no-env``, ``keys create``)
+    can load a file whose secrets live elsewhere.
+    """
     if isinstance(value, str) and value.startswith("env:"):
         name = value[4:].strip()
         if name not in environ:
-            problems.append(f"{path}: environment variable {name} is not set")
-            return None
+            if require:
+                problems.append((loc, f"environment variable {name} is not set"))
+                return None
+            return value
         return environ[name]
     if isinstance(value, dict):
-        return {k: resolve_env(v, f"{path}.{k}" if path else str(k), problems, environ) for k, v in value.items()}
+        return {k: resolve_env(v, (*loc, k), problems, environ, require=require) for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve_env(v, f"{path}[{i}]", problems, environ) for i, v in enumerate(value)]
+        return [resolve_env(v, (*loc, i), problems, environ, require=require) for i, v in enumerate(value)]
     return value
+
+
+def unresolved_env(value: Any) -> str | None:
+    """The variable name of an ``env:NAME`` reference left unresolved by ``require_env=False``."""
+    if isinstance(value, str) and value.startswith("env:"):
+        return value[4:].strip()
+    return None
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
@@ -300,33 +407,42 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     return line
 
 
-def validate(raw: Any, *, source: str = "<config>", text: str | None = None) -> GatewayConfig:
+def validate(raw: Any, *, source: str = "<config>", text: str | None = None, require_env: bool = True) -> GatewayConfig:
     """Validate an already-parsed config mapping; raise ConfigError listing every problem."""
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError([f"{source}: the config must be a mapping at the top level"])
-    problems: list[str] = []
-    resolved = resolve_env(raw, "", problems, dict(os.environ))
     root = yaml.compose(text) if text else None
+
+    def where(loc: tuple[Any, ...]) -> str:
+        line = _line_of(root, loc) if root is not None else None
+        return f"{_format_loc(loc)}" + (f" (line {line})" if line else "")
+
+    env_problems: list[tuple[tuple[Any, ...], str]] = []
+    resolved = resolve_env(raw, (), env_problems, dict(os.environ), require=require_env)
+    problems = [f"{source}: {where(loc)}: {message}" for loc, message in env_problems]
     try:
         config = GatewayConfig.model_validate(resolved)
     except ValidationError as exc:
         for error in exc.errors():
             loc = tuple(error["loc"])
-            line = _line_of(root, loc) if root is not None else None
-            where = f"{_format_loc(loc)}" + (f" (line {line})" if line else "")
+            if any(loc[: len(env_loc)] == env_loc for env_loc, _ in env_problems):
+                continue  # already reported as an unset variable
             message = error["msg"].removeprefix("Value error, ")
             if error["type"] == "extra_forbidden":
                 message = "unknown field"
-            problems.append(f"{source}: {where}: {message}")
+            problems.append(f"{source}: {where(loc)}: {message}")
     if problems:
         raise ConfigError(problems)
     return config
 
 
-def load_config(path: str | Path | None = None) -> GatewayConfig:
-    """Load and validate a YAML config file; ``None`` gives the zero-config defaults."""
+def load_config(path: str | Path | None = None, *, require_env: bool = True) -> GatewayConfig:
+    """Load and validate a YAML config file; ``None`` gives the zero-config defaults.
+
+    ``require_env=False`` keeps unset ``env:NAME`` references as written instead of failing.
+    """
     if path is None:
         return validate({})
     path = Path(path)
@@ -340,7 +456,7 @@ def load_config(path: str | Path | None = None) -> GatewayConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise ConfigError([f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from exc
-    return validate(raw, source=str(path), text=text)
+    return validate(raw, source=str(path), text=text, require_env=require_env)
 
 
 def check_bind_safety(config: GatewayConfig) -> None:

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from unigate.errors import GatewayError, model_not_found
 from unigate.routing.trace import RouteTrace
-from unigate.types import ChatChunk, ChatResponse, Deployment
+from unigate.types import ChatChunk, ChatResponse, Deployment, Usage
 
 
 def may_use(allowed_models: frozenset[str] | None, model: str) -> bool:
@@ -59,7 +59,7 @@ class RequestContext:
     endpoint: str = "chat"
     started: float = field(default_factory=time.perf_counter)
     trace: RouteTrace = field(default_factory=RouteTrace)
-    usage: dict[str, Any] | None = None
+    usage: Usage | None = None
     cost: float | None = None
     error: GatewayError | None = None
     status: str = "ok"  # ok | error | cancelled

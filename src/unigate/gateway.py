@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from unigate.catalog import Catalog, ModelInfo
 from unigate.config import GatewayConfig
@@ -27,7 +27,7 @@ from unigate.context import (
     StreamResult,
     may_use,
 )
-from unigate.errors import GatewayError, model_not_found
+from unigate.errors import BadRequest, GatewayError, model_not_found
 from unigate.operations import Operation
 from unigate.operations.embeddings import EMBEDDINGS
 from unigate.providers._http import new_session
@@ -37,11 +37,21 @@ from unigate.routing.groups import ModelGroup, ModelGroups
 from unigate.routing.health import Health
 from unigate.routing.router import Router
 from unigate.routing.stats import Stats
-from unigate.types import ChatChunk, ChatRequest, EmbeddingRequest, EmbeddingResponse, new_request_id
+from unigate.types import (
+    ChatChunk,
+    ChatRequest,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    Usage,
+    as_json,
+    new_request_id,
+)
 
 __all__ = ["ChatResult", "Gateway", "Principal", "RequestContext", "StreamResult"]
 
 _T = TypeVar("_T")
+_R = TypeVar("_R")
+MAX_MODEL_NAME = 200  # characters: the ledger's model column (a longer name could never be recorded)
 
 
 class Gateway:
@@ -113,10 +123,17 @@ class Gateway:
         self, request: dict[str, Any], principal: Principal | None, stream: bool, endpoint: str, request_id: str | None
     ) -> tuple[RequestContext, ModelGroup]:
         """Everything before routing: context, auto routing, model group, access, hooks' before."""
+        model = request["model"]
+        if isinstance(model, str) and len(model) > MAX_MODEL_NAME:
+            raise BadRequest(
+                f"'model' is {len(model)} characters long; at most {MAX_MODEL_NAME} are accepted.",
+                param="model",
+                code="invalid_value",
+            )
         ctx = RequestContext(
             request_id=request_id or new_request_id(),
             principal=principal or Principal(),
-            model=request["model"],
+            model=model,
             stream=stream,
             endpoint=endpoint,
         )
@@ -144,11 +161,11 @@ class Gateway:
         for hook in self._hooks_after:
             await hook.after(ctx)
 
-    def _price(self, ctx: RequestContext, usage: dict[str, Any] | None) -> None:
+    def _price(self, ctx: RequestContext, usage: Usage | None) -> None:
         deployment = ctx.trace.deployment
         ctx.usage = usage
         if usage is not None and deployment is not None:
-            ctx.cost = self.catalog.cost(deployment.provider, deployment.model, usage)
+            ctx.cost = self.catalog.cost(deployment.provider, deployment.model, usage, deployment.public_name)
             if ctx.cost is not None:
                 usage["cost"] = ctx.cost
 
@@ -167,14 +184,15 @@ class Gateway:
 
     async def run(
         self,
-        operation: Operation[_T],
-        request: dict[str, Any],
+        operation: Operation[_R, _T],
+        request: _R,
         principal: Principal | None = None,
         *,
         request_id: str | None = None,
     ) -> tuple[_T, RequestContext]:
         """Any non-streamed operation through the whole pipeline."""
-        ctx, group = await self._admit(request, principal, False, operation.endpoint, request_id)
+        body = cast(dict[str, Any], request)  # what every stage before the provider reads: a JSON object
+        ctx, group = await self._admit(body, principal, False, operation.endpoint, request_id)
         router = self._router()
         result = await self._routed(
             ctx, router.route(request, group, ctx.trace, operation.call, allowed=ctx.principal.allowed_models)
@@ -186,7 +204,7 @@ class Gateway:
     async def chat(
         self, request: ChatRequest, principal: Principal | None = None, *, request_id: str | None = None
     ) -> ChatResult:
-        ctx, group = await self._admit(request, principal, False, "chat", request_id)
+        ctx, group = await self._admit(as_json(request), principal, False, "chat", request_id)
         router = self._router()
         response = await self._routed(ctx, router.chat(request, group, ctx.trace, allowed=ctx.principal.allowed_models))
         self._price(ctx, response.get("usage"))
@@ -198,7 +216,7 @@ class Gateway:
     ) -> StreamResult:
         """Route a streaming request. Returns once the first content chunk is in hand, so a
         failure before it can still fall back and the caller may still answer with an error."""
-        ctx, group = await self._admit(request, principal, True, "chat", request_id)
+        ctx, group = await self._admit(as_json(request), principal, True, "chat", request_id)
         router = self._router()
         chunks = await self._routed(
             ctx, router.chat_stream(request, group, ctx.trace, allowed=ctx.principal.allowed_models)
@@ -209,7 +227,7 @@ class Gateway:
     async def _settle_stream(
         self, ctx: RequestContext, chunks: AsyncIterator[ChatChunk], include_usage: bool
     ) -> AsyncIterator[ChatChunk]:
-        usage: dict[str, Any] | None = None
+        usage: Usage | None = None
         try:
             async for chunk in chunks:
                 chunk_usage = chunk.get("usage")
@@ -221,7 +239,8 @@ class Gateway:
                         # client sees it only if it asked
                         if not chunk.get("choices"):
                             continue
-                        chunk = {k: v for k, v in chunk.items() if k != "usage"}
+                        chunk = chunk.copy()
+                        del chunk["usage"]
                 yield chunk
         except GatewayError as exc:
             ctx.error, ctx.status = exc, "error"
@@ -240,6 +259,10 @@ class Gateway:
         return await self.run(EMBEDDINGS, request, principal, request_id=request_id)
 
     # -- models (owned by routing.groups; here for in-process callers) ------------------------
+
+    def find_group(self, name: str) -> ModelGroup | None:
+        """The group the router would use for ``name``, without remembering a dynamic one."""
+        return self.groups.find(name)
 
     def model_info(self, name: str) -> ModelInfo | None:
         return self.groups.info(name)

@@ -76,9 +76,15 @@ def _print(data: Any) -> None:
 async def _with_store(args: argparse.Namespace, run: Runner) -> int:
     from unigate.accounts.db import create_engine, upgrade
     from unigate.accounts.store import Store
-    from unigate.config import load_config
+    from unigate.config import ConfigError, load_config, unresolved_env
 
-    config = load_config(args.config)
+    # These commands write to the database only: provider keys and the master key may live in
+    # variables of the serving environment that this shell does not have.
+    config = load_config(args.config, require_env=False)
+    for field in ("database_url", "data_dir"):
+        name = unresolved_env(getattr(config, field))
+        if name is not None:
+            raise ConfigError([f"{args.config}: {field}: environment variable {name} is not set"])
     store = Store(create_engine(config))
     try:
         await upgrade(store.engine)

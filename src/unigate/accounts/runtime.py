@@ -9,7 +9,6 @@ On shutdown: stop them and flush the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from unigate.accounts.db import create_engine, upgrade
@@ -23,18 +22,16 @@ from unigate.state.redis import default_consumer
 
 if TYPE_CHECKING:
     from unigate.catalog import Catalog
-    from unigate.routing.groups import ModelGroup
+    from unigate.routing.groups import ModelGroups
 
 
 class AccountsRuntime:
-    def __init__(
-        self, config: GatewayConfig, state: StateBackend, groups: Mapping[str, ModelGroup], catalog: Catalog
-    ) -> None:
+    def __init__(self, config: GatewayConfig, state: StateBackend, groups: ModelGroups, catalog: Catalog) -> None:
         settings = config.accounts
         self.state = state
         self.store = Store(create_engine(config))
         self.service = AccountsService(settings, state, self.store)
-        self.accountant = Accountant(groups, catalog, self.service)
+        self.accountant = Accountant(groups.find, catalog, self.service)
         self.flusher = LedgerFlusher(
             state,
             self.store,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import sys
 import threading
@@ -113,7 +114,7 @@ class LogSetup:
 
     def __init__(self, *, fmt: str = "json", level: str = "INFO", stream: IO[str] | None = None) -> None:
         formatter: logging.Formatter = JsonFormatter() if fmt == "json" else TextFormatter()
-        self.stream = stream or sys.stderr
+        self.stream = stream or private_stderr()
         self.handler = logging.StreamHandler(self.stream)
         self.handler.setFormatter(formatter)
         self.request_logger = logging.getLogger(REQUEST_LOGGER)
@@ -170,6 +171,20 @@ class LogSetup:
         self._batches.put(None)
         self._writer.join(timeout=10)
         self.handler.flush()
+
+
+def private_stderr() -> IO[str]:
+    """A stream on a duplicate of the process's standard error descriptor.
+
+    Libraries may point descriptor 2 elsewhere for a while: llama-cpp-python's model loading
+    sends it to /dev/null (and swaps ``sys.stderr``) to silence llama.cpp. Log lines written in
+    that window would be lost; a descriptor of our own still reaches the original stderr.
+    """
+    try:
+        fd = os.dup(sys.__stderr__.fileno() if sys.__stderr__ is not None else 2)
+    except (OSError, ValueError, AttributeError):  # no real descriptor (embedded, tests capturing)
+        return sys.stderr
+    return open(fd, "w", encoding="utf-8", errors="replace", closefd=True)
 
 
 def _clock(created: float) -> str:

@@ -14,29 +14,32 @@ Chat (``Gateway.chat`` / ``chat_stream``) is the same pipeline with a streamed v
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from unigate.routing.router import Call
+from unigate.providers.base import Provider
+from unigate.types import Deployment, Usage
 
-T = TypeVar("T")
+R = TypeVar("R")  # the operation's canonical request (ChatRequest, EmbeddingRequest, …)
+T = TypeVar("T")  # its canonical answer
 
 __all__ = ["Operation", "usage_field"]
 
 
-def usage_field(result: Any) -> dict[str, Any] | None:
+def usage_field(result: Any) -> Usage | None:
     """The usage of an OpenAI-shaped answer: its ``usage`` object (priced by the catalog)."""
-    return result.get("usage") if isinstance(result, dict) else None
+    usage: Usage | None = result.get("usage") if isinstance(result, dict) else None
+    return usage
 
 
 @dataclass(frozen=True, slots=True)
-class Operation(Generic[T]):
+class Operation(Generic[R, T]):
     """``endpoint``: the operation's name (``"embeddings"``, ``"count_tokens"``, …).
     ``call(provider, request, deployment)``: perform it on one deployment; raise
     :class:`~unigate.errors.Unsupported` when that provider cannot (routing moves on).
     ``usage(result)``: the tokens to price and account (``None``: nothing billable)."""
 
     endpoint: str
-    call: Call[T]
-    usage: Callable[[T], dict[str, Any] | None] = usage_field
+    call: Callable[[Provider, R, Deployment], Awaitable[T]]
+    usage: Callable[[T], Usage | None] = usage_field

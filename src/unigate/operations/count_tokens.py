@@ -17,7 +17,7 @@ import orjson
 from unigate.errors import GatewayError
 from unigate.operations import Operation
 from unigate.providers.base import Provider
-from unigate.types import Deployment
+from unigate.types import ChatRequest, Deployment, Usage
 
 log = logging.getLogger("unigate.operations")
 
@@ -28,10 +28,10 @@ IMAGE_TOKENS = 1600  # Anthropic's documented cost of a ~1.15 megapixel image
 class TokenCounter(Protocol):
     """A provider with a token-counting endpoint of its own."""
 
-    async def count_tokens(self, request: dict[str, Any], deployment: Deployment) -> int | None: ...
+    async def count_tokens(self, request: ChatRequest, deployment: Deployment) -> int | None: ...
 
 
-def estimate_tokens(request: dict[str, Any]) -> int:
+def estimate_tokens(request: ChatRequest) -> int:
     """A rough count (≈4 characters a token, images at Anthropic's documented size) for upstreams
     that have no token-counting endpoint."""
     chars = 0
@@ -54,7 +54,7 @@ def estimate_tokens(request: dict[str, Any]) -> int:
     return max(1, math.ceil(chars / 4) + images * IMAGE_TOKENS)
 
 
-async def count(provider: Provider, request: dict[str, Any], deployment: Deployment) -> dict[str, int]:
+async def count(provider: Provider, request: ChatRequest, deployment: Deployment) -> dict[str, int]:
     counted: int | None = None
     try:
         if isinstance(provider, TokenCounter):
@@ -66,7 +66,7 @@ async def count(provider: Provider, request: dict[str, Any], deployment: Deploym
     return {"input_tokens": counted if counted is not None else estimate_tokens(request)}
 
 
-async def _anthropic_count(provider: Any, request: dict[str, Any], deployment: Deployment) -> int | None:
+async def _anthropic_count(provider: Any, request: ChatRequest, deployment: Deployment) -> int | None:
     """Anthropic's own count_tokens endpoint. A bridge until the Anthropic provider package
     implements :class:`TokenCounter` itself (the wire details belong in providers/)."""
     from unigate.providers import anthropic
@@ -88,8 +88,8 @@ async def _anthropic_count(provider: Any, request: dict[str, Any], deployment: D
     return tokens if isinstance(tokens, int) else None
 
 
-def _no_usage(result: dict[str, int]) -> None:
+def _no_usage(result: dict[str, int]) -> Usage | None:
     return None  # counting is free: nothing to price or charge
 
 
-COUNT_TOKENS: Operation[dict[str, int]] = Operation("count_tokens", count, _no_usage)
+COUNT_TOKENS: Operation[ChatRequest, dict[str, int]] = Operation("count_tokens", count, _no_usage)

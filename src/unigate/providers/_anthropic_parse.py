@@ -21,7 +21,21 @@ from unigate.errors import (
     classify_http_status,
     parse_retry_after,
 )
-from unigate.types import ChatChunk, ChatResponse, Usage, make_chunk, make_response, new_completion_id, now
+from unigate.types import (
+    ChatChunk,
+    ChatMessage,
+    ChatResponse,
+    Delta,
+    PromptTokensDetails,
+    ThinkingBlock,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+    make_chunk,
+    make_response,
+    new_completion_id,
+    now,
+)
 
 PROVIDER = "anthropic"
 
@@ -44,9 +58,13 @@ def usage_from_native(usage: dict[str, Any] | None) -> Usage:
         "total_tokens": prompt + completion,
     }
     if cache_read or cache_write:
-        details: dict[str, int] = {"cached_tokens": cache_read}
+        details: PromptTokensDetails = {"cached_tokens": cache_read}
         if cache_write:
             details["cache_creation_tokens"] = cache_write
+            lifetimes = usage.get("cache_creation")
+            if isinstance(lifetimes, dict):  # 1-hour writes cost more than 5-minute ones
+                details["cache_creation_5m_tokens"] = int(lifetimes.get("ephemeral_5m_input_tokens") or 0)
+                details["cache_creation_1h_tokens"] = int(lifetimes.get("ephemeral_1h_input_tokens") or 0)
         result["prompt_tokens_details"] = details
     return result
 
@@ -57,7 +75,7 @@ def finish_reason(stop_reason: str | None) -> str | None:
     return _FINISH.get(stop_reason, "stop")
 
 
-def _thinking_block(block: dict[str, Any]) -> dict[str, Any]:
+def _thinking_block(block: dict[str, Any]) -> ThinkingBlock:
     if block.get("type") == "redacted_thinking":
         return {"type": "redacted_thinking", "data": block.get("data", "")}
     return {
@@ -77,8 +95,8 @@ def from_native(body: Any, public_model: str) -> ChatResponse:
         )
     texts: list[str] = []
     reasoning: list[str] = []
-    thinking_blocks: list[dict[str, Any]] = []
-    tool_calls: list[dict[str, Any]] = []
+    thinking_blocks: list[ThinkingBlock] = []
+    tool_calls: list[ToolCall] = []
     for block in body["content"]:
         kind = block.get("type")
         if kind == "text":
@@ -97,7 +115,7 @@ def from_native(body: Any, public_model: str) -> ChatResponse:
                 }
             )
         # server_tool_use / *_tool_result blocks belong to server-side tools: not translated.
-    message: dict[str, Any] = {
+    message: ChatMessage = {
         "role": "assistant",
         "content": "".join(texts) if texts or not tool_calls else None,
     }
@@ -143,7 +161,7 @@ class StreamTranslator:
         self.finish: str | None = None
         self.done = False
 
-    def _chunk(self, delta: dict[str, Any] | None, finish: str | None = None, usage: Usage | None = None) -> ChatChunk:
+    def _chunk(self, delta: Delta | None, finish: str | None = None, usage: Usage | None = None) -> ChatChunk:
         return make_chunk(self.id, self.model, delta, finish, created=self.created, usage=usage)
 
     def feed(self, event: str | None, data: bytes | dict[str, Any]) -> list[ChatChunk]:
@@ -190,11 +208,11 @@ class StreamTranslator:
             initial = block.get("input")
             arguments = orjson.dumps(initial).decode() if initial else ""
             state.has_arguments = bool(arguments)
-            call = {
+            call: ToolCallDelta = {
                 "index": state.tool_index,
-                "id": block.get("id"),
+                "id": block.get("id") or "",
                 "type": "function",
-                "function": {"name": block.get("name"), "arguments": arguments},
+                "function": {"name": block.get("name") or "", "arguments": arguments},
             }
             return [self._chunk({"tool_calls": [call]})]
         return []
@@ -211,8 +229,8 @@ class StreamTranslator:
             state.signature += delta.get("signature", "")
         elif kind == "input_json_delta" and delta.get("partial_json") and state.tool_index >= 0:
             state.has_arguments = True
-            call = {"index": state.tool_index, "function": {"arguments": delta["partial_json"]}}
-            return [self._chunk({"tool_calls": [call]})]
+            fragment: ToolCallDelta = {"index": state.tool_index, "function": {"arguments": delta["partial_json"]}}
+            return [self._chunk({"tool_calls": [fragment]})]
         return []
 
     def _block_stop(self, index: int) -> list[ChatChunk]:
@@ -223,7 +241,11 @@ class StreamTranslator:
             # A call without arguments streams no JSON at all; OpenAI clients expect "{}".
             return [self._chunk({"tool_calls": [{"index": state.tool_index, "function": {"arguments": "{}"}}]})]
         if state.kind == "thinking":
-            block = {"type": "thinking", "thinking": "".join(state.thinking), "signature": state.signature}
+            block: ThinkingBlock = {
+                "type": "thinking",
+                "thinking": "".join(state.thinking),
+                "signature": state.signature,
+            }
             return [self._chunk({"thinking_blocks": [block]})]
         return []
 

@@ -20,7 +20,19 @@ from unigate.errors import (
     classify_http_status,
     parse_retry_after,
 )
-from unigate.types import ChatChunk, ChatResponse, Usage, make_usage, new_completion_id, now
+from unigate.types import (
+    ChatChunk,
+    ChatMessage,
+    ChatResponse,
+    Delta,
+    ThinkingBlock,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+    make_usage,
+    new_completion_id,
+    now,
+)
 
 _PROVIDER = "bedrock"
 
@@ -47,12 +59,16 @@ def usage_from_native(usage: dict[str, Any] | None) -> Usage | None:
     cache_read = int(usage.get("cacheReadInputTokens") or 0)
     cache_write = int(usage.get("cacheWriteInputTokens") or 0)
     prompt = int(usage.get("inputTokens") or 0) + cache_read + cache_write
-    return make_usage(prompt, int(usage.get("outputTokens") or 0), cached=cache_read)
+    result = make_usage(prompt, int(usage.get("outputTokens") or 0), cached=cache_read)
+    if cache_write:  # priced above plain input (Claude on Bedrock: 1.25x)
+        result["prompt_tokens_details"] = {"cached_tokens": cache_read, "cache_creation_tokens": cache_write}
+    return result
 
 
 def from_native(body: Any, public_model: str) -> ChatResponse:
     """A ``Converse`` reply → ``chat.completion``."""
-    message = ((body or {}).get("output") or {}).get("message") if isinstance(body, dict) else None
+    output = body.get("output") if isinstance(body, dict) else None
+    message = output.get("message") if isinstance(output, dict) else None
     if not isinstance(message, dict):
         raise ProviderError(
             f"{_PROVIDER}: reply has no output.message",
@@ -62,8 +78,8 @@ def from_native(body: Any, public_model: str) -> ChatResponse:
         )
     text: list[str] = []
     reasoning: list[str] = []
-    blocks: list[dict[str, Any]] = []
-    calls: list[dict[str, Any]] = []
+    blocks: list[ThinkingBlock] = []
+    calls: list[ToolCall] = []
     for block in message.get("content") or ():
         if "text" in block:
             text.append(block["text"])
@@ -71,7 +87,7 @@ def from_native(body: Any, public_model: str) -> ChatResponse:
             use = block["toolUse"]
             calls.append(
                 {
-                    "id": use.get("toolUseId"),
+                    "id": use.get("toolUseId") or "",
                     "type": "function",
                     "function": {
                         "name": use.get("name", ""),
@@ -85,7 +101,7 @@ def from_native(body: Any, public_model: str) -> ChatResponse:
                 thought = content["reasoningText"]
                 reasoning.append(thought.get("text", ""))
                 if thought.get("signature"):  # unsigned reasoning (gpt-oss, Qwen, Kimi) is never replayed
-                    signed = {
+                    signed: ThinkingBlock = {
                         "type": "thinking",
                         "thinking": thought.get("text", ""),
                         "signature": thought["signature"],
@@ -93,7 +109,7 @@ def from_native(body: Any, public_model: str) -> ChatResponse:
                     blocks.append(signed)
             elif "redactedContent" in content:
                 blocks.append({"type": "redacted_thinking", "data": content["redactedContent"]})
-    out: dict[str, Any] = {"role": "assistant", "content": "".join(text) if text or not calls else None}
+    out: ChatMessage = {"role": "assistant", "content": "".join(text) if text or not calls else None}
     if reasoning:
         out["reasoning_content"] = "".join(reasoning)
     if blocks:
@@ -132,7 +148,7 @@ class BedrockStreamState:
     role_sent: bool = False
 
 
-def _chunk(state: BedrockStreamState, delta: dict[str, Any] | None, finish: str | None = None) -> ChatChunk:
+def _chunk(state: BedrockStreamState, delta: Delta | None, finish: str | None = None) -> ChatChunk:
     if delta is not None and not state.role_sent:
         state.role_sent = True
         delta = {"role": "assistant", **delta}
@@ -156,9 +172,9 @@ def from_native_event(event_type: str, payload: dict[str, Any], state: BedrockSt
             return None
         block = int(payload.get("contentBlockIndex", 0))
         index = state.tool_index[block] = len(state.tool_index)
-        call = {
+        call: ToolCallDelta = {
             "index": index,
-            "id": use.get("toolUseId"),
+            "id": use.get("toolUseId") or "",
             "type": "function",
             "function": {"name": use.get("name", ""), "arguments": ""},
         }

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -20,7 +20,20 @@ from unigate.errors import (
     classify_http_status,
     parse_retry_after,
 )
-from unigate.types import ChatChunk, ChatResponse, Usage, make_usage, new_completion_id, now
+from unigate.types import (
+    ChatChunk,
+    ChatMessage,
+    ChatResponse,
+    Choice,
+    ChunkChoice,
+    Delta,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+    make_usage,
+    new_completion_id,
+    now,
+)
 
 FINISH_REASONS: dict[str, str] = {
     "STOP": "stop",
@@ -56,12 +69,25 @@ def usage_from_native(meta: dict[str, Any] | None) -> Usage | None:
     thoughts = int(meta.get("thoughtsTokenCount") or 0)
     completion = int(meta.get("candidatesTokenCount") or 0) + thoughts
     cached = int(meta.get("cachedContentTokenCount") or 0)
-    return make_usage(prompt, completion, cached=cached, reasoning=thoughts)
+    usage = make_usage(prompt, completion, cached=cached, reasoning=thoughts)
+    audio_in, audio_out = _audio(meta.get("promptTokensDetails")), _audio(meta.get("candidatesTokensDetails"))
+    if audio_in:  # audio is priced apart from text
+        usage["prompt_tokens_details"] = {**usage.get("prompt_tokens_details", {}), "audio_tokens": audio_in}
+    if audio_out:
+        usage["completion_tokens_details"] = {**usage.get("completion_tokens_details", {}), "audio_tokens": audio_out}
+    return usage
 
 
-def _tool_call(part: dict[str, Any], index: int | None = None) -> dict[str, Any]:
+def _audio(details: Any) -> int:
+    """Audio tokens of a per-modality breakdown (``[{"modality": "AUDIO", "tokenCount": n}]``)."""
+    if not isinstance(details, list):
+        return 0
+    return sum(int(d.get("tokenCount") or 0) for d in details if isinstance(d, dict) and d.get("modality") == "AUDIO")
+
+
+def _tool_call(part: dict[str, Any], index: int | None = None) -> ToolCallDelta:
     call = part["functionCall"]
-    tool_call: dict[str, Any] = {
+    tool_call: ToolCallDelta = {
         "id": call.get("id") or "call_" + uuid.uuid4().hex[:24],
         "type": "function",
         "function": {
@@ -70,7 +96,7 @@ def _tool_call(part: dict[str, Any], index: int | None = None) -> dict[str, Any]
         },
     }
     if index is not None:
-        tool_call = {"index": index, **tool_call}
+        tool_call = {"index": index, **tool_call}  # index first, as OpenAI writes it
     if part.get("thoughtSignature"):
         # Same place Google's OpenAI-compatible endpoint puts it; clients that echo the tool call
         # back unchanged let Gemini 3 keep its reasoning across the tool round trip.
@@ -119,14 +145,15 @@ def from_native(body: Any, public_model: str) -> ChatResponse:
             f"{_PROVIDER}: reply has no candidates", provider=_PROVIDER, status=502, raw=_raw(body)
         )
     prompt_blocked = bool((body.get("promptFeedback") or {}).get("blockReason"))
-    choices = []
+    choices: list[Choice] = []
     for position, candidate in enumerate(candidates):
         text, reasoning, calls = _split_parts((candidate.get("content") or {}).get("parts") or [])
-        message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None}
+        message: ChatMessage = {"role": "assistant", "content": text if text or not calls else None}
         if reasoning:
             message["reasoning_content"] = reasoning
         if calls:
-            message["tool_calls"] = [_tool_call(part) for part in calls]
+            # a whole call is a streamed call without its index
+            message["tool_calls"] = [cast(ToolCall, _tool_call(part)) for part in calls]
         reason = finish_reason(candidate.get("finishReason") or "STOP", bool(calls))
         if prompt_blocked:
             reason = "content_filter"
@@ -182,11 +209,11 @@ def from_native_event(data: bytes, state: GeminiStreamState) -> ChatChunk | None
         if (event.get("promptFeedback") or {}).get("blockReason"):
             raise _blocked(event)
         return None
-    choices = []
+    choices: list[ChunkChoice] = []
     for position, candidate in enumerate(candidates):
         index = int(candidate.get("index", position))
         text, reasoning, calls = _split_parts((candidate.get("content") or {}).get("parts") or [])
-        delta: dict[str, Any] = {}
+        delta: Delta = {}
         if index not in state.started:
             state.started.add(index)
             delta["role"] = "assistant"

@@ -55,9 +55,12 @@ from unigate.providers._http import iter_sse, join_url, open_stream, post_json
 from unigate.providers.base import ProviderContext
 from unigate.types import (
     ChatChunk,
+    ChatMessage,
     ChatRequest,
     ChatResponse,
     Deployment,
+    Tool,
+    as_json,
 )
 
 __all__ = [
@@ -181,7 +184,7 @@ def _part_blocks(content: Any) -> list[dict[str, Any]]:
     return blocks
 
 
-def _assistant_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+def _assistant_blocks(message: ChatMessage) -> list[dict[str, Any]]:
     # Signed thinking must precede the text/tool_use it led to, exactly as it was returned.
     blocks = [dict(b) for b in message.get("thinking_blocks") or () if isinstance(b, dict)]
     blocks.extend(_part_blocks(message.get("content")))
@@ -196,7 +199,7 @@ def _assistant_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
     return blocks
 
 
-def _tool_result_block(message: dict[str, Any]) -> dict[str, Any]:
+def _tool_result_block(message: ChatMessage) -> dict[str, Any]:
     content = message.get("content")
     result: Any = content if isinstance(content, str) else _part_blocks(content)
     return {
@@ -207,7 +210,7 @@ def _tool_result_block(message: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _system_and_messages(messages: list[dict[str, Any]]) -> tuple[Any, list[dict[str, Any]]]:
+def _system_and_messages(messages: list[ChatMessage]) -> tuple[Any, list[dict[str, Any]]]:
     system_blocks: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
     for message in messages:
@@ -238,7 +241,7 @@ def _system_and_messages(messages: list[dict[str, Any]]) -> tuple[Any, list[dict
     return system, turns
 
 
-def _tool(tool: dict[str, Any]) -> dict[str, Any]:
+def _tool(tool: Tool) -> dict[str, Any]:
     if tool.get("type", "function") != "function":
         return dict(tool)  # Anthropic-native tool definition
     function = tool.get("function") or {}
@@ -319,9 +322,10 @@ def to_native(request: ChatRequest, deployment: Deployment, stream: bool | None 
         body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
     if request.get("user"):
         body["metadata"] = {"user_id": request["user"]}
+    fields = as_json(request)
     for name in _PASSTHROUGH:
-        if request.get(name) is not None:
-            body[name] = request[name]
+        if fields.get(name) is not None:
+            body[name] = fields[name]
 
     output_config = dict(request.get("output_config") or {})
     response_format = request.get("response_format") or {}

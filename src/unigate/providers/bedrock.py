@@ -45,7 +45,7 @@ from unigate.providers._bedrock_parse import (
 )
 from unigate.providers._http import join_url, open_stream, post_json, transport_error
 from unigate.providers.base import ProviderContext
-from unigate.types import ChatChunk, ChatRequest, ChatResponse, Deployment, new_completion_id, now
+from unigate.types import ChatChunk, ChatMessage, ChatRequest, ChatResponse, Deployment, new_completion_id, now
 
 __all__ = [
     "STOP_REASONS",
@@ -165,7 +165,7 @@ def _content_blocks(content: Any) -> list[dict[str, Any]]:
     return blocks
 
 
-def _assistant_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
+def _assistant_blocks(message: ChatMessage) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     # Only signed (or redacted) thinking goes back: Claude verifies it, and unsigned reasoning
     # text from another model would be rejected. Plain reasoning_content is dropped.
@@ -188,13 +188,13 @@ def _assistant_blocks(message: dict[str, Any]) -> list[dict[str, Any]]:
     return blocks
 
 
-def _tool_result(message: dict[str, Any]) -> dict[str, Any]:
+def _tool_result(message: ChatMessage) -> dict[str, Any]:
     content = message.get("content")
     blocks = _content_blocks(content) if isinstance(content, list) else [{"text": content or ""}]
     return {"toolResult": {"toolUseId": message.get("tool_call_id"), "content": blocks or [{"text": ""}]}}
 
 
-def _messages(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _messages(messages: list[ChatMessage]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """OpenAI messages → (system blocks, Converse messages with same-role turns merged)."""
     system: list[dict[str, Any]] = []
     out: list[dict[str, Any]] = []

@@ -41,10 +41,15 @@ from unigate.providers._http import iter_sse, join_url, open_stream, post_json
 from unigate.providers.base import ProviderContext
 from unigate.types import (
     ChatChunk,
+    ChatMessage,
     ChatRequest,
     ChatResponse,
+    Delta,
     Deployment,
+    ToolCall,
+    ToolCallDelta,
     Usage,
+    as_json,
     make_chunk,
     make_response,
     new_completion_id,
@@ -104,7 +109,7 @@ def _text_of(content: Any) -> str:
     return "".join(p.get("text", "") for p in content or () if p.get("type") == "text")
 
 
-def _message(message: dict[str, Any]) -> dict[str, Any]:
+def _message(message: ChatMessage) -> dict[str, Any]:
     role = message.get("role")
     if role in ("system", "developer"):
         return {"role": "system", "content": _content(message.get("content"))}
@@ -187,9 +192,10 @@ def to_native(request: ChatRequest, deployment: Deployment, stream: bool | None 
             body["strict_tools"] = True
         if tool_choice:
             body["tool_choice"] = tool_choice
+    fields = as_json(request)
     for name, native_name in _RENAMED.items():
-        if request.get(name) is not None:
-            body[native_name] = request[name]
+        if fields.get(name) is not None:
+            body[native_name] = fields[name]
     max_tokens = request.get("max_completion_tokens") or request.get("max_tokens")
     if max_tokens:
         body["max_tokens"] = int(max_tokens)
@@ -204,8 +210,7 @@ def to_native(request: ChatRequest, deployment: Deployment, stream: bool | None 
         body["response_format"] = {"type": "json_object", **({"json_schema": schema} if schema else {})}
     if request.get("thinking") is not None:
         body["thinking"] = request["thinking"]
-    elif request.get("reasoning_effort"):
-        effort = request["reasoning_effort"]
+    elif effort := request.get("reasoning_effort"):
         if effort == "none":
             body["thinking"] = {"type": "disabled"}
         else:
@@ -248,15 +253,15 @@ def finish_reason(reason: str | None, error: str | None = None, raw: Any = None)
     return _FINISH.get(reason, "stop")
 
 
-def _tool_call(call: dict[str, Any]) -> dict[str, Any]:
+def _tool_call(call: dict[str, Any]) -> ToolCall:
     function = call.get("function") or {}
     arguments = function.get("arguments")
     if not isinstance(arguments, str):
         arguments = orjson.dumps(arguments or {}).decode()
     return {
-        "id": call.get("id"),
+        "id": call.get("id") or "",
         "type": "function",
-        "function": {"name": function.get("name"), "arguments": arguments},
+        "function": {"name": function.get("name") or "", "arguments": arguments},
     }
 
 
@@ -277,7 +282,7 @@ def from_native(body: Any, public_model: str) -> ChatResponse:
             reasoning.append(item.get("thinking", ""))
     tool_calls = [_tool_call(c) for c in native.get("tool_calls") or ()]
     text = "".join(texts) or native.get("tool_plan") or ""
-    message: dict[str, Any] = {"role": "assistant", "content": text or (None if tool_calls else "")}
+    message: ChatMessage = {"role": "assistant", "content": text or (None if tool_calls else "")}
     if tool_calls:
         message["tool_calls"] = tool_calls
     if reasoning:
@@ -305,7 +310,7 @@ class StreamTranslator:
         self.finish: str | None = None
         self.done = False
 
-    def _chunk(self, delta: dict[str, Any] | None, finish: str | None = None, usage: Usage | None = None) -> ChatChunk:
+    def _chunk(self, delta: Delta | None, finish: str | None = None, usage: Usage | None = None) -> ChatChunk:
         return make_chunk(self.id, self.model, delta, finish, created=self.created, usage=usage)
 
     def feed(self, event: str | None, data: bytes | dict[str, Any]) -> list[ChatChunk]:
@@ -334,7 +339,7 @@ class StreamTranslator:
         if kind == "tool-call-end":
             index = int(payload.get("index", 0))
             if index in self.tool_index and not self.tool_has_arguments.get(index):
-                call = {"index": self.tool_index[index], "function": {"arguments": "{}"}}
+                call: ToolCallDelta = {"index": self.tool_index[index], "function": {"arguments": "{}"}}
                 return [self._chunk({"tool_calls": [call]})]
             return []
         if kind == "message-end":
@@ -352,11 +357,11 @@ class StreamTranslator:
         function = call.get("function") or {}
         arguments = function.get("arguments") or ""
         self.tool_has_arguments[index] = bool(arguments)
-        start = {
+        start: ToolCallDelta = {
             "index": self.tool_index[index],
-            "id": call.get("id"),
+            "id": call.get("id") or "",
             "type": "function",
-            "function": {"name": function.get("name"), "arguments": arguments},
+            "function": {"name": function.get("name") or "", "arguments": arguments},
         }
         return [self._chunk({"tool_calls": [start]})]
 

@@ -44,7 +44,17 @@ from unigate.providers._gemini_parse import (
 from unigate.providers._gemini_schema import to_json_schema, to_openapi_schema
 from unigate.providers._http import iter_sse, join_url, open_stream, post_json
 from unigate.providers.base import ProviderContext
-from unigate.types import ChatChunk, ChatRequest, ChatResponse, Deployment, new_completion_id, now
+from unigate.types import (
+    ChatChunk,
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    Deployment,
+    ToolCall,
+    as_json,
+    new_completion_id,
+    now,
+)
 
 __all__ = [
     "FINISH_REASONS",
@@ -176,7 +186,7 @@ def _user_parts(content: Any) -> list[dict[str, Any]]:
     return parts
 
 
-def _tool_call_signature(call: dict[str, Any]) -> str | None:
+def _tool_call_signature(call: ToolCall) -> str | None:
     # Google's own OpenAI-compatible API carries the signature here; we emit the same shape.
     extra = call.get("extra_content")
     if isinstance(extra, dict):
@@ -186,7 +196,7 @@ def _tool_call_signature(call: dict[str, Any]) -> str | None:
     return None
 
 
-def _assistant_parts(message: dict[str, Any]) -> list[dict[str, Any]]:
+def _assistant_parts(message: ChatMessage) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     reasoning = message.get("reasoning_content")
     if isinstance(reasoning, str) and reasoning:
@@ -218,7 +228,7 @@ def _assistant_parts(message: dict[str, Any]) -> list[dict[str, Any]]:
     return parts
 
 
-def _contents(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _contents(messages: list[ChatMessage]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """OpenAI messages → (systemInstruction parts, contents) with same-role turns merged."""
     system: list[dict[str, Any]] = []
     contents: list[dict[str, Any]] = []
@@ -357,9 +367,10 @@ def _generation_config(request: ChatRequest, deployment: Deployment, mode: str) 
         ("frequency_penalty", "frequencyPenalty"),
         ("n", "candidateCount"),
     )
+    fields = as_json(request)
     for ours, theirs in simple:
-        if request.get(ours) is not None:
-            config[theirs] = request[ours]
+        if fields.get(ours) is not None:
+            config[theirs] = fields[ours]
     max_tokens = request.get("max_completion_tokens") or request.get("max_tokens")
     if max_tokens is not None:
         config["maxOutputTokens"] = max_tokens

@@ -42,9 +42,11 @@ from unigate.providers._local_engine import (
 from unigate.providers.base import ProviderContext
 from unigate.types import (
     ChatChunk,
+    ChatMessage,
     ChatRequest,
     ChatResponse,
     Deployment,
+    Embedding,
     EmbeddingRequest,
     EmbeddingResponse,
     make_chunk,
@@ -224,14 +226,14 @@ def to_params(request: ChatRequest, deployment: Deployment) -> GenParams:
 
 
 def from_outcome(outcome: Outcome, deployment: Deployment) -> ChatResponse:
-    message = {"role": "assistant", "content": outcome.text, "refusal": None}
+    message: ChatMessage = {"role": "assistant", "content": outcome.text, "refusal": None}
     usage = make_usage(outcome.prompt_tokens, outcome.completion_tokens)
     return make_response(deployment.public_name, message, outcome.finish_reason, usage)
 
 
 def embedding_inputs(request: EmbeddingRequest) -> list[str]:
     value = request.get("input")
-    texts = [value] if isinstance(value, str) else value
+    texts: list[Any] = [value] if isinstance(value, str) else value  # type: ignore[assignment]
     if not isinstance(texts, list) or not texts:
         raise BadRequest("input must be a non-empty string or list of strings", param="input")
     if not all(isinstance(t, str) for t in texts):
@@ -245,7 +247,7 @@ def embedding_response(
     vectors: list[list[float]], tokens: int, request: EmbeddingRequest, deployment: Deployment
 ) -> EmbeddingResponse:
     as_base64 = request.get("encoding_format") == "base64"
-    data = []
+    data: list[Embedding] = []
     for i, vector in enumerate(vectors):
         value: Any = vector
         if as_base64:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -23,15 +23,18 @@ from unigate.errors import (
     classify_http_status,
     parse_retry_after,
 )
+from unigate.providers import openai_responses
 from unigate.providers._http import iter_sse, join_url, open_stream, post_json
 from unigate.providers.base import ProviderContext
 from unigate.types import (
+    RESPONSES_REQUEST,
     ChatChunk,
     ChatRequest,
     ChatResponse,
     Deployment,
     EmbeddingRequest,
     EmbeddingResponse,
+    as_json,
 )
 
 
@@ -49,12 +52,16 @@ class CompatRow:
     # models offered zero-config when the key is present (the catalog adds prices/capabilities)
     default_models: tuple[str, ...] = ()
     local: bool = False  # runs on the user's own machine (privacy policies treat it as local)
+    # serves POST /v1/responses: Responses API requests go to it natively (deployment option
+    # ``responses_api`` overrides, e.g. for a vLLM server that has it)
+    responses_api: bool = False
 
 
 COMPAT_PROVIDERS: dict[str, CompatRow] = {
     "openai": CompatRow(
         "https://api.openai.com/v1",
         "OPENAI_API_KEY",
+        responses_api=True,
         default_models=(
             "gpt-4o",
             "gpt-4o-mini",
@@ -137,7 +144,14 @@ COMPAT_PROVIDERS: dict[str, CompatRow] = {
 }
 
 # Fields the gateway consumes itself and never forwards.
-GATEWAY_FIELDS = frozenset({"models", "route", "unigate"})
+GATEWAY_FIELDS = frozenset({"models", "route", "unigate", RESPONSES_REQUEST})
+
+
+def serves_responses(deployment: Deployment) -> bool:
+    """Whether a deployment takes Responses API requests natively (its row's flag, or the
+    deployment's ``responses_api`` option)."""
+    row = COMPAT_PROVIDERS.get(deployment.provider)
+    return row is not None and bool(deployment.option("responses_api", row.responses_api))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,7 +161,7 @@ GATEWAY_FIELDS = frozenset({"models", "route", "unigate"})
 def to_native(request: ChatRequest, deployment: Deployment, row: CompatRow, stream: bool) -> dict[str, Any]:
     """The upstream body: the client's request with the upstream model id, gateway fields and
     the row's unsupported fields removed, and usage requested on streams."""
-    body = {k: v for k, v in request.items() if k not in GATEWAY_FIELDS and k not in row.drop_params}
+    body = {k: v for k, v in as_json(request).items() if k not in GATEWAY_FIELDS and k not in row.drop_params}
     body["model"] = deployment.model
     if stream:
         body["stream"] = True
@@ -182,7 +196,7 @@ def from_native(body: dict[str, Any], public_model: str) -> ChatResponse:
             _normalize_message(message)
     body["model"] = public_model
     body.setdefault("object", "chat.completion")
-    return body
+    return cast(ChatResponse, body)  # the upstream speaks the canonical form, normalised above
 
 
 def from_native_event(data: bytes, public_model: str) -> ChatChunk | None:
@@ -279,6 +293,8 @@ class OpenAICompatProvider:
         return parse_error(self.name, status, raw, headers)
 
     async def chat(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
+        if openai_responses.wants_native(request) and serves_responses(deployment):
+            return await self._responses(request, deployment)
         body = orjson.dumps(to_native(request, deployment, self.row, stream=False))
         reply = await post_json(
             self.http,
@@ -296,6 +312,10 @@ class OpenAICompatProvider:
             raise
 
     async def chat_stream(self, request: ChatRequest, deployment: Deployment) -> AsyncIterator[ChatChunk]:
+        if openai_responses.wants_native(request) and serves_responses(deployment):
+            async for native_chunk in self._responses_stream(request, deployment):
+                yield native_chunk
+            return
         body = orjson.dumps(to_native(request, deployment, self.row, stream=True))
         async with open_stream(
             self.http,
@@ -323,6 +343,43 @@ class OpenAICompatProvider:
                     return
                 yield chunk
 
+    async def _responses(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
+        body = orjson.dumps(openai_responses.to_native(request, deployment, stream=False))
+        reply = await post_json(
+            self.http,
+            self._url(deployment, "responses"),
+            body,
+            self._headers(deployment),
+            deployment.timeouts,
+            self.name,
+            self._parse_error,
+        )
+        return openai_responses.from_native(reply, deployment.public_name)
+
+    async def _responses_stream(self, request: ChatRequest, deployment: Deployment) -> AsyncIterator[ChatChunk]:
+        body = orjson.dumps(openai_responses.to_native(request, deployment, stream=True))
+        reader = openai_responses.EventReader(deployment.public_name)
+        async with open_stream(
+            self.http,
+            self._url(deployment, "responses"),
+            body,
+            self._headers(deployment),
+            deployment.timeouts,
+            self.name,
+            self._parse_error,
+        ) as resp:
+            async for _event, data in iter_sse(resp, self.name):
+                if data == b"[DONE]":
+                    return
+                try:
+                    yield reader.feed(data)
+                except orjson.JSONDecodeError as exc:
+                    raise ProviderError(
+                        f"{self.name}: malformed stream event", provider=self.name, status=502, raw=data[:2000]
+                    ) from exc
+                if reader.done:
+                    return
+
     async def embed(self, request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
         body = {k: v for k, v in request.items() if k not in GATEWAY_FIELDS}
         body["model"] = deployment.model
@@ -336,4 +393,4 @@ class OpenAICompatProvider:
             self._parse_error,
         )
         reply["model"] = deployment.public_name
-        return reply
+        return cast(EmbeddingResponse, reply)

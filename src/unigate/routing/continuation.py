@@ -52,7 +52,7 @@ class Tracker:
             delta = choices[0].get("delta") or {}
             if not choices[0].get("finish_reason") and not any(v for k, v in delta.items() if k != "role"):
                 return None  # role preamble / empty keep-alive
-        out = dict(chunk)
+        out = chunk.copy()
         if self.id is not None:
             out["id"] = self.id
         if self.created is not None:
@@ -62,7 +62,10 @@ class Tracker:
             for choice in choices:
                 delta = choice.get("delta") or {}
                 if "role" in delta:
-                    choice = {**choice, "delta": {k: v for k, v in delta.items() if k != "role"}}
+                    delta = delta.copy()
+                    del delta["role"]
+                    choice = choice.copy()
+                    choice["delta"] = delta
                 new_choices.append(choice)
             out["choices"] = new_choices
         return out

@@ -87,11 +87,21 @@ class ModelGroups(Mapping[str, ModelGroup]):
             raise model_not_found(name)
         return group
 
-    def _dynamic(self, name: str) -> ModelGroup | None:
+    def find(self, name: str) -> ModelGroup | None:
+        """Like :meth:`resolve`, without remembering a dynamic group (for look-ups that are not
+        a request to route, e.g. pricing a fallback chain)."""
+        return self._groups.get(name) or self._dynamic_candidate(name)
+
+    def _dynamic_candidate(self, name: str) -> ModelGroup | None:
         provider, sep, model = name.partition("/")
         if not sep or not model or not self._provider_available(provider):
             return None
-        group = ModelGroup(name, [_deployment(self.config, name, 0, provider, model, None, self._environ)])
+        return ModelGroup(name, [_deployment(self.config, name, 0, provider, model, None, self._environ)])
+
+    def _dynamic(self, name: str) -> ModelGroup | None:
+        group = self._dynamic_candidate(name)
+        if group is None:
+            return None
         self._dynamic_names += 1
         if self._dynamic_names <= MAX_DYNAMIC_GROUPS:
             self._groups[name] = group
@@ -118,7 +128,7 @@ class ModelGroups(Mapping[str, ModelGroup]):
         if group is None:
             return None
         first = group.deployments[0]
-        return self.catalog.info(first.provider, first.model)
+        return self.catalog.info(first.provider, first.model, name)
 
     def describe(self, name: str) -> dict[str, Any]:
         """The ``/v1/models/{name}`` object: OpenAI's fields plus what the catalog knows."""
@@ -188,11 +198,19 @@ def _deployment(
     )
 
 
-def _apply_overrides(catalog: Catalog, model: ModelConfig, deployments: list[Deployment]) -> None:
-    if model.pricing is not None:
-        price = Price(model.pricing.input_per_mtok, model.pricing.output_per_mtok, model.pricing.cached_input_per_mtok)
-        for deployment in deployments:
-            catalog.set_price_override(deployment.provider, deployment.model, price)
+def _apply_overrides(catalog: Catalog, model: ModelConfig) -> None:
+    pricing = model.pricing
+    if pricing is not None:  # the public model's own price, whatever upstream id serves it
+        catalog.set_price_override(
+            model.name,
+            Price(
+                pricing.input_per_mtok,
+                pricing.output_per_mtok,
+                pricing.cached_input_per_mtok,
+                pricing.cache_write_per_mtok,
+                pricing.cache_write_1h_per_mtok,
+            ),
+        )
 
 
 def build_groups(config: GatewayConfig, catalog: Catalog, environ: Mapping[str, str]) -> dict[str, ModelGroup]:
@@ -203,7 +221,7 @@ def build_groups(config: GatewayConfig, catalog: Catalog, environ: Mapping[str, 
             _deployment(config, model.name, i, spec.provider, spec.model, spec, environ)
             for i, spec in enumerate(model.deployments)
         ]
-        _apply_overrides(catalog, model, deployments)
+        _apply_overrides(catalog, model)
         groups[model.name] = ModelGroup(model.name, deployments, model.routing)
 
     local = config.local_model

@@ -68,7 +68,7 @@ def needs(request: ChatRequest) -> Needs:
                 arguments = (call.get("function") or {}).get("arguments")
                 if isinstance(arguments, str):
                     chars += len(arguments)
-    tools = request.get("tools") or request.get("functions")
+    tools: list[Any] = [*(request.get("tools") or request.get("functions") or ())]
     if tools:
         chars += sum(len(str(tool)) for tool in tools)
     response_format = request.get("response_format")

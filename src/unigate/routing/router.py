@@ -26,7 +26,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from unigate.config import ModelRoutingConfig
 from unigate.context import may_use
@@ -54,7 +54,9 @@ from unigate.types import ChatChunk, ChatRequest, ChatResponse, Deployment
 __all__ = ["Attempt", "Call", "ModelGroup", "RouteTrace", "Router"]
 
 T = TypeVar("T")
-# One attempt of an operation on one deployment: the provider to use, the canonical request.
+R = TypeVar("R")
+# One attempt of an operation on one deployment: the provider to use, the canonical request
+# (a ChatRequest for chat; another operation's own request type otherwise).
 Call = Callable[[Provider, Any, Deployment], Awaitable[T]]
 
 
@@ -122,7 +124,11 @@ class Router:
 
     def _price(self, deployment: Deployment) -> float | None:
         if deployment.id not in self._prices:
-            price = self.catalog.price(deployment.provider, deployment.model) if self.catalog is not None else None
+            price = (
+                self.catalog.price(deployment.provider, deployment.model, deployment.public_name)
+                if self.catalog is not None
+                else None
+            )
             self._prices[deployment.id] = None if price is None else price.input + price.output
         return self._prices[deployment.id]
 
@@ -134,17 +140,18 @@ class Router:
 
     async def route(
         self,
-        request: dict[str, Any],
+        request: R,
         group: ModelGroup,
         trace: RouteTrace,
-        call: Call[T],
+        call: Callable[[Provider, R, Deployment], Awaitable[T]],
         *,
         allowed: frozenset[str] | None = None,
     ) -> T:
         """Any non-streamed operation: ``call`` on deployments of ``group`` (then its fallbacks)
         until one answers; the answer's ``usage`` (if it is a dict with one) feeds the TPM stats."""
-        options = parse_options(request, self.groups, allowed)
-        deployment, result = await self._route(request, group, trace, options, allowed, call, stream=False)
+        body = cast(ChatRequest, request)  # routing reads only the fields every request may carry
+        options = parse_options(body, self.groups, allowed)
+        deployment, result = await self._route(body, group, trace, options, allowed, call, stream=False)
         usage = result.get("usage") if isinstance(result, dict) else None
         if usage:
             self.stats.of(deployment.id).add_tokens(int(usage.get("total_tokens") or 0))
@@ -384,13 +391,13 @@ class Router:
                         for chunk in primed.head:
                             yield chunk
                         async for chunk in primed.stream:
-                            if count_tokens and chunk.get("usage"):
-                                stats.add_tokens(int(chunk["usage"].get("total_tokens") or 0))
+                            if count_tokens and (usage := chunk.get("usage")):
+                                stats.add_tokens(int(usage.get("total_tokens") or 0))
                             yield chunk
                     else:
                         async for chunk in _tracked(primed, tracker, segment > 0):
-                            if count_tokens and chunk.get("usage"):
-                                stats.add_tokens(int(chunk["usage"].get("total_tokens") or 0))
+                            if count_tokens and (usage := chunk.get("usage")):
+                                stats.add_tokens(int(usage.get("total_tokens") or 0))
                             yield chunk
                 finally:
                     await _close(primed.stream)

@@ -52,6 +52,7 @@ from unigate.errors import (
     UpstreamRateLimited,
     UpstreamTimeout,
 )
+from unigate.types import ChatChunk, ChatRequest, ChatResponse, ThinkingBlock, ToolCallDelta, Usage, as_chat_request
 
 Event = tuple[str, dict[str, Any]]
 
@@ -241,8 +242,9 @@ def _validate(body: dict[str, Any]) -> None:
     if not isinstance(messages, list):
         raise _fail("messages: Field required", "messages")
     for i, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-            raise _fail(f"messages.{i}.role: Input should be 'user' or 'assistant'", f"messages.{i}.role")
+        # "system" turns mid-conversation: the mid-conversation-system beta Claude Code uses
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant", "system"):
+            raise _fail(f"messages.{i}.role: Input should be 'user', 'assistant' or 'system'", f"messages.{i}.role")
         content = message.get("content")
         if not isinstance(content, str | list):
             raise _fail(f"messages.{i}.content: Field required", f"messages.{i}.content")
@@ -250,7 +252,7 @@ def _validate(body: dict[str, Any]) -> None:
 
 def to_openai(
     body: dict[str, Any], providers: frozenset[str] = frozenset(), *, count_only: bool = False
-) -> dict[str, Any]:
+) -> ChatRequest:
     """An Anthropic ``/v1/messages`` body → an OpenAI ``/v1/chat/completions`` body.
 
     ``providers``: the providers that may serve the model. Served by Anthropic only, the
@@ -270,6 +272,8 @@ def to_openai(
     for message in body["messages"]:
         if message["role"] == "user":
             messages.extend(_user_messages(message["content"], native))
+        elif message["role"] == "system":
+            messages.append({"role": "system", "content": _parts(message["content"], native)})
         else:
             messages.append(_assistant_message(message["content"], keep_thinking))
     request: dict[str, Any] = {"model": body["model"], "messages": messages}
@@ -303,7 +307,7 @@ def to_openai(
     if body.get("stream") and not count_only:
         request["stream"] = True
         request["stream_options"] = {"include_usage": True}
-    return request
+    return as_chat_request(request)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,7 +320,7 @@ def stop_reason(finish_reason: str | None) -> str | None:
     return _STOP_REASON.get(finish_reason, "end_turn")
 
 
-def usage_to_anthropic(usage: dict[str, Any] | None) -> dict[str, Any]:
+def usage_to_anthropic(usage: Usage | None) -> dict[str, Any]:
     usage = usage or {}
     details = usage.get("prompt_tokens_details") or {}
     cache_read = int(details.get("cached_tokens") or 0)
@@ -342,7 +346,7 @@ def _tool_input(arguments: Any) -> Any:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def _thinking_out(block: dict[str, Any]) -> dict[str, Any]:
+def _thinking_out(block: ThinkingBlock) -> dict[str, Any]:
     if block.get("type") == "redacted_thinking":
         return {"type": "redacted_thinking", "data": block.get("data", "")}
     return {"type": "thinking", "thinking": block.get("thinking", ""), "signature": block.get("signature", "")}
@@ -352,7 +356,7 @@ def message_id(openai_id: Any) -> str:
     return openai_id if isinstance(openai_id, str) and openai_id.startswith("msg_") else new_message_id()
 
 
-def to_anthropic(response: dict[str, Any], model: str) -> dict[str, Any]:
+def to_anthropic(response: ChatResponse, model: str) -> dict[str, Any]:
     """A ``chat.completion`` → an Anthropic ``message``."""
     choices = response.get("choices") or [{}]
     choice = choices[0]
@@ -408,10 +412,10 @@ class StreamTranslator:
     open_index: int = -1
     tool_blocks: dict[int, int] = field(default_factory=dict)  # OpenAI tool index → block index
     finish_reason: str | None = None
-    usage: dict[str, Any] | None = None
+    usage: Usage | None = None
     finished: bool = False
 
-    def _start_message(self, chunk: dict[str, Any]) -> list[Event]:
+    def _start_message(self, chunk: ChatChunk) -> list[Event]:
         self.started = True
         self.id = self.id or message_id(chunk.get("id"))
         message: dict[str, Any] = {
@@ -451,7 +455,7 @@ class StreamTranslator:
         events.append(self._delta(self.open_index, {"type": "thinking_delta", "thinking": text}))
         return events
 
-    def _thinking_block(self, block: dict[str, Any]) -> list[Event]:
+    def _thinking_block(self, block: ThinkingBlock) -> list[Event]:
         """A whole thinking block (carrying the signature) or a redacted one, from ``thinking_blocks``."""
         if block.get("type") == "redacted_thinking":
             events = self._open("redacted_thinking", {"type": "redacted_thinking", "data": block.get("data", "")})
@@ -472,7 +476,7 @@ class StreamTranslator:
         events.append(self._delta(self.open_index, {"type": "text_delta", "text": text}))
         return events
 
-    def _tool_call(self, call: dict[str, Any]) -> list[Event]:
+    def _tool_call(self, call: ToolCallDelta) -> list[Event]:
         position = int(call.get("index") or 0)
         function = call.get("function") or {}
         events: list[Event] = []
@@ -491,7 +495,7 @@ class StreamTranslator:
             events.append(self._delta(block_index, {"type": "input_json_delta", "partial_json": arguments}))
         return events
 
-    def feed(self, chunk: dict[str, Any]) -> list[Event]:
+    def feed(self, chunk: ChatChunk) -> list[Event]:
         events: list[Event] = [] if self.started else self._start_message(chunk)
         if chunk.get("usage"):
             self.usage = chunk["usage"]

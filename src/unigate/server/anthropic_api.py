@@ -26,7 +26,7 @@ from unigate.server.routes import Routes
 from unigate.server.services import Services
 from unigate.server.sse import SSE_HEADERS
 from unigate.server.validation import parse_json_object, validate_chat
-from unigate.types import ChatChunk
+from unigate.types import ChatChunk, as_json
 
 log = logging.getLogger("unigate.server")
 
@@ -78,8 +78,8 @@ def register(routes: Routes, services: Services) -> None:
             model = body.get("model")
             providers = providers_of(model) if isinstance(model, str) else frozenset()
             chat = to_openai(body, providers)
-            validate_chat(chat)
-            merge_route_headers(request, chat)
+            validate_chat(as_json(chat))
+            merge_route_headers(request, as_json(chat))
             id_header = (b"request-id", request_id.encode())
             if chat.get("stream"):
                 stream = await gateway.chat_stream(chat, principal, request_id=request_id)

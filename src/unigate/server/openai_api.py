@@ -12,6 +12,7 @@ from unigate.server.routes import Routes
 from unigate.server.services import Services
 from unigate.server.sse import SSE_HEADERS, openai_sse
 from unigate.server.validation import parse_json_object, validate_chat, validate_embeddings
+from unigate.types import RESPONSES_REQUEST, as_chat_request, as_embedding_request
 
 
 def route_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
@@ -39,12 +40,14 @@ def register(routes: Routes, services: Services) -> None:
     async def chat_completions(request: Request, principal: Principal) -> Response | StreamingResponse:
         body = parse_json_object(request.body, request.header(b"content-type"))
         validate_chat(body)
+        body.pop(RESPONSES_REQUEST, None)  # only the /v1/responses surface may ask for the native call
         merge_route_headers(request, body)
+        chat = as_chat_request(body)
         request_id = request.path_params["request_id"]
-        if body.get("stream"):
-            stream = await gateway.chat_stream(body, principal, request_id=request_id)
+        if chat.get("stream"):
+            stream = await gateway.chat_stream(chat, principal, request_id=request_id)
             return StreamingResponse(openai_sse(stream.chunks), headers=[*SSE_HEADERS, *route_headers(stream.context)])
-        result = await gateway.chat(body, principal, request_id=request_id)
+        result = await gateway.chat(chat, principal, request_id=request_id)
         return Response(
             orjson.dumps(result.response),
             200,
@@ -54,7 +57,9 @@ def register(routes: Routes, services: Services) -> None:
     async def embeddings(request: Request, principal: Principal) -> Response:
         body = parse_json_object(request.body, request.header(b"content-type"))
         validate_embeddings(body)
-        response, ctx = await gateway.run(EMBEDDINGS, body, principal, request_id=request.path_params["request_id"])
+        response, ctx = await gateway.run(
+            EMBEDDINGS, as_embedding_request(body), principal, request_id=request.path_params["request_id"]
+        )
         return json_response(response, headers=route_headers(ctx))
 
     groups = gateway.groups

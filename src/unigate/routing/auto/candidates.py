@@ -66,7 +66,7 @@ def build_candidate(models: ModelGroups, name: str) -> Candidate | None:
     if group is None:
         return None
     first = group.deployments[0]
-    info = models.catalog.info(first.provider, first.model)
+    info = models.catalog.info(first.provider, first.model, name)
     config = next((m for m in models.config.models if m.name == name), None)
     caps = config.capabilities if config is not None else None
     quality = config.quality if config is not None and config.quality is not None else info.quality
