@@ -12,9 +12,10 @@ constructors — nothing sets attributes on another object, nothing is looked up
     Gateway(config, hooks, auto, …)     the pipeline
     App(gateway, authenticator, routes) the ASGI app; each surface in SURFACES registers its routes
 
-Hook order (docs/architecture.md): ``before`` in the order of the list below, ``after`` in
-reverse. The auto hook is last so that its ``after`` runs first and the ledger, metrics and
-log lines see the estimated saving it computes.
+Hook order (docs/architecture.md): ``before`` in order, ``after`` in reverse. The order is:
+accounts (limits, reservation; settle and ledger), observability (metrics, log, spans), the
+surfaces' own hooks in SURFACES order (batch traffic gauge, moderation guard), auto routing last
+so that its ``after`` runs first and the ledger, metrics and log see the estimated saving.
 
 Adding a surface: write one module under ``unigate/server/`` with
 ``register(routes: Routes, services: Services) -> None`` and add it to :data:`SURFACES`.
@@ -31,7 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from unigate.catalog import Catalog
 from unigate.config import GatewayConfig
-from unigate.context import RequestHook
+from unigate.context import Hooks
 from unigate.gateway import Gateway
 from unigate.observability.hook import ObservabilityHook
 from unigate.routing.groups import ModelGroups
@@ -40,11 +41,16 @@ from unigate.routing.stats import Stats
 from unigate.server import (
     admin_api,
     anthropic_api,
+    audio_api,
     auto_api,
+    batches_api,
     health,
+    images_api,
     metrics_api,
+    moderation_api,
     openai_api,
     portal_api,
+    rerank_api,
     responses_api,
     ui,
 )
@@ -58,7 +64,22 @@ log = logging.getLogger("unigate.server")
 
 # Every inbound surface, in registration order. A surface is a module with
 # ``register(routes: Routes, services: Services) -> None``.
-SURFACES = (health, openai_api, anthropic_api, responses_api, portal_api, auto_api, metrics_api, admin_api, ui)
+SURFACES = (
+    health,
+    openai_api,
+    anthropic_api,
+    responses_api,
+    audio_api,
+    images_api,
+    rerank_api,
+    moderation_api,
+    batches_api,
+    portal_api,
+    auto_api,
+    metrics_api,
+    admin_api,
+    ui,
+)
 
 
 def build_app(config: GatewayConfig, *, environ: Mapping[str, str] | None = None) -> App:
@@ -69,7 +90,7 @@ def build_app(config: GatewayConfig, *, environ: Mapping[str, str] | None = None
     health = _health(config, lifecycle)
     stats = Stats()
 
-    hooks: list[RequestHook] = []
+    hooks = Hooks()
     accounts = None
     if config.accounts.enabled:
         from unigate.accounts.runtime import AccountsRuntime
@@ -80,7 +101,7 @@ def build_app(config: GatewayConfig, *, environ: Mapping[str, str] | None = None
         accounts = AccountsRuntime(config, state, groups, catalog)
         lifecycle.startup.append(accounts.startup)
         lifecycle.shutdown.append(accounts.shutdown)
-        hooks.append(accounts.accountant)
+        hooks.add(accounts.accountant)
 
     auto = None
     if config.auto.enabled:
@@ -93,9 +114,7 @@ def build_app(config: GatewayConfig, *, environ: Mapping[str, str] | None = None
     observability = ObservabilityHook(groups, config.observability, health=health)
     lifecycle.startup.append(observability.start)
     lifecycle.shutdown.append(observability.stop)
-    hooks.append(observability)
-    if auto is not None:
-        hooks.append(auto.hook)  # last: its after() runs first (see the module docstring)
+    hooks.add(observability)
 
     gateway = Gateway(
         config,
@@ -125,22 +144,27 @@ def build_app(config: GatewayConfig, *, environ: Mapping[str, str] | None = None
             authenticator, portal.sessions, secure=portal.secure_cookies, public_url=portal.public_url
         )
     readiness = Readiness()
+    routes = Routes()  # filled by the surfaces below; the app reads it per request
+    app = App(gateway, authenticator, routes, lifecycle=lifecycle, readiness=readiness)
     services = Services(
         config,
         gateway,
         authenticator,
         readiness,
         lifecycle,
+        hooks,
+        app.dispatch,
         accounts=accounts,
         portal=portal,
         observability=observability,
         auto=auto,
     )
-    routes = Routes()
     for surface in SURFACES:
         surface.register(routes, services)
+    if auto is not None:
+        hooks.add(auto.hook)  # last: its after() runs first (see the module docstring)
     _warm_local_model(config, gateway, lifecycle)
-    return App(gateway, authenticator, routes, lifecycle=lifecycle, readiness=readiness)
+    return app
 
 
 def _health(config: GatewayConfig, lifecycle: Lifecycle) -> Health:

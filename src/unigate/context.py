@@ -9,7 +9,7 @@ on the gateway (which depends on them through the composition root).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -93,6 +93,26 @@ class RequestHook(Protocol):
     async def before(self, ctx: RequestContext, request: dict[str, Any]) -> None: ...
 
     async def after(self, ctx: RequestContext) -> None: ...
+
+
+class Hooks:
+    """The request hooks of one pipeline, in order: ``before`` runs first to last, ``after`` last
+    to first. The composition root builds it; a surface that brings a hook of its own adds it
+    while registering, before the app serves (docs/architecture.md lists the resulting order)."""
+
+    def __init__(self, hooks: Iterable[RequestHook] = ()) -> None:
+        self.order: tuple[RequestHook, ...] = tuple(hooks)
+        self.reverse: tuple[RequestHook, ...] = self.order[::-1]
+
+    def add(self, hook: RequestHook) -> None:
+        self.order = (*self.order, hook)
+        self.reverse = self.order[::-1]
+
+    def __iter__(self) -> Iterator[RequestHook]:
+        return iter(self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)
 
 
 @dataclass(slots=True)

@@ -4,7 +4,8 @@ Per request: auto routing (``model: "auto…"`` → a public model) → resolve 
 access check → hooks' ``before`` (limits, budget reservation) → routing (try, retry, fall back,
 health, trace) → the provider → cost from the catalog → hooks' ``after`` (settle, ledger,
 metrics, logs; in reverse order). ``chat`` / ``chat_stream`` are that pipeline for chat;
-``run(operation, …)`` is the same for any other operation (embeddings, token counts, …).
+``run(operation, …)`` / ``run_stream`` are the same for any other operation (embeddings,
+token counts, audio, images, rerank, moderation, …: see :mod:`unigate.operations`).
 
 Everything the pipeline uses is given to the constructor (the server builds it in
 :mod:`unigate.composition`); with nothing but a config it is a bare gateway usable in-process.
@@ -13,25 +14,27 @@ Everything the pipeline uses is given to the constructor (the server builds it i
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
 from unigate.catalog import Catalog, ModelInfo
+from unigate.catalog.counting import OutputCounter, estimated_usage, response_output_bytes, tokens_for_bytes
 from unigate.config import GatewayConfig
 from unigate.context import (
     AutoSelector,
     ChatResult,
+    Hooks,
     Principal,
     RequestContext,
     RequestHook,
     StreamResult,
     may_use,
 )
-from unigate.errors import BadRequest, GatewayError, model_not_found
+from unigate.errors import BadRequest, GatewayError, Unsupported, model_not_found
 from unigate.operations import Operation
 from unigate.operations.embeddings import EMBEDDINGS
 from unigate.providers._http import new_session
-from unigate.providers.base import ProviderContext
+from unigate.providers.base import Provider, ProviderContext
 from unigate.providers.registry import ProviderSet
 from unigate.routing.groups import ModelGroup, ModelGroups
 from unigate.routing.health import Health
@@ -40,6 +43,7 @@ from unigate.routing.stats import Stats
 from unigate.types import (
     ChatChunk,
     ChatRequest,
+    Deployment,
     EmbeddingRequest,
     EmbeddingResponse,
     Usage,
@@ -61,7 +65,7 @@ class Gateway:
         *,
         catalog: Catalog | None = None,
         groups: ModelGroups | None = None,
-        hooks: Iterable[RequestHook] = (),
+        hooks: Hooks | Iterable[RequestHook] = (),
         auto: AutoSelector | None = None,
         health: Health | None = None,
         stats: Stats | None = None,
@@ -72,8 +76,7 @@ class Gateway:
         self.config = config
         self.catalog = catalog or (groups.catalog if groups is not None else Catalog())
         self.groups = groups if groups is not None else ModelGroups.from_config(config, self.catalog, environ)
-        self.hooks: tuple[RequestHook, ...] = tuple(hooks)
-        self._hooks_after = self.hooks[::-1]
+        self.hooks = hooks if isinstance(hooks, Hooks) else Hooks(hooks)
         self.auto = auto
         self.health = health or Health()  # deployment cooldowns (read by /health/ready and metrics)
         self.stats = stats or Stats()  # per-deployment load and latency (read by strategies, auto)
@@ -120,9 +123,16 @@ class Gateway:
         return self.router
 
     async def _admit(
-        self, request: dict[str, Any], principal: Principal | None, stream: bool, endpoint: str, request_id: str | None
+        self,
+        request: dict[str, Any],
+        principal: Principal | None,
+        stream: bool,
+        endpoint: str,
+        request_id: str | None,
+        operation: Operation[Any, Any] | None = None,
     ) -> tuple[RequestContext, ModelGroup]:
-        """Everything before routing: context, auto routing, model group, access, hooks' before."""
+        """Everything before routing: context, auto routing, model group, access, whether the
+        model can do the operation at all, hooks' before."""
         model = request["model"]
         if isinstance(model, str) and len(model) > MAX_MODEL_NAME:
             raise BadRequest(
@@ -145,21 +155,53 @@ class Gateway:
             raise model_not_found(ctx.model)
         if not may_use(ctx.principal.allowed_models, ctx.model):
             raise model_not_found(ctx.model, reason="allowed")
-        for index, hook in enumerate(self.hooks):
+        if operation is not None and operation.method is not None:
+            self._check_serves(ctx.model, group, operation)
+        hooks = self.hooks.order
+        for index, hook in enumerate(hooks):
             try:
                 await hook.before(ctx, request)
             except BaseException:
                 # the hooks that already admitted the request release what they hold
                 ctx.status = "error"
-                for earlier in self.hooks[index - 1 :: -1] if index else ():
+                for earlier in hooks[index - 1 :: -1] if index else ():
                     await earlier.after(ctx)
                 raise
         return ctx, group
 
     async def _finish(self, ctx: RequestContext) -> None:
         ctx.latency_ms = (time.perf_counter() - ctx.started) * 1e3
-        for hook in self._hooks_after:
+        for hook in self.hooks.reverse:
             await hook.after(ctx)
+
+    def _price_produced(self, ctx: RequestContext, request: Any, usage: Usage | None, output_bytes: int) -> None:
+        """Price what the upstream produced: its own usage, or — when it reported none — the
+        gateway's count of the prompt it sent and the output it received (catalog/counting)."""
+        if usage is None and ctx.trace.deployment is not None:
+            usage = estimated_usage(request, output_bytes)
+            ctx.extras["usage_estimated"] = True
+        elif usage is not None and ctx.trace.continuations and output_bytes:
+            # a continued stream's usage covers its last segment only: the earlier segments'
+            # output was produced (and delivered) too
+            counted = tokens_for_bytes(output_bytes)
+            if counted > int(usage.get("completion_tokens") or 0):
+                usage = {**usage, "completion_tokens": counted}
+                usage["total_tokens"] = int(usage.get("prompt_tokens") or 0) + counted
+        self._price(ctx, usage)
+
+    def _price_media(self, ctx: RequestContext, usage: Usage | None) -> None:
+        """Media operations (audio, images, rerank, …) are priced per request, second or image."""
+        deployment = ctx.trace.deployment
+        ctx.usage = usage
+        if usage is not None and deployment is not None:
+            ctx.cost = self.catalog.request_cost(deployment.provider, deployment.model, usage, deployment.public_name)
+
+    def _settle_operation(self, ctx: RequestContext, operation: Operation[Any, Any], request: Any, result: Any) -> None:
+        usage = operation.usage(result)
+        if operation.pricing == "tokens":
+            self._price_produced(ctx, request, usage, 0)
+        elif operation.pricing == "media":
+            self._price_media(ctx, usage)
 
     def _price(self, ctx: RequestContext, usage: Usage | None) -> None:
         deployment = ctx.trace.deployment
@@ -192,14 +234,88 @@ class Gateway:
     ) -> tuple[_T, RequestContext]:
         """Any non-streamed operation through the whole pipeline."""
         body = cast(dict[str, Any], request)  # what every stage before the provider reads: a JSON object
-        ctx, group = await self._admit(body, principal, False, operation.endpoint, request_id)
+        ctx, group = await self._admit(body, principal, False, operation.endpoint, request_id, operation)
         router = self._router()
         result = await self._routed(
-            ctx, router.route(request, group, ctx.trace, operation.call, allowed=ctx.principal.allowed_models)
+            ctx,
+            router.route(request, group, ctx.trace, self._attempt_of(operation), allowed=ctx.principal.allowed_models),
         )
-        self._price(ctx, operation.usage(result))
+        self._settle_operation(ctx, operation, request, result)
         await self._finish(ctx)
         return result, ctx
+
+    async def run_stream(
+        self,
+        operation: Operation[_R, tuple[Any, AsyncIterator[bytes]]],
+        request: _R,
+        principal: Principal | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> tuple[Any, AsyncIterator[bytes], RequestContext]:
+        """An operation whose upstream streams bytes (speech audio, transcription events):
+        ``operation.call`` returns ``(head, chunks)`` once the upstream answered, so failures
+        before that fall back; ``operation.usage(head)`` is the usage known up front (or None),
+        refined by ``head.final_usage`` when the stream has ended."""
+        body = cast(dict[str, Any], request)
+        ctx, group = await self._admit(body, principal, True, operation.endpoint, request_id, operation)
+        router = self._router()
+        head, chunks = await self._routed(
+            ctx,
+            router.route(request, group, ctx.trace, self._attempt_of(operation), allowed=ctx.principal.allowed_models),
+        )
+        self._price_media(ctx, operation.usage((head, chunks)))
+        return head, self._settle_bytes(ctx, chunks, head), ctx
+
+    async def _settle_bytes(self, ctx: RequestContext, chunks: AsyncIterator[bytes], head: Any) -> AsyncIterator[bytes]:
+        try:
+            async for data in chunks:
+                yield data
+            final = getattr(head, "final_usage", None)
+            if final is not None:
+                self._price_media(ctx, final)
+        except GatewayError as exc:
+            ctx.error, ctx.status = exc, "error"
+            raise
+        except BaseException:
+            ctx.status = "cancelled"
+            raise
+        finally:
+            await self._finish(ctx)
+
+    # -- which deployments can do an operation -----------------------------------------------
+
+    def serves(self, deployment: Deployment, endpoint: str) -> bool:
+        """Whether a deployment's model serves ``endpoint`` as far as the catalog (or config)
+        knows. A model the catalog does not know is assumed capable: the upstream has the last word."""
+        known = self.catalog.endpoints(deployment.provider, deployment.model, deployment.public_name)
+        return known is None or endpoint in known
+
+    def _attempt_of(self, operation: Operation[_R, _T]) -> Callable[[Provider, _R, Deployment], Awaitable[_T]]:
+        """``operation.call``, passing over (``Unsupported``) deployments that cannot do it."""
+        method = operation.method
+        if method is None:
+            return operation.call
+
+        async def attempt(provider: Provider, request: _R, deployment: Deployment) -> _T:
+            if not self.serves(deployment, operation.endpoint) or not hasattr(provider, method):
+                raise Unsupported(f"deployment '{deployment.id}' does not serve {operation.endpoint}", param="model")
+            return await operation.call(provider, request, deployment)
+
+        return attempt
+
+    def _check_serves(self, model: str, group: ModelGroup, operation: Operation[Any, Any]) -> None:
+        """Refuse (before any hook holds anything) a model none of whose deployments can do it."""
+        from unigate.catalog.media import ENDPOINT_LABELS
+
+        providers = self._router().providers
+        for deployment in group.deployments:
+            if self.serves(deployment, operation.endpoint) and _has_method(providers, deployment, operation.method):
+                return
+        raise BadRequest(
+            f"The model '{model}' does not support {ENDPOINT_LABELS.get(operation.endpoint, operation.endpoint)}.",
+            param="model",
+            code="model_not_supported",
+        )
 
     async def chat(
         self, request: ChatRequest, principal: Principal | None = None, *, request_id: str | None = None
@@ -207,7 +323,8 @@ class Gateway:
         ctx, group = await self._admit(as_json(request), principal, False, "chat", request_id)
         router = self._router()
         response = await self._routed(ctx, router.chat(request, group, ctx.trace, allowed=ctx.principal.allowed_models))
-        self._price(ctx, response.get("usage"))
+        usage = response.get("usage")
+        self._price_produced(ctx, request, usage, 0 if usage else response_output_bytes(response))
         await self._finish(ctx)
         return ChatResult(response, ctx)
 
@@ -222,18 +339,20 @@ class Gateway:
             ctx, router.chat_stream(request, group, ctx.trace, allowed=ctx.principal.allowed_models)
         )
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-        return StreamResult(self._settle_stream(ctx, chunks, include_usage), ctx)
+        return StreamResult(self._settle_stream(ctx, request, chunks, include_usage), ctx)
 
     async def _settle_stream(
-        self, ctx: RequestContext, chunks: AsyncIterator[ChatChunk], include_usage: bool
+        self, ctx: RequestContext, request: ChatRequest, chunks: AsyncIterator[ChatChunk], include_usage: bool
     ) -> AsyncIterator[ChatChunk]:
         usage: Usage | None = None
+        produced = OutputCounter()  # what was delivered, charged if the usage never comes
         try:
             async for chunk in chunks:
+                produced.feed(chunk)
                 chunk_usage = chunk.get("usage")
                 if chunk_usage:
                     usage = chunk_usage
-                    self._price(ctx, usage)
+                    self._price(ctx, usage)  # before it is sent: the client sees usage.cost
                     if not include_usage:
                         # the gateway always asks upstream for usage (to account for it); the
                         # client sees it only if it asked
@@ -249,8 +368,8 @@ class Gateway:
             ctx.status = "cancelled"
             raise
         finally:
-            if usage is None:
-                ctx.usage = None
+            if usage is None or ctx.trace.continuations:
+                self._price_produced(ctx, request, usage, produced.bytes)
             await self._finish(ctx)
 
     async def embed(
@@ -272,3 +391,12 @@ class Gateway:
 
     def describe_model(self, name: str) -> dict[str, Any]:
         return self.groups.describe(name)
+
+
+def _has_method(providers: ProviderSet, deployment: Deployment, method: str | None) -> bool:
+    if method is None:
+        return True
+    try:
+        return hasattr(providers.get(deployment.provider), method)
+    except GatewayError:
+        return False

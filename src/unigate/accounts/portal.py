@@ -197,8 +197,8 @@ class Portal:
         invite = None
         if data.get("invite") is not None:
             raw = _text(data, "invite", limit=200) or ""
-            invite = await self.users.consume_token("invite", raw)
-            if invite is None or invite.email != email:
+            invite = await self.users.peek_token("invite", raw)
+            if invite is None or invite.email != email:  # a wrong guess does not use up the invitation
                 raise PermissionDenied("The invitation is not valid for this email address.", code="invalid_invite")
         elif mode != "open":
             raise PermissionDenied(
@@ -206,7 +206,9 @@ class Portal:
                 code="registration_closed",
             )
         password_hash = await self._check_password(data.get("password"))
-        team_id = (invite.data or {}).get("team_id") if invite else self.settings.default_team
+        if invite is not None and await self.users.consume_token("invite", raw) is None:
+            raise PermissionDenied("The invitation was used meanwhile.", code="invalid_invite")
+        team_id = (invite.data or {}).get("team_id") if invite else await self._team_id(self.settings.default_team)
         team_role = (invite.data or {}).get("team_role", "member") if invite else "member"
         user_id = new_id("user")
         verified = invite is not None or not self.require_verified  # an invitation mail proved the address
@@ -368,7 +370,8 @@ class Portal:
 
     async def _sso_user(self, identity: Identity, ip: str | None) -> Any:
         assert self.oidc is not None
-        team_id, team_role, role = self.oidc.roles_for(identity.groups)
+        team_ref, team_role, role = self.oidc.roles_for(identity.groups)
+        team_id = await self._team_id(team_ref)
         user = await self.users.user_by_subject(identity.subject)
         if user is None and identity.email and identity.email_verified:
             user = await self.users.user_by_email(identity.email)  # an existing account signs in by SSO too
@@ -386,7 +389,7 @@ class Portal:
                     "name": identity.name,
                     "password_hash": None,
                     "role": role,
-                    "team_id": team_id or self.settings.default_team,
+                    "team_id": team_id or await self._team_id(self.settings.default_team),
                     "team_role": team_role or "member",
                     "email_verified": identity.email_verified,
                     "disabled": False,
@@ -423,6 +426,15 @@ class Portal:
         assert found is not None
         await self.service.changed()
         return found
+
+    async def _team_id(self, reference: str | None) -> str | None:
+        """A team named in config by id or by name (names are known before the team exists)."""
+        if reference is None:
+            return None
+        if await self.store.team(reference) is not None:
+            return reference
+        named = [team.id for team in await self.store.list_teams() if team.name == reference]
+        return named[0] if named else None
 
     # -- who am I ---------------------------------------------------------------------------
 

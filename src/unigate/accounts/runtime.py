@@ -9,6 +9,7 @@ On shutdown: stop them and flush the ledger.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from unigate.accounts.db import create_engine, upgrade
@@ -23,6 +24,8 @@ from unigate.state.redis import default_consumer
 if TYPE_CHECKING:
     from unigate.catalog import Catalog
     from unigate.routing.groups import ModelGroups
+
+log = logging.getLogger("unigate.accounts")
 
 
 class AccountsRuntime:
@@ -42,7 +45,11 @@ class AccountsRuntime:
 
     async def startup(self) -> None:
         await upgrade(self.store.engine)
-        await self.flusher.flush()  # what a previous run settled but did not write
+        try:
+            await self.flusher.flush()  # what a previous run settled but did not write
+        except Exception:
+            # start-up never depends on a flush: the records stay queued for the flusher
+            log.exception("could not write the ledger records left by a previous run; retrying in the background")
         self.flusher.start()
         self.accountant.start()
 

@@ -66,6 +66,23 @@ class AccountsService:
         row = await self.store.key_by_hash(digest)
         if row is None or not hmac.compare_digest(row.secret_hash, digest):
             return None
+        return await self._principal_of(row)
+
+    async def principal_by_id(self, key_id: str) -> Principal | None:
+        """The Principal of a key by its id (work done later on a key's behalf, e.g. batches);
+        None if the key no longer exists or may not be used."""
+        row = await self.store.key(key_id)
+        if row is None:
+            return None
+        principal = await self._principal_of(row)
+        if principal is None:
+            return None
+        account: Account = principal.metadata["account"]
+        if account.expires_at is not None and account.expires_at <= time.time():
+            return None
+        return principal
+
+    async def _principal_of(self, row: Any) -> Principal | None:
         if not row.enabled or row.revoked_at is not None:
             return None
         team = None

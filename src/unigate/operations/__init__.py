@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-from unigate.providers.base import Provider
 from unigate.types import Deployment, Usage
 
 R = TypeVar("R")  # the operation's canonical request (ChatRequest, EmbeddingRequest, …)
@@ -35,11 +34,19 @@ def usage_field(result: Any) -> Usage | None:
 
 @dataclass(frozen=True, slots=True)
 class Operation(Generic[R, T]):
-    """``endpoint``: the operation's name (``"embeddings"``, ``"count_tokens"``, …).
+    """``endpoint``: the operation's name, the catalog's endpoint name (``"embeddings"``,
+    ``"transcription"``, ``"rerank"``, …).
     ``call(provider, request, deployment)``: perform it on one deployment; raise
     :class:`~unigate.errors.Unsupported` when that provider cannot (routing moves on).
-    ``usage(result)``: the tokens to price and account (``None``: nothing billable)."""
+    ``usage(result)``: the canonical usage to price and account (``None``: none reported).
+    ``method``: the provider method the call needs, when not every provider has it: models whose
+    deployments all lack it (or that the catalog says serve other endpoints) are refused before
+    any hook runs, and such deployments are passed over while routing.
+    ``pricing``: ``tokens`` (the catalog's token prices; a missing usage is estimated from what
+    was sent), ``media`` (per request, second, image, …: ``Catalog.request_cost``) or ``free``."""
 
     endpoint: str
-    call: Callable[[Provider, R, Deployment], Awaitable[T]]
+    call: Callable[[Any, R, Deployment], Awaitable[T]]  # the provider: any object with the method
     usage: Callable[[T], Usage | None] = usage_field
+    method: str | None = None
+    pricing: Literal["tokens", "media", "free"] = "tokens"

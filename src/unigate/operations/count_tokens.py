@@ -42,13 +42,13 @@ def estimate_tokens(request: ChatRequest) -> int:
         parts = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
         for part in parts:
             if part.get("type") == "text":
-                chars += len(part.get("text", ""))
+                chars += len(part.get("text") or "")
             elif part.get("type") in ("image_url", "file"):
                 images += 1
         for call in message.get("tool_calls") or ():
             chars += len(orjson.dumps(call.get("function") or {}))
         for block in message.get("thinking_blocks") or ():
-            chars += len(block.get("thinking", ""))
+            chars += len(block.get("thinking") or "")
     for tool in request.get("tools") or ():
         chars += len(orjson.dumps(tool))
     return max(1, math.ceil(chars / 4) + images * IMAGE_TOKENS)
@@ -92,4 +92,4 @@ def _no_usage(result: dict[str, int]) -> Usage | None:
     return None  # counting is free: nothing to price or charge
 
 
-COUNT_TOKENS: Operation[ChatRequest, dict[str, int]] = Operation("count_tokens", count, _no_usage)
+COUNT_TOKENS: Operation[ChatRequest, dict[str, int]] = Operation("count_tokens", count, _no_usage, pricing="free")

@@ -235,6 +235,8 @@ def _tool_config(request: ChatRequest, messages: list[dict[str, Any]]) -> dict[s
         if function.get("description"):
             spec["description"] = function["description"]
         tools.append({"toolSpec": spec})
+        if tool.get("cache_control"):  # a prompt-cache mark → a cache checkpoint after this tool
+            tools.append({"cachePoint": {"type": "default"}})
     if not tools:
         return None
     choice = request.get("tool_choice")
@@ -356,6 +358,34 @@ class BedrockProvider:
 
     def _parse_error(self, status: int, raw: bytes, headers: Any) -> ProviderError:
         return parse_error(status, raw, headers)
+
+    async def rerank(self, request: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
+        """Rerank models (Cohere Rerank, Amazon Rerank) through InvokeModel."""
+        from unigate.providers.media import rerank_documents, rerank_reply
+
+        native: dict[str, Any] = {"query": request["query"], "documents": rerank_documents(request), "api_version": 2}
+        if request.get("top_n") is not None:
+            native["top_n"] = request["top_n"]
+        body = orjson.dumps(native)
+        region = region_of(deployment)
+        base = deployment.api_base or f"https://bedrock-runtime.{region}.amazonaws.com"
+        url = join_url(base, f"model/{quote(deployment.model, safe='')}/invoke")
+        headers = {"content-type": "application/json", "accept": "application/json", **dict(deployment.headers)}
+        token = bearer_token(deployment)
+        if token:
+            headers["authorization"] = "Bearer " + token
+        else:
+            headers = sign(url, body, headers, await self.credentials.frozen(deployment), region)
+        reply = await post_json(
+            self.http,
+            cast(str, URL(url, encoded=True)),
+            body,
+            headers,
+            deployment.timeouts,
+            self.name,
+            self._parse_error,
+        )
+        return rerank_reply(reply.get("results") or [], request, deployment.public_name)
 
     async def chat(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
         url, body, headers = await self._prepare(request, deployment, stream=False)

@@ -429,6 +429,28 @@ class CohereProvider:
         )
         return from_native(reply, deployment.public_name)
 
+    async def rerank(self, request: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
+        """Cohere's ``POST /v2/rerank``; documents go back from the request when asked for."""
+        from unigate.providers.media import rerank_documents, rerank_reply
+
+        base = (deployment.api_base or DEFAULT_API_BASE).rstrip("/")
+        url = join_url(base, "rerank" if base.endswith("/v2") else "v2/rerank")
+        body: dict[str, Any] = {
+            "model": deployment.model,
+            "query": request["query"],
+            "documents": rerank_documents(request),
+        }
+        if request.get("top_n") is not None:
+            body["top_n"] = request["top_n"]
+        reply = await post_json(
+            self.http, url, orjson.dumps(body), native_headers(deployment), deployment.timeouts, self.name, parse_error
+        )
+        answer = rerank_reply(reply.get("results") or [], request, deployment.public_name)
+        units = ((reply.get("meta") or {}).get("billed_units") or {}).get("search_units")
+        if units:
+            answer["meta"]["billed_units"]["search_units"] = int(units)
+        return answer
+
     async def chat_stream(self, request: ChatRequest, deployment: Deployment) -> AsyncIterator[ChatChunk]:
         body = orjson.dumps(to_native(request, deployment, stream=True))
         headers = native_headers(deployment) | {"accept": "text/event-stream"}

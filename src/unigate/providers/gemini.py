@@ -33,6 +33,7 @@ from urllib.parse import quote
 import orjson
 
 from unigate.errors import BadRequest, ProviderError
+from unigate.providers._gemini_media import GeminiMediaMixin
 from unigate.providers._gemini_parse import (
     FINISH_REASONS,
     GeminiStreamState,
@@ -438,8 +439,9 @@ def native_url(deployment: Deployment, stream: bool) -> str:
 # I/O
 
 
-class GeminiProvider:
-    """Gemini Developer API and (with ``vertex_project``) Vertex AI generateContent."""
+class GeminiProvider(GeminiMediaMixin):
+    """Gemini Developer API and (with ``vertex_project``) Vertex AI generateContent; images and
+    transcription from :class:`GeminiMediaMixin`."""
 
     name = "gemini"
 

@@ -25,6 +25,7 @@ from unigate.errors import (
 )
 from unigate.providers import openai_responses
 from unigate.providers._http import iter_sse, join_url, open_stream, post_json
+from unigate.providers._openai_media import OpenAIMediaMixin
 from unigate.providers.base import ProviderContext
 from unigate.types import (
     RESPONSES_REQUEST,
@@ -134,6 +135,8 @@ COMPAT_PROVIDERS: dict[str, CompatRow] = {
         default_models=("meta/llama-3.1-8b-instruct",),
     ),
     "sambanova": CompatRow("https://api.sambanova.ai/v1", "SAMBANOVA_API_KEY"),
+    "jina": CompatRow("https://api.jina.ai/v1", "JINA_API_KEY"),
+    "infinity": CompatRow("http://127.0.0.1:7997", None, auth="none", local=True),
     "nebius": CompatRow("https://api.studio.nebius.com/v1", "NEBIUS_API_KEY"),
     "moonshot": CompatRow("https://api.moonshot.ai/v1", "MOONSHOT_API_KEY"),
     "novita": CompatRow("https://api.novita.ai/v3/openai", "NOVITA_API_KEY"),
@@ -263,8 +266,9 @@ def parse_error(provider: str, status: int, raw: bytes, headers: Any = None) -> 
 # I/O
 
 
-class OpenAICompatProvider:
-    """One instance per row; the deployment says which model, base URL and key to use."""
+class OpenAICompatProvider(OpenAIMediaMixin):
+    """One instance per row; the deployment says which model, base URL and key to use.
+    Audio, images, moderation and rerank come from :class:`OpenAIMediaMixin`."""
 
     def __init__(self, name: str, row: CompatRow, context: ProviderContext) -> None:
         self.name = name

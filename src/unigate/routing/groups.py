@@ -139,6 +139,15 @@ class ModelGroups(Mapping[str, ModelGroup]):
         assert info is not None
         first = group.deployments[0]
         price = info.price
+        from unigate.catalog.media import ENDPOINTS, modalities
+
+        # a model the catalog does not know: chat (its provider's kind), as configured or not
+        endpoints = self.catalog.endpoints(first.provider, first.model, name) or frozenset(
+            ["embeddings"] if info.embedding else ["chat"]
+        )
+        media = self.catalog.media(first.provider, first.model)
+        audio_in = media is not None and media.audio_in
+        audio_out = media is not None and media.audio_out
         return {
             "id": name,
             "object": "model",
@@ -147,7 +156,8 @@ class ModelGroups(Mapping[str, ModelGroup]):
             "providers": sorted({d.provider for d in group.deployments}),
             "context_window": info.context_window,
             "max_output_tokens": info.max_output_tokens,
-            "modalities": {"input": ["text", "image"] if info.vision else ["text"], "output": ["text"]},
+            "modalities": modalities(endpoints, info.vision, audio_in, audio_out),
+            "endpoints": sorted(endpoints, key=ENDPOINTS.index),
             "capabilities": info.capabilities(),
             "pricing": None
             if price is None
@@ -199,6 +209,12 @@ def _deployment(
 
 
 def _apply_overrides(catalog: Catalog, model: ModelConfig) -> None:
+    if model.media_pricing is not None:
+        from unigate.catalog.media import price_from_mapping
+
+        catalog.set_media_price_override(model.name, price_from_mapping(model.media_pricing.model_dump()))
+    if model.capabilities is not None and model.capabilities.endpoints is not None:
+        catalog.set_endpoints_override(model.name, frozenset(model.capabilities.endpoints))
     pricing = model.pricing
     if pricing is not None:  # the public model's own price, whatever upstream id serves it
         catalog.set_price_override(

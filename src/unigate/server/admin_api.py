@@ -18,30 +18,28 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from unigate.accounts.models import hash_secret, new_id, new_secret, to_nano, to_usd
+from unigate.accounts.models import hash_secret, new_id, new_secret, to_usd
 from unigate.accounts.runtime import AccountsRuntime
 from unigate.accounts.views import KEY_FIELDS as _KEY_FIELDS
 from unigate.accounts.views import TEAM_FIELDS as _TEAM_FIELDS
 from unigate.accounts.views import key_view, parse_account_fields, team_view
 from unigate.accounts.views import parse_timestamp as _timestamp
+from unigate.accounts.views import topup_amount as _topup_amount
 from unigate.context import Principal
 from unigate.errors import AuthError, BadRequest, NotFound
 from unigate.server.auth import require_admin
 from unigate.server.http import Request, Response, json_response
 from unigate.server.routes import Routes
 from unigate.server.services import Services
+from unigate.server.validation import parse_json_object
 
 
 def _body(request: Request) -> dict[str, Any]:
-    try:
-        data = orjson.loads(request.body or b"{}")
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"Request body is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise BadRequest("Request body must be a JSON object.")
-    return data
+    """The JSON object body ({} when empty). Only ``application/json`` is read: a web page can
+    send ``text/plain`` or form bodies across origins without asking, never JSON."""
+    if not request.body:
+        return {}
+    return parse_json_object(request.body, request.header(b"content-type"))
 
 
 async def create_key(runtime: AccountsRuntime, data: dict[str, Any]) -> tuple[str, Any]:
@@ -100,10 +98,7 @@ def register(routes: Routes, services: Services) -> None:
         if row is None:
             raise NotFound(f"No key with id '{key_id}'")
         if action == "topup" and request.method == "POST":
-            amount = _body(request).get("amount")
-            if isinstance(amount, bool) or not isinstance(amount, int | float):
-                raise BadRequest("'amount' (USD) is required", param="amount")
-            await rt.store.topup_key(key_id, to_nano(float(amount)))
+            await rt.store.topup_key(key_id, _topup_amount(_body(request), row))
         elif action:
             raise NotFound(f"Unknown endpoint: {request.method} {request.path}", code="unknown_url")
         elif request.method == "PATCH":
@@ -142,10 +137,7 @@ def register(routes: Routes, services: Services) -> None:
         if row is None:
             raise NotFound(f"No team with id '{team_id}'")
         if action == "topup" and request.method == "POST":
-            amount = _body(request).get("amount")
-            if isinstance(amount, bool) or not isinstance(amount, int | float):
-                raise BadRequest("'amount' (USD) is required", param="amount")
-            await rt.store.topup_team(team_id, to_nano(float(amount)))
+            await rt.store.topup_team(team_id, _topup_amount(_body(request), row))
         elif action:
             raise NotFound(f"Unknown endpoint: {request.method} {request.path}", code="unknown_url")
         elif request.method == "PATCH":

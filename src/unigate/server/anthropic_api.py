@@ -3,10 +3,12 @@
 Anthropic clients (the ``anthropic`` SDK, coding agents speaking the Messages API) reach every
 model the gateway serves: the request is translated to the canonical OpenAI form
 (``_anthropic_inbound``), routed by ``Gateway.chat`` / ``chat_stream`` like any other, and the
-answer translated back; ``count_tokens`` is the pipeline's ``COUNT_TOKENS`` operation (hooks,
-limits, routing and fallbacks like any request). Every error — auth, validation, routing, upstream — is answered in
-Anthropic's shape (``{"type": "error", "error": {"type", "message"}}``), so these routes
-authenticate themselves rather than leave it to the app (whose errors are OpenAI-shaped).
+answer translated back. Every error — auth, validation, routing, upstream — is answered in
+Anthropic's shape (``{"type": "error", "error": {"type", "message"}}``): the routes register
+:func:`error_response` as their error renderer, so the app renders body-limit, auth and
+unexpected errors in that shape too. Bodies are checked against the Anthropic schema
+(``anthropic_validation``) before translation. ``count_tokens`` is the pipeline's
+``COUNT_TOKENS`` operation (access check, hooks and limits, routing and fallbacks).
 """
 
 from __future__ import annotations
@@ -17,16 +19,19 @@ from typing import Any
 
 import orjson
 
+from unigate.context import Principal
 from unigate.errors import GatewayError
 from unigate.operations.count_tokens import COUNT_TOKENS
+from unigate.routing.groups import ModelGroups
 from unigate.server._anthropic_inbound import StreamTranslator, error_payload, to_anthropic, to_openai
+from unigate.server.anthropic_validation import validate_messages_body
 from unigate.server.http import Request, Response, StreamingResponse, merge_route_headers
 from unigate.server.openai_api import route_headers
 from unigate.server.routes import Routes
 from unigate.server.services import Services
 from unigate.server.sse import SSE_HEADERS
 from unigate.server.validation import parse_json_object, validate_chat
-from unigate.types import ChatChunk, as_json
+from unigate.types import ChatChunk, ChatRequest, as_json
 
 log = logging.getLogger("unigate.server")
 
@@ -67,44 +72,40 @@ async def anthropic_sse(chunks: AsyncIterator[ChatChunk], model: str) -> AsyncIt
 
 def register(routes: Routes, services: Services) -> None:
     gateway = services.gateway
-    authenticate = services.authenticator.authenticate
-    providers_of = gateway.groups.providers_of
+    groups = gateway.groups
 
-    async def messages(request: Request) -> Response | StreamingResponse:
+    async def messages(request: Request, principal: Principal) -> Response | StreamingResponse:
         request_id = request.path_params["request_id"]
-        try:
-            principal = await authenticate(request)
-            body = parse_json_object(request.body, request.header(b"content-type"))
-            model = body.get("model")
-            providers = providers_of(model) if isinstance(model, str) else frozenset()
-            chat = to_openai(body, providers)
-            validate_chat(as_json(chat))
-            merge_route_headers(request, as_json(chat))
-            id_header = (b"request-id", request_id.encode())
-            if chat.get("stream"):
-                stream = await gateway.chat_stream(chat, principal, request_id=request_id)
-                headers = [*SSE_HEADERS, id_header, *route_headers(stream.context)]
-                return StreamingResponse(anthropic_sse(stream.chunks, body["model"]), headers=headers)
-            result = await gateway.chat(chat, principal, request_id=request_id)
-            message = to_anthropic(result.response, body["model"])
-            return Response(
-                orjson.dumps(message), 200, [(b"content-type", JSON), id_header, *route_headers(result.context)]
-            )
-        except GatewayError as exc:
-            return error_response(exc, request_id)
+        chat, model = _chat_request(groups, request)
+        validate_chat(as_json(chat))
+        merge_route_headers(request, as_json(chat))
+        id_header = (b"request-id", request_id.encode())
+        if chat.get("stream"):
+            stream = await gateway.chat_stream(chat, principal, request_id=request_id)
+            headers = [*SSE_HEADERS, id_header, *route_headers(stream.context)]
+            return StreamingResponse(anthropic_sse(stream.chunks, model), headers=headers)
+        result = await gateway.chat(chat, principal, request_id=request_id)
+        message = to_anthropic(result.response, model)
+        return Response(
+            orjson.dumps(message), 200, [(b"content-type", JSON), id_header, *route_headers(result.context)]
+        )
 
-    async def count_tokens(request: Request) -> Response:
+    async def count_tokens(request: Request, principal: Principal) -> Response:
+        # the pipeline's COUNT_TOKENS operation: access check, hooks (rate limits), routing
+        chat, _ = _chat_request(groups, request, count_only=True)
+        validate_chat(as_json(chat))
         request_id = request.path_params["request_id"]
-        try:
-            principal = await authenticate(request)
-            body = parse_json_object(request.body, request.header(b"content-type"))
-            model = body.get("model")
-            providers = providers_of(model) if isinstance(model, str) else frozenset()
-            chat = to_openai(body, providers, count_only=True)
-            counted, _ = await gateway.run(COUNT_TOKENS, chat, principal, request_id=request_id)
-            return Response(orjson.dumps(counted), 200, [(b"content-type", JSON)])
-        except GatewayError as exc:
-            return error_response(exc, request_id)
+        counted, _ = await gateway.run(COUNT_TOKENS, chat, principal, request_id=request_id)
+        return Response(orjson.dumps(counted), 200, [(b"content-type", JSON)])
 
-    routes.route("POST", "/v1/messages", messages, public=True)
-    routes.route("POST", "/v1/messages/count_tokens", count_tokens, public=True)
+    # every error of these routes, from the body limit to an unexpected failure, is Anthropic-shaped
+    routes.route("POST", "/v1/messages", messages, errors=error_response)
+    routes.route("POST", "/v1/messages/count_tokens", count_tokens, errors=error_response)
+
+
+def _chat_request(groups: ModelGroups, request: Request, *, count_only: bool = False) -> tuple[ChatRequest, str]:
+    """The body, checked against the Anthropic schema and translated to the canonical chat form."""
+    body = parse_json_object(request.body, request.header(b"content-type"))
+    validate_messages_body(body)
+    model = body["model"]
+    return to_openai(body, groups.providers_of(model), count_only=count_only), model

@@ -13,20 +13,23 @@ import gc
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+from unigate.context import Principal
 from unigate.errors import GatewayError
 from unigate.gateway import Gateway
 from unigate.server.auth import Authenticator, MasterKeyAuthenticator
 from unigate.server.http import (
     Receive,
     Request,
+    Response,
     Scope,
     Send,
     StreamingResponse,
     error_response,
     read_body,
 )
-from unigate.server.routes import Routes
+from unigate.server.routes import Route, Routes, openai_error
 from unigate.types import new_request_id
 
 log = logging.getLogger("unigate.server")
@@ -74,6 +77,35 @@ class App:
     @property
     def ready(self) -> bool:
         return self.readiness.ready
+
+    async def dispatch(
+        self, method: str, path: str, body: bytes, principal: Principal, request_id: str
+    ) -> Response | StreamingResponse:
+        """Serve a request made inside the gateway (a batch line) as ``principal``, through the
+        same route and handler as one from a client; errors come back as error responses."""
+        scope: Scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "headers": [(b"content-type", b"application/json")],
+            "query_string": b"",
+        }
+
+        async def nothing() -> dict[str, Any]:
+            return {"type": "http.disconnect"}
+
+        request = Request(scope, nothing, body)
+        request.path_params["request_id"] = request_id
+        try:
+            route = self.routes.match(method, path, request)
+            if route.public:
+                return await route.handler(request)
+            return await route.handler(request, principal)
+        except GatewayError as exc:
+            return error_response(exc)
+        except Exception:
+            log.exception("unhandled error on internal %s %s", method, path)
+            return error_response(GatewayError("Internal error in the gateway; see its log.", code="internal_error"))
 
     # -- ASGI ------------------------------------------------------------------------------
 
@@ -129,22 +161,22 @@ class App:
         id_header = (b"x-request-id", request_id.encode())
         request = Request(scope, receive)
         request.path_params["request_id"] = request_id
+        route: Route | None = None
         try:
             route = self.routes.match(scope["method"], scope["path"], request)
             if scope["method"] in ("POST", "PUT", "PATCH"):
-                request.body = await read_body(receive, self.max_body)
+                request.body = await read_body(receive, route.max_body or self.max_body)
             if route.public:
                 response = await route.handler(request)
             else:
                 principal = await self.authenticator.authenticate(request)
                 response = await route.handler(request, principal)
         except GatewayError as exc:
-            response = error_response(exc)
+            response = (route.errors if route is not None else openai_error)(exc, request_id)
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            response = error_response(
-                GatewayError("Internal error in the gateway; see its log.", code="internal_error")
-            )
+            internal = GatewayError("Internal error in the gateway; see its log.", code="internal_error")
+            response = (route.errors if route is not None else openai_error)(internal, request_id)
         if isinstance(response, StreamingResponse):
             await self._stream(response, receive, send, id_header)
         else:

@@ -122,8 +122,12 @@ def key_view(portal: Portal, row: Any) -> dict[str, Any]:
 
 def register(routes: Routes, services: Services) -> None:
     portal = services.portal
-    runtime = services.accounts
-    if portal is None or runtime is None:
+    if portal is None:
+
+        async def disabled(request: Request) -> Response:  # the dashboard asks before showing its sign-in
+            return json_response({"enabled": False, "signed_in": False})
+
+        routes.route("GET", "/auth/session", disabled, public=True)
         return
     authenticator = services.authenticator
     if not isinstance(authenticator, SessionAuthenticator):
@@ -163,6 +167,7 @@ def register(routes: Routes, services: Services) -> None:
     async def session_info(request: Request) -> Response:
         session = await authenticator.session_of(request)
         base = {
+            "enabled": True,
             "registration": portal.settings.registration,
             "oidc": portal.settings.oidc.button_label if portal.settings.oidc else None,
             "password_reset": portal.mailer.enabled,
@@ -235,7 +240,7 @@ def register(routes: Routes, services: Services) -> None:
             _, raw, _ = await portal.sso_finish(code, state, _ip(request), session_cookie(request, secure))
         except GatewayError as exc:
             return _redirect(f"/ui#/signin?error={quote(exc.message[:200])}", [clear])
-        return _redirect("/ui#/keys", [clear, *session_cookies(raw)])
+        return _redirect("/ui#/mykeys", [clear, *session_cookies(raw)])
 
     async def stripe_webhook(request: Request) -> Response:
         if portal.payments is None:

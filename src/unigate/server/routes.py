@@ -14,10 +14,16 @@ from typing import Any
 
 from unigate.context import Principal
 from unigate.errors import GatewayError, NotFound
-from unigate.server.http import Handler, Request, Response, StreamingResponse
+from unigate.server.http import Handler, Request, Response, StreamingResponse, error_response
 
 # A handler that needs the caller gets it as a second argument.
 AuthedHandler = Callable[[Request, Principal], Awaitable[Response | StreamingResponse]]
+# Renders an error in a surface's own shape (OpenAI's by default): (error, request id) → response.
+ErrorRenderer = Callable[[GatewayError, str], Response]
+
+
+def openai_error(error: GatewayError, request_id: str) -> Response:
+    return error_response(error)
 
 
 @dataclass(slots=True)
@@ -25,6 +31,8 @@ class Route:
     handler: Any
     public: bool  # no authentication (health probes, static UI assets)
     prefix: bool = False
+    errors: ErrorRenderer = openai_error
+    max_body: int | None = None  # this route's body limit (uploads), else server.max_body_bytes
 
 
 class MethodNotAllowed(GatewayError):
@@ -38,14 +46,25 @@ class Routes:
         self._exact: dict[tuple[str, str], Route] = {}
         self._prefix: list[tuple[str, str, Route]] = []
 
-    def route(self, method: str, path: str, handler: Handler | AuthedHandler, *, public: bool = False) -> None:
+    def route(
+        self,
+        method: str,
+        path: str,
+        handler: Handler | AuthedHandler,
+        *,
+        public: bool = False,
+        errors: ErrorRenderer = openai_error,
+        max_body: int | None = None,
+    ) -> None:
         """Register ``handler`` for ``method path``; a path ending in ``/*`` matches a prefix and the
-        rest of the path is in ``request.path_params["rest"]``."""
+        rest of the path is in ``request.path_params["rest"]``. ``errors`` renders every error of
+        the route — body limits, auth, validation, an unexpected exception — in its surface's shape."""
         if path.endswith("/*"):
-            self._prefix.append((method, path[:-1], Route(handler, public, prefix=True)))
+            route = Route(handler, public, prefix=True, errors=errors, max_body=max_body)
+            self._prefix.append((method, path[:-1], route))
             self._prefix.sort(key=lambda item: -len(item[1]))
         else:
-            self._exact[(method, path)] = Route(handler, public)
+            self._exact[(method, path)] = Route(handler, public, errors=errors, max_body=max_body)
 
     def paths(self) -> list[tuple[str, str]]:
         """Every registered ``(method, path)`` (prefix routes end in ``/*``)."""
