@@ -12,7 +12,7 @@ from typing import Any
 
 # Packages that add their own subcommands with ``add_commands(subparsers)``.
 COMMAND_MODULES = (
-    "unigate.routing.learned.commands",
+    "unigate.router_training.commands",
     "unigate.accounts.commands",
     "unigate.compare.commands",
 )
@@ -54,6 +54,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    # everything the gateway writes (database, journals, prompts, uploads) is owner-only
+    os.umask(0o077)
     logging.basicConfig(level=os.environ.get("UNIGATE_LOG_LEVEL", "INFO"), format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations on start: quiet unless they fail
     common: dict[str, Any] = {

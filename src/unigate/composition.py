@@ -14,7 +14,7 @@ constructors — nothing sets attributes on another object, nothing is looked up
 
 Hook order (docs/architecture.md): ``before`` in order, ``after`` in reverse. The order is:
 accounts (limits, reservation; settle and ledger), observability (metrics, log, spans), the
-surfaces' own hooks in SURFACES order (batch traffic gauge, moderation guard), auto routing last
+surfaces' own hooks in SURFACES order (audio-chat check, moderation guard, batch traffic gauge), auto routing last
 so that its ``after`` runs first and the ledger, metrics and log see the estimated saving.
 
 Adding a surface: write one module under ``unigate/server/`` with
@@ -49,6 +49,7 @@ from unigate.server import (
     metrics_api,
     moderation_api,
     openai_api,
+    passthrough_api,
     portal_api,
     rerank_api,
     responses_api,
@@ -74,6 +75,7 @@ SURFACES = (
     rerank_api,
     moderation_api,
     batches_api,
+    passthrough_api,
     portal_api,
     auto_api,
     metrics_api,

@@ -115,6 +115,17 @@ class Gateway:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    @property
+    def environ(self) -> Mapping[str, str]:
+        """The environment the gateway reads provider keys from."""
+        return self.groups.environ
+
+    def http_session(self) -> Any:
+        """The shared upstream HTTP session (an ``aiohttp.ClientSession``) once started."""
+        if self.providers is None:
+            raise RuntimeError("Gateway.start() has not been called")
+        return self.providers.context.http
+
     # -- the pipeline ------------------------------------------------------------------------
 
     def _router(self) -> Router:
@@ -157,6 +168,12 @@ class Gateway:
             raise model_not_found(ctx.model, reason="allowed")
         if operation is not None and operation.method is not None:
             self._check_serves(ctx.model, group, operation)
+        await self.admit(ctx, request)
+        return ctx, group
+
+    async def admit(self, ctx: RequestContext, request: dict[str, Any]) -> None:
+        """The hooks' ``before`` (limits, budget, …); for a request the caller routes itself
+        (native pass-through) ``finish`` must follow it exactly once."""
         hooks = self.hooks.order
         for index, hook in enumerate(hooks):
             try:
@@ -167,7 +184,14 @@ class Gateway:
                 for earlier in hooks[index - 1 :: -1] if index else ():
                     await earlier.after(ctx)
                 raise
-        return ctx, group
+
+    async def finish(self, ctx: RequestContext) -> None:
+        """For a request the caller routed itself: price ``ctx.usage`` on ``ctx.trace.deployment``
+        and run the hooks' ``after``."""
+        deployment = ctx.trace.deployment
+        if ctx.usage is not None and deployment is not None and ctx.cost is None:
+            ctx.cost = self.catalog.request_cost(deployment.provider, deployment.model, ctx.usage, None)
+        await self._finish(ctx)
 
     async def _finish(self, ctx: RequestContext) -> None:
         ctx.latency_ms = (time.perf_counter() - ctx.started) * 1e3
@@ -387,7 +411,7 @@ class Gateway:
         return self.groups.info(name)
 
     def list_models(self) -> list[dict[str, Any]]:
-        return [self.groups.describe(name) for name in self.groups]
+        return [self.groups.describe(name) for name in self.groups.listed()]
 
     def describe_model(self, name: str) -> dict[str, Any]:
         return self.groups.describe(name)

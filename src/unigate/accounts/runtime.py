@@ -34,7 +34,7 @@ class AccountsRuntime:
         self.state = state
         self.store = Store(create_engine(config))
         self.service = AccountsService(settings, state, self.store)
-        self.accountant = Accountant(groups.find, catalog, self.service)
+        self.accountant = Accountant(groups.find, catalog, self.service, config.data_dir)
         self.flusher = LedgerFlusher(
             state,
             self.store,

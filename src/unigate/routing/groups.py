@@ -50,6 +50,9 @@ class ModelGroups(Mapping[str, ModelGroup]):
         self.catalog = catalog
         self._environ = dict(os.environ if environ is None else environ)
         self._dynamic_names = 0
+        # what the config (and the environment's providers) serve; remembered client-chosen
+        # provider/<model> names are routable but never listed
+        self.configured = frozenset(groups)
 
     @classmethod
     def from_config(
@@ -74,6 +77,15 @@ class ModelGroups(Mapping[str, ModelGroup]):
 
     def get(self, name: str, default: Any = None) -> Any:
         return self._groups.get(name, default)
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        """The environment provider keys are read from."""
+        return self._environ
+
+    def listed(self) -> list[str]:
+        """The names ``/v1/models`` lists: configured, local and discovered ones, in that order."""
+        return [name for name in self._groups if name in self.configured]
 
     # -- resolution --------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from unigate.context import Principal
 from unigate.errors import GatewayError
 from unigate.gateway import Gateway
 from unigate.server.auth import Authenticator, MasterKeyAuthenticator
+from unigate.server.guard import check_request
 from unigate.server.http import (
     Receive,
     Request,
@@ -72,6 +73,8 @@ class App:
         self.lifecycle = lifecycle or Lifecycle()
         self.readiness = readiness or Readiness()
         self.max_body = self.config.server.max_body_bytes
+        # no master key: loopback only, and requests addressed to other hosts are refused (guard.py)
+        self.loopback_mode = not self.config.server.master_key
         self.background: list[asyncio.Task[None]] = []
 
     @property
@@ -164,6 +167,7 @@ class App:
         route: Route | None = None
         try:
             route = self.routes.match(scope["method"], scope["path"], request)
+            check_request(request, self.loopback_mode)
             if scope["method"] in ("POST", "PUT", "PATCH"):
                 request.body = await read_body(receive, route.max_body or self.max_body)
             if route.public:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from unigate.context import Principal
+from unigate.context import Principal, RequestContext
 from unigate.errors import BadRequest, PayloadTooLarge
+from unigate.gateway import Gateway
 from unigate.operations import Operation
 from unigate.providers.media import MediaReply, StreamHead, Upload
 from unigate.server.http import Request, Response, StreamingResponse
@@ -168,8 +169,59 @@ SPEECH: Operation[dict[str, Any], Any] = Operation(
 )
 
 
+def wants_audio(request: dict[str, Any]) -> tuple[bool, bool]:
+    """Whether a chat request sends audio (``input_audio`` parts) and asks for audio back."""
+    modalities = request.get("modalities")
+    audio_out = (isinstance(modalities, list) and "audio" in modalities) or bool(request.get("audio"))
+    audio_in = False
+    for message in request.get("messages") or ():
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list) and any(
+            isinstance(part, dict) and part.get("type") == "input_audio" for part in content
+        ):
+            audio_in = True
+            break
+    return audio_in, audio_out
+
+
+class AudioChatCheck:
+    """A RequestHook: chat with audio in or out goes only to a model that takes it. A model the
+    catalog knows and lists without audio is refused with a 400 naming it; an unknown model is
+    left to its upstream."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def before(self, ctx: RequestContext, request: dict[str, Any]) -> None:
+        if ctx.endpoint != "chat":
+            return
+        audio_in, audio_out = wants_audio(request)
+        if not (audio_in or audio_out):
+            return
+        group = self.gateway.find_group(ctx.model)
+        if group is None:
+            return
+        for deployment in group.deployments:
+            catalog = self.gateway.catalog
+            if catalog.endpoints(deployment.provider, deployment.model, deployment.public_name) is None:
+                return  # unknown to the catalog: the upstream decides
+            media = catalog.media(deployment.provider, deployment.model)
+            if media is not None and (media.audio_in or not audio_in) and (media.audio_out or not audio_out):
+                return
+        missing = "audio input and output" if audio_in and audio_out else "audio input" if audio_in else "audio output"
+        error = BadRequest(
+            f"The model '{ctx.model}' does not support {missing}.", param="model", code="model_not_supported"
+        )
+        ctx.error = error
+        raise error
+
+    async def after(self, ctx: RequestContext) -> None:
+        return None
+
+
 def register(routes: Routes, services: Services) -> None:
     gateway = services.gateway
+    services.hooks.add(AudioChatCheck(gateway))  # after accounts and observability: a refusal is logged
     limit = services.config.media.max_audio_bytes
     # the body holds the file plus a few form fields
     body_limit = max(services.config.server.max_body_bytes, limit + 1024 * 1024)

@@ -25,8 +25,8 @@ def bearer_token(request: Request) -> str | None:
         if scheme.lower() == "bearer" and token.strip():
             return token.strip()
         return None
-    # Anthropic-style clients send x-api-key; accept it on every surface.
-    api_key = request.header(b"x-api-key")
+    # Anthropic-style clients send x-api-key, Gemini's x-goog-api-key; accept both on every surface.
+    api_key = request.header(b"x-api-key") or request.header(b"x-goog-api-key")
     return api_key.decode("latin-1").strip() if api_key else None
 
 
@@ -72,9 +72,11 @@ class VirtualKeyAuthenticator:
     """The master key and virtual keys.
 
     - master key configured: the master key, or a valid virtual key; anything else is 401.
-    - no master key and no virtual keys: everyone is the anonymous (loopback-only) admin.
-    - no master key but virtual keys exist: a valid virtual key is required (manage keys with the
-      ``unigate keys`` command, which talks to the database directly).
+    - no master key and no virtual key ever created: everyone is the anonymous (loopback-only)
+      admin.
+    - no master key and a virtual key was ever created (even if every key is revoked since): a
+      valid virtual key is required; the anonymous admin never comes back for this database
+      (manage keys with the ``unigate keys`` command, which talks to the database directly).
     """
 
     def __init__(self, master_key: str | None, keys: KeyDirectory) -> None:

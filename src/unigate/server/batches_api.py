@@ -158,7 +158,7 @@ def register(routes: Routes, services: Services) -> None:
 
     async def startup() -> None:
         await store.migrate()
-        await runner.start()
+        await runner.start(Path(services.config.data_dir) / "batches.lock")
 
     async def shutdown() -> None:
         await runner.stop()

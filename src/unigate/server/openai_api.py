@@ -65,7 +65,7 @@ def register(routes: Routes, services: Services) -> None:
     groups = gateway.groups
 
     async def list_models(request: Request, principal: Principal) -> Response:
-        data = [groups.describe(name) for name in list(groups) if principal.may_use(name)]
+        data = [groups.describe(name) for name in groups.listed() if principal.may_use(name)]
         return json_response({"object": "list", "data": data})
 
     async def get_model(request: Request, principal: Principal) -> Response:

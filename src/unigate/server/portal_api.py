@@ -35,8 +35,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-import orjson
-
+from unigate.accounts.audit import entry_view
 from unigate.accounts.models import iso
 from unigate.accounts.payments import WebhookRejected
 from unigate.accounts.portal import Actor, Portal, actor_of, user_view
@@ -63,18 +62,17 @@ from unigate.server.session_auth import (
     check_origin,
     session_cookie,
 )
+from unigate.server.validation import parse_json_object
 
 NO_STORE = (b"cache-control", b"no-store")
 
 
 def _body(request: Request) -> dict[str, Any]:
-    try:
-        data = orjson.loads(request.body or b"{}")
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"Request body is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise BadRequest("Request body must be a JSON object.")
-    return data
+    """The JSON object body ({} when empty); only ``application/json`` is read, as on the admin
+    API: a page on another site can send form or text bodies without asking, never JSON."""
+    if not request.body:
+        return {}
+    return parse_json_object(request.body, request.header(b"content-type"))
 
 
 def _ip(request: Request) -> str | None:
@@ -386,25 +384,7 @@ def register(routes: Routes, services: Services) -> None:
             since=_since(query.get("since")),
             limit=limit,
         )
-        return json_response(
-            {
-                "object": "list",
-                "data": [
-                    {
-                        "id": r.id,
-                        "ts": iso(r.ts),
-                        "actor": r.actor,
-                        "actor_email": r.actor_email,
-                        "action": r.action,
-                        "target": r.target,
-                        "detail": r.detail,
-                        "ip": r.ip,
-                        "ok": r.ok,
-                    }
-                    for r in rows
-                ],
-            }
-        )
+        return json_response({"object": "list", "data": [entry_view(row) for row in rows]})
 
     routes.route("GET", "/auth/session", session_info, public=True)
     routes.route("POST", "/auth/register", register, public=True)

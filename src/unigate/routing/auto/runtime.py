@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING
 from unigate.routing.auto.accounting import AutoHook
 from unigate.routing.auto.feedback import FeedbackStore, PromptStore
 from unigate.routing.auto.policy import Policy, build_policy, policy_configs
+from unigate.routing.auto.profiles import catalog_profile_quality, resolve_profiles
 from unigate.routing.auto.scoring import Scorers
 from unigate.routing.auto.selector import AutoRouter
 from unigate.routing.auto.stats import LiveStats
 from unigate.routing.auto.thresholds import resolve_threshold
 
 if TYPE_CHECKING:
+    from unigate.catalog import Catalog
     from unigate.routing.groups import ModelGroups
     from unigate.routing.health import Health
     from unigate.routing.stats import Stats
@@ -46,22 +48,31 @@ def build_router(
     return router, AutoHook(models.catalog, router, live, candidates, prompts)
 
 
+def prepare(router: AutoRouter, catalog: Catalog) -> None:
+    """Load the policies' routers (off the request path), then resolve each policy's threshold,
+    and for policies with a ``quality_target`` the router profile of each candidate."""
+    quality: dict[str, float] = {}
+    if any(p.config.quality_target is not None for p in router.policies.values()):
+        known = [(m, catalog.info(p, m).quality) for p, m in catalog.known_models()]
+        quality = catalog_profile_quality(known)
+    for policy in router.policies.values():
+        scorer = router.scorers.get(policy.config.router)
+        policy.threshold, policy.threshold_source = resolve_threshold(policy.config, scorer)
+        available = router.scorers.profiles(policy.config.router)
+        if policy.config.quality_target is not None and available:
+            policy.profiles = resolve_profiles(policy.candidates, policy.config.profiles, available, quality)
+    for name in {p.config.router for p in router.policies.values()}:
+        router.scorers.warm(name)
+
+
 class AutoRuntime:
     def __init__(self, models: ModelGroups, *, health: Health | None = None, stats: Stats | None = None) -> None:
+        self.catalog = models.catalog
         self.router, self.hook = build_router(models, health=health, stats=stats)
         self.feedback = FeedbackStore(models.config.data_dir)
 
     async def startup(self) -> None:
-        router = self.router
-
-        def prepare() -> None:
-            for policy in router.policies.values():
-                scorer = router.scorers.get(policy.config.router)
-                policy.threshold, policy.threshold_source = resolve_threshold(policy.config, scorer)
-            for name in {p.config.router for p in router.policies.values()}:
-                router.scorers.warm(name)
-
-        await asyncio.to_thread(prepare)
+        await asyncio.to_thread(prepare, self.router, self.catalog)
         if self.hook.prompts is not None:
             await self.hook.prompts.start()
 
