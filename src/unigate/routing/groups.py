@@ -13,6 +13,7 @@ names, so memory stays bounded).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from unigate.providers.registry import LOCAL_PROVIDERS, NATIVE_KEY_ENV, key_env
 from unigate.types import Deployment, Timeouts
 
 MAX_DYNAMIC_GROUPS = 1000  # "provider/<any model>" groups remembered for routing statistics
+OVERFLOW_ID = "*"  # the deployment id suffix shared by dynamic names past MAX_DYNAMIC_GROUPS
 
 
 @dataclass
@@ -108,7 +110,14 @@ class ModelGroups(Mapping[str, ModelGroup]):
         provider, sep, model = name.partition("/")
         if not sep or not model or not self._provider_available(provider):
             return None
-        return ModelGroup(name, [_deployment(self.config, name, 0, provider, model, None, self._environ)])
+        deployment = _deployment(self.config, name, 0, provider, model, None, self._environ)
+        if self._dynamic_names >= MAX_DYNAMIC_GROUPS:
+            # past the names remembered, one shared identity per provider for everything kept per
+            # deployment (routing and latency statistics, cooldowns, capability and price caches,
+            # metrics): client-chosen names cannot grow that state; the request still goes to
+            # the model it names
+            deployment = dataclasses.replace(deployment, id=f"{provider}/{OVERFLOW_ID}")
+        return ModelGroup(name, [deployment])
 
     def _dynamic(self, name: str) -> ModelGroup | None:
         group = self._dynamic_candidate(name)
@@ -179,8 +188,25 @@ class ModelGroups(Mapping[str, ModelGroup]):
                 "cached_input_per_mtok": price.cached_input,
                 "currency": "USD",
             },
+            "media_pricing": _media_pricing(self.catalog.media_price(first.provider, first.model, name))
+            if endpoints - {"chat", "embeddings"}
+            else None,
             "local": all(d.provider in LOCAL_PROVIDERS for d in group.deployments),
         }
+
+
+def _media_pricing(price: Any) -> dict[str, Any] | None:
+    """A media model's prices in /v1/models (USD): only the units it is billed in."""
+    if price is None or price.empty:
+        return None
+    out: dict[str, Any] = {
+        name: getattr(price, name)
+        for name in ("per_minute", "per_mchar", "per_search")
+        if getattr(price, name) is not None
+    }
+    if price.per_image:
+        out["per_image"] = dict(price.per_image)
+    return {**out, "currency": "USD"} if out else None
 
 
 # ---------------------------------------------------------------------------------------------

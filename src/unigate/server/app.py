@@ -19,6 +19,8 @@ from unigate.context import Principal
 from unigate.errors import GatewayError
 from unigate.gateway import Gateway
 from unigate.server.auth import Authenticator, MasterKeyAuthenticator
+from unigate.server.connections import STATE_KEY as CONNECTION_LIMITS
+from unigate.server.connections import ConnectionLimits
 from unigate.server.guard import check_request
 from unigate.server.http import (
     Receive,
@@ -73,8 +75,10 @@ class App:
         self.lifecycle = lifecycle or Lifecycle()
         self.readiness = readiness or Readiness()
         self.max_body = self.config.server.max_body_bytes
+        self.body_timeout = self.config.server.body_timeout
         # no master key: loopback only, and requests addressed to other hosts are refused (guard.py)
         self.loopback_mode = not self.config.server.master_key
+        self.trusted_origins = frozenset(o.rstrip("/").lower() for o in self.config.server.cors_origins)
         self.background: list[asyncio.Task[None]] = []
 
     @property
@@ -117,12 +121,16 @@ class App:
         if kind == "http":
             await self._http(scope, receive, send)
         elif kind == "lifespan":
-            await self._lifespan(receive, send)
+            await self._lifespan(scope, receive, send)
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                server = self.config.server
+                state = scope.get("state")
+                if state is not None:  # read by the server's connection protocol (connections.py)
+                    state[CONNECTION_LIMITS] = ConnectionLimits(server.header_timeout, server.max_connections)
                 try:
                     await self.startup()
                 except Exception as exc:
@@ -167,9 +175,9 @@ class App:
         route: Route | None = None
         try:
             route = self.routes.match(scope["method"], scope["path"], request)
-            check_request(request, self.loopback_mode)
+            check_request(request, self.loopback_mode, self.trusted_origins)
             if scope["method"] in ("POST", "PUT", "PATCH"):
-                request.body = await read_body(receive, route.max_body or self.max_body)
+                request.body = await read_body(receive, route.max_body or self.max_body, self.body_timeout)
             if route.public:
                 response = await route.handler(request)
             else:
