@@ -78,18 +78,18 @@ calls = st.builds(
     model=st.sampled_from(MODELS),
     stream=st.booleans(),
     behaviour=st.sampled_from(["ok", "ok", "no_usage", "cut", "fail"]),
-    text_bytes=st.integers(1, 400),
-    max_tokens=st.one_of(st.none(), st.integers(1, 120)),
+    text_bytes=st.integers(1, 2400),
+    max_tokens=st.one_of(st.none(), st.integers(1, 600), st.integers(1, 600)),
     n=st.integers(1, 3),
     fallback=st.sampled_from([None, None, "models", "route"]),
     abandon_after=st.one_of(st.none(), st.integers(1, 6)),
 )
 operations = st.lists(
-    st.one_of(*[calls] * 12, st.builds(TopUp, st.sampled_from([0.0005, 0.001, 0.002])), st.just(Revoke())),
+    st.one_of(*[calls] * 24, st.builds(TopUp, st.sampled_from([0.0005, 0.001, 0.002])), st.just(Revoke())),
     min_size=1,
-    max_size=14,
+    max_size=16,
 )
-credits = st.sampled_from([0.002, 0.0005, 0.001, 0.005])
+credits = st.sampled_from([0.01, 0.005, 0.02, 0.05])
 
 
 @dataclass
@@ -167,6 +167,10 @@ def _send(client: httpx.Client, key: str, call: Call) -> tuple[int, str | None, 
 NOT_ADMITTED = {400, 401, 402, 403, 404, 429}
 
 
+def _revoke(admin: httpx.Client, key_id: str) -> None:
+    admin.delete(f"/admin/keys/{key_id}")
+
+
 def run_example(url: str, credit: float, ops: list[Any], workers: int = 4) -> Outcome:
     admin = httpx.Client(base_url=url, headers={"authorization": f"Bearer {MASTER}"}, timeout=60)
     created = admin.post("/admin/keys", json={"name": "prop", "credit": credit}).json()
@@ -181,9 +185,9 @@ def run_example(url: str, credit: float, ops: list[Any], workers: int = 4) -> Ou
             elif isinstance(op, TopUp):
                 if admin.post(f"/admin/keys/{key_id}/topup", json={"amount": op.amount}).status_code == 200:
                     total_credit += op.amount
-            else:
-                admin.delete(f"/admin/keys/{key_id}")
-        results = [f.result() for f in pending]
+            else:  # interleaved with the requests in flight
+                pending.append(pool.submit(_revoke, admin, key_id))
+        results = [r for f in pending if (r := f.result()) is not None]
     admitted = {rid: received for status, rid, received in results if status not in NOT_ADMITTED and rid}
     deadline = time.monotonic() + 30
     while True:  # settled and written
