@@ -33,6 +33,8 @@ $(TSTAMP): pyproject.toml $(STAMP)
 	$(BIN)/pip install -q -e '.[local,test]'
 	@command -v chromium >/dev/null || { echo "unigate: installing Debian's chromium for the dashboard tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v espeak-ng >/dev/null || { echo "unigate: installing Debian's espeak-ng for the audio tests (real speech WAVs)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; }
 	touch $@
 
 $(NSTAMP): Makefile

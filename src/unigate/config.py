@@ -144,6 +144,9 @@ class ServerConfig(_Strict):
     port: int = Field(4000, ge=0, le=65535)
     master_key: str | None = None
     max_body_bytes: int = Field(16 * 1024 * 1024, gt=0)
+    header_timeout: float = Field(10.0, gt=0, description="seconds to receive a request's headers")
+    body_timeout: float = Field(60.0, gt=0, description="seconds to receive a request's whole body (then 408)")
+    max_connections: int = Field(2048, gt=0, description="open connections per process; more are closed at once")
     workers: int = Field(1, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
 
@@ -164,7 +167,10 @@ class ObservabilityConfig(_Strict):
     log_requests: bool = Field(True, description="one line per request on the unigate.requests logger")
     log_prompts: bool = Field(False, description="include request messages in the request log (off: never logged)")
     metrics: bool = Field(True, description="serve Prometheus metrics at /metrics")
-    metrics_public: bool = Field(True, description="/metrics without the master key (labels never hold keys)")
+    metrics_public: bool = Field(False, description="/metrics without any credential (it shows per-team usage)")
+    metrics_token: str | None = Field(
+        None, description="a bearer token that may read /metrics (for a scraper), besides the master key"
+    )
     otel: bool = Field(False, description="OpenTelemetry spans per request (needs the 'otel' extra)")
 
 
@@ -189,7 +195,16 @@ class AutoPolicyConfig(_Strict):
     max_ttft_ms: float | None = Field(None, gt=0)
     min_quality: float | None = Field(None, ge=0, le=1)
     strong_quality: float | None = Field(None, ge=0, le=1, description="strong tier: the cheapest this good")
-    router: str = "mmlu"
+    quality_target: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="N-model choice: the cheapest candidate predicted to reach this share of the best prediction",
+    )
+    profiles: dict[str, str] = Field(
+        default_factory=dict, description="public model name → router profile it is scored as (default: by name)"
+    )
+    router: str = "default"
 
     @model_validator(mode="after")
     def _one_threshold(self) -> AutoPolicyConfig:

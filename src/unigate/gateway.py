@@ -9,6 +9,7 @@ just resolve → route → respond.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -40,6 +41,7 @@ from unigate.types import (
 
 _T = TypeVar("_T")
 MAX_DYNAMIC_GROUPS = 1000  # "provider/<any model>" groups remembered for routing statistics
+OVERFLOW_ID = "*"  # the deployment id suffix shared by dynamic names past MAX_DYNAMIC_GROUPS
 MAX_MODEL_NAME = 200  # characters: the ledger's model column (a longer name could never be recorded)
 
 
@@ -139,6 +141,9 @@ class Gateway:
         self._dynamic_names = 0
         self._environ = dict(os.environ if environ is None else environ)
         self.groups = build_groups(config, self.catalog, self._environ)
+        # what the config (and the environment's providers) serve; the groups dict also comes to
+        # hold remembered client-chosen provider/<model> names, which are never listed
+        self.configured_models = frozenset(self.groups)
         self.providers: ProviderSet | None = None
         self.router: Router | None = None
         self.health = Health()  # deployment cooldowns; routing.install swaps in a shared store
@@ -169,6 +174,17 @@ class Gateway:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """The environment the gateway reads provider keys from."""
+        return self._environ
+
+    def http_session(self) -> Any:
+        """The shared upstream HTTP session (an ``aiohttp.ClientSession``) once started."""
+        if self.providers is None:
+            raise RuntimeError("Gateway.start() has not been called")
+        return self.providers.context.http
 
     def add_hook(self, hook: RequestHook) -> None:
         self.hooks.append(hook)
@@ -223,6 +239,12 @@ class Gateway:
                 code="model_not_found",
                 param="model",
             )
+        await self.admit(ctx, request)
+        return group
+
+    async def admit(self, ctx: RequestContext, request: dict[str, Any]) -> None:
+        """The hooks' ``before`` (limits, budget, …) for a request the caller routes itself
+        (native pass-through); ``finish`` must follow it exactly once."""
         for index, hook in enumerate(self.hooks):
             try:
                 await hook.before(ctx, request)
@@ -232,7 +254,13 @@ class Gateway:
                 for earlier in self.hooks[:index]:
                     await earlier.after(ctx)
                 raise
-        return group
+
+    async def finish(self, ctx: RequestContext) -> None:
+        """Price ``ctx.usage`` on ``ctx.trace.deployment`` and run the hooks' ``after``."""
+        deployment = ctx.trace.deployment
+        if ctx.usage is not None and deployment is not None and ctx.cost is None:
+            ctx.cost = self.catalog.request_cost(deployment.provider, deployment.model, ctx.usage, None)
+        await self._after(ctx)
 
     async def _after(self, ctx: RequestContext) -> None:
         ctx.latency_ms = (time.perf_counter() - ctx.started) * 1e3
@@ -478,7 +506,14 @@ class Gateway:
         provider, sep, model = name.partition("/")
         if not sep or not model or not self._provider_available(provider):
             return None
-        return ModelGroup(name, [_deployment(self.config, name, 0, provider, model, None, self._environ)])
+        deployment = _deployment(self.config, name, 0, provider, model, None, self._environ)
+        if self._dynamic_names >= MAX_DYNAMIC_GROUPS:
+            # past the names remembered, one shared identity per provider for everything kept per
+            # deployment (routing and latency statistics, cooldowns, capability and price caches,
+            # metrics): client-chosen names cannot grow that state; the request still goes to
+            # the model it names
+            deployment = dataclasses.replace(deployment, id=f"{provider}/{OVERFLOW_ID}")
+        return ModelGroup(name, [deployment])
 
     def _dynamic_group(self, name: str) -> ModelGroup | None:
         """``provider/any-model`` for a provider whose key is configured serves that model id."""
@@ -504,7 +539,7 @@ class Gateway:
         return self.catalog.info(first.provider, first.model, name)
 
     def list_models(self) -> list[dict[str, Any]]:
-        return [self.describe_model(name) for name in self.groups]
+        return [self.describe_model(name) for name in self.groups if name in self.configured_models]
 
     def describe_model(self, name: str) -> dict[str, Any]:
         group = self.groups.get(name)
@@ -542,8 +577,25 @@ class Gateway:
                 "cached_input_per_mtok": price.cached_input,
                 "currency": "USD",
             },
+            "media_pricing": _media_pricing(self.catalog.media_price(first.provider, first.model, name))
+            if endpoints - {"chat", "embeddings"}
+            else None,
             "local": all(d.provider in LOCAL_PROVIDERS for d in group.deployments),
         }
+
+
+def _media_pricing(price: Any) -> dict[str, Any] | None:
+    """A media model's prices in /v1/models (USD): only the units it is billed in."""
+    if price is None or price.empty:
+        return None
+    out: dict[str, Any] = {
+        name: getattr(price, name)
+        for name in ("per_minute", "per_mchar", "per_search")
+        if getattr(price, name) is not None
+    }
+    if price.per_image:
+        out["per_image"] = dict(price.per_image)
+    return {**out, "currency": "USD"} if out else None
 
 
 def _has_method(providers: ProviderSet, deployment: Deployment, method: str) -> bool:

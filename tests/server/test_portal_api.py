@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.fake_stripe import FakeStripe, sign
 from tests.support.fake_upstream import Mode
+from tests.support.gateway_process import free_port
 from tests.support.mailbox import Mailbox
 from tests.support.portal import PASSWORD, Browser, admin, portal_config
 
@@ -314,6 +315,7 @@ def test_privilege_escalation(gateway, browsers, mailbox):
     over = lead.send("PATCH", f"/portal/api/users/{lead_id}", {"budget": 5, "budget_period": "month"})
     assert over.status_code == 400 and over.json()["error"]["code"] == "budget_split_exceeded"
     assert lead.get("/portal/api/usage?scope=team").status_code == 200
+    assert lead.send("PATCH", f"/portal/api/users/{other_id}", {"team_id": None}).status_code == 404
     assert lead.send("DELETE", f"/portal/api/keys/{own.json()['id']}").status_code == 200
 
     # nothing above changed a role
@@ -350,8 +352,9 @@ def test_password_reset_by_mail(gateway, browsers, mailbox):
 
 def test_registration_modes_and_invites(start_gateway, make_upstream, browsers, mailbox):
     upstream = make_upstream()
+    closed = f"http://127.0.0.1:{free_port()}"  # a payment provider that cannot be reached
     gateway = start_gateway(
-        portal_config(upstream.base_url, smtp=mailbox.smtp_config, stripe_url=None, registration="invite")
+        portal_config(upstream.base_url, smtp=mailbox.smtp_config, stripe_url=closed, registration="invite")
     )
     browser = browsers(gateway.url)
     closed = browser.post("/auth/register", {"email": "frank@example.test", "password": PASSWORD})
@@ -367,6 +370,11 @@ def test_registration_modes_and_invites(start_gateway, make_upstream, browsers, 
     assert joined.status_code == 201 and joined.json()["verification_required"] is False
     assert browser.login("frank@example.test").status_code == 200
     assert browser.get("/portal/api/me").json()["team"]["id"] == team
+    down = browser.post("/portal/api/checkout", {"amount": 10})
+    assert down.status_code == 502 and down.json()["error"]["code"] == "payment_provider_error"
+    # the session cookie: HttpOnly, SameSite, not Secure over plain HTTP (Secure and __Host- under TLS)
+    cookie = next(c for c in browser.last_login.headers.get_list("set-cookie") if c.startswith("unigate_session="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie and "Secure" not in cookie
     assert admin(gateway.url, "GET", "/portal/api/me").json()["admin"] is True  # the master key stays for automation
 
 
@@ -440,3 +448,43 @@ def test_bad_input_is_4xx_never_5xx(gateway, browsers, mailbox):
         assert reply.status_code < 500, (path, reply.status_code, reply.text[:200])
     assert member.send("DELETE", "/portal/api/keys/").status_code == 404
     assert member.send("DELETE", "/portal/api/keys/a/b").status_code == 404
+
+
+def test_admin_api_changes_are_audited(gateway):
+    team = _team(gateway, "audited")
+    key = admin(gateway.url, "POST", "/admin/keys", {"name": "ci", "team_id": team}).json()
+    assert admin(gateway.url, "POST", f"/admin/keys/{key['id']}/topup", {"amount": 3}).status_code == 200
+    assert admin(gateway.url, "DELETE", f"/admin/keys/{key['id']}").status_code == 200
+    entries = admin(gateway.url, "GET", "/admin/audit").json()["data"]
+    seen = [(e["action"], e["target"], e["actor"]) for e in reversed(entries)]
+    assert seen == [
+        ("team.create", team, "master"),
+        ("key.create", key["id"], "master"),
+        ("key.topup", key["id"], "master"),
+        ("key.revoke", key["id"], "master"),
+    ]
+    assert key["key"] not in json.dumps(entries)  # the secret never reaches the audit log
+    assert admin(gateway.url, "GET", "/admin/audit?action=key.topup").json()["data"][0]["detail"] == {"amount": 3.0}
+
+
+def test_wallet_and_budget_share_limit_requests(gateway, browsers, mailbox):
+    team = _team(gateway, "shared", budget=10, budget_period="month")
+    member = sign_up(gateway, browsers, mailbox, "ivan@example.test")
+    user_id = member.get("/portal/api/me").json()["user"]["id"]
+    assert admin(gateway.url, "PATCH", f"/portal/api/users/{user_id}", {"team_id": team}).status_code == 200
+    granted = admin(gateway.url, "POST", f"/portal/api/users/{user_id}/credit", {"amount": 1, "note": "trial"})
+    assert granted.status_code == 200 and granted.json()["wallet"]["credit"]["total"] == pytest.approx(1.25)
+    secret = member.post("/portal/api/keys", {"name": "k"}).json()["key"]
+    client = openai.OpenAI(base_url=gateway.base_url, api_key=secret, max_retries=0)
+    ask = {"model": "cloud-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20}
+    assert client.chat.completions.create(**ask).choices
+    # the team's budget share for this member: nothing left → refused, naming the user's budget
+    share = admin(gateway.url, "PATCH", f"/portal/api/users/{user_id}", {"budget": 0, "budget_period": "month"})
+    assert share.status_code == 200
+    with pytest.raises(openai.APIStatusError) as refused:
+        client.chat.completions.create(**ask)
+    assert refused.value.status_code == 402 and "user 'ivan@example.test'" in refused.value.message
+    admin(gateway.url, "PATCH", f"/portal/api/users/{user_id}", {"budget": None})
+    assert client.chat.completions.create(**ask).choices
+    history = member.get("/portal/api/credits").json()["history"]
+    assert [(h["kind"], h["note"]) for h in history] == [("grant", "trial")]

@@ -20,6 +20,7 @@ def media_models(fake: ThreadedMedia, chat_base: str | None = None) -> list[dict
     models = [
         one("whisper-1", "openai", "whisper-1", fake.base_url),
         one("groq-whisper", "groq", "whisper-large-v3", fake.base_url),
+        one("azure-whisper", "azure", "whisper", fake.root_url),
         one("gpt-4o-transcribe", "openai", "gpt-4o-transcribe", fake.base_url),
         one("gemini-flash", "gemini", "gemini-2.5-flash", fake.root_url),
         one("tts-1", "openai", "tts-1", fake.base_url),
@@ -28,6 +29,7 @@ def media_models(fake: ThreadedMedia, chat_base: str | None = None) -> list[dict
         one("gemini-image", "gemini", "gemini-2.5-flash-image", fake.root_url),
         one("imagen", "gemini", "imagen-4.0-generate-001", fake.root_url),
         one("rerank-cohere", "cohere", "rerank-v3.5", fake.root_url),
+        one("rerank-bedrock", "bedrock", "cohere.rerank-v3-5:0", fake.root_url),
         one(
             "rerank-local",
             "vllm",

@@ -29,6 +29,7 @@ from unigate.accounts.users import UserStore, normalize_email
 from unigate.config import GatewayConfig, PortalConfig
 from unigate.errors import AuthError, BadRequest, GatewayError, NotFound, PermissionDenied, RateLimited
 from unigate.gateway import Principal
+from unigate.state import WindowCheck
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
 VERIFY_TTL = 2 * 86400.0
@@ -259,11 +260,14 @@ class Portal:
         return True
 
     async def throttle(self, ip: str | None) -> None:
-        """Sign-in attempts per client address per minute (shared by every replica)."""
-        minute = int(time.time() // 60)
-        count = await self.service.state.incr(f"portal:login:{ip or '-'}:{minute}", 1, ttl=120)
-        if count > self.settings.login.per_ip_per_minute:
-            raise RateLimited("Too many sign-in attempts from this address. Wait a minute.", retry_after=60)
+        """Sign-in attempts per client address in any 60 s (a sliding window shared by every replica)."""
+        window = WindowCheck(f"portal:login:{ip or '-'}", self.settings.login.per_ip_per_minute, 60.0)
+        admission = await self.service.state.admit(new_id("login"), 60.0, [window])
+        if not admission.ok:
+            raise RateLimited(
+                "Too many sign-in attempts from this address. Wait a minute.",
+                retry_after=math.ceil(admission.retry_after or 60),
+            )
 
     async def login(self, data: dict[str, Any], ip: str | None, old_session: str | None) -> tuple[Any, str, str]:
         """(user, new session value, its CSRF token); the browser's previous session is ended."""
@@ -674,6 +678,8 @@ class Portal:
         if not (actor.admin or actor.team_admin):
             raise PermissionDenied("Only admins and team admins change users.", code="team_admin_required")
         admin_only = {"role", "team_id", "disabled"} & set(data)
+        if data.get("team_id", "") is None and target.team_id == actor.team_id and actor.team_admin:
+            admin_only.discard("team_id")  # a team admin may take a member out of their own team
         if admin_only and not actor.admin:
             raise PermissionDenied(
                 f"Only admins change {', '.join(sorted(admin_only))}.",

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from unigate.routing.auto.candidates import Candidate
 from unigate.routing.auto.stats import LiveStats
+from unigate.routing.auto.traffic import AutoTraffic
 
 if TYPE_CHECKING:
     from unigate.catalog import Catalog
@@ -21,6 +23,10 @@ if TYPE_CHECKING:
     from unigate.routing.auto.selector import AutoRouter
 
 log = logging.getLogger("unigate.auto")
+
+# Recent request ids → the key that made them (None: master / anonymous), so feedback is taken
+# only from the request's own key. Bounded: older ids are looked up in the ledger instead.
+MAX_OWNERS = 50_000
 
 
 class AutoHook:
@@ -31,17 +37,24 @@ class AutoHook:
         live: LiveStats,
         candidates: dict[str, Candidate],
         prompts: PromptStore | None = None,
+        traffic: AutoTraffic | None = None,
     ) -> None:
         self.catalog = catalog
         self.router = router
         self.live = live
         self.candidates = candidates
         self.prompts = prompts
+        self.traffic = traffic if traffic is not None else AutoTraffic()
+        self.owners: OrderedDict[str, str | None] = OrderedDict()
 
     async def before(self, ctx: RequestContext, request: dict[str, Any]) -> None:
         return None
 
     async def after(self, ctx: RequestContext) -> None:
+        owners = self.owners
+        owners[ctx.request_id] = ctx.principal.key_id
+        if len(owners) > MAX_OWNERS:
+            owners.popitem(last=False)
         try:
             self.live.record(ctx)
             auto = ctx.extras.get("auto")
@@ -56,6 +69,8 @@ class AutoHook:
             strong_cost = self.catalog.cost(strongest.provider, strongest.model, ctx.usage, strongest.name)
             if strong_cost is not None:
                 auto["estimated_saving_usd"] = round(strong_cost - ctx.cost, 10)
+        if ctx.status == "ok":
+            self.traffic.record(ctx.request_id, auto["policy"], auto["chosen"], auto.get("estimated_saving_usd"))
         prompt = self.router.pending_prompts.pop(ctx.request_id, None)
         if self.prompts is not None and prompt is not None and ctx.status == "ok":
             self.prompts.add(

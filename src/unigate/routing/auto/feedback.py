@@ -7,7 +7,7 @@
   bounded to ``auto.max_recorded_prompts`` records (older ones are dropped on compaction).
 
 ``export_training`` joins the two into the JSONL the learned router trains on
-(``unigate router train --data``; formats in ``routing/learned/data.py``):
+(``unigate router train --data``; formats in ``router_training/data.py``):
 
 - feedback ``label`` "strong" / "weak" / "tie" → ``{"prompt", "winner": label}``;
 - otherwise a request answered by a cheaper tier → ``{"prompt", "label": 1 - score}`` (a poor
@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from unigate.errors import BadRequest
+from unigate.private_files import private_dir, private_file
 
 log = logging.getLogger("unigate.auto")
 
@@ -40,8 +41,8 @@ WINNER_LABELS = frozenset({"strong", "weak", "tie"})
 
 
 def _append(path: Path, lines: list[bytes]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("ab") as fh:
+    private_dir(path.parent)
+    with private_file(path).open("ab") as fh:  # prompts and scores: owner-only
         fh.write(b"".join(line + b"\n" for line in lines))
         fh.flush()
         os.fsync(fh.fileno())
