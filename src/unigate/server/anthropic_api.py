@@ -107,5 +107,10 @@ def _chat_request(groups: ModelGroups, request: Request, *, count_only: bool = F
     """The body, checked against the Anthropic schema and translated to the canonical chat form."""
     body = parse_json_object(request.body, request.header(b"content-type"))
     validate_messages_body(body)
+    betas = request.header(b"anthropic-beta")
+    if betas and "anthropic_beta" not in body:
+        # the client's beta features (Claude Code sends several) go with its request to an
+        # Anthropic upstream; to_openai keeps them only when the model is served by Anthropic alone
+        body["anthropic_beta"] = betas.decode("latin-1")
     model = body["model"]
     return to_openai(body, groups.providers_of(model), count_only=count_only), model

@@ -130,6 +130,11 @@ def register(routes: Routes, services: Services) -> None:
     authenticator = services.authenticator
     if not isinstance(authenticator, SessionAuthenticator):
         raise RuntimeError("the portal needs the session authenticator (see unigate.composition)")
+
+    async def purge() -> None:  # after the accounts start-up has applied the migrations
+        await portal.sessions.purge_expired()
+
+    services.lifecycle.startup.append(purge)
     secure = portal.secure_cookies
     gateway = services.gateway
 
