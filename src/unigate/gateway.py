@@ -18,10 +18,10 @@ from typing import Any, Protocol, TypeVar
 from unigate.catalog import Catalog, ModelInfo, Price
 from unigate.config import GatewayConfig, ModelConfig
 from unigate.errors import BadRequest, GatewayError, NotFound
-from unigate.providers._http import new_session
 from unigate.providers.base import EmbeddingProvider, ProviderContext
 from unigate.providers.openai_compat import COMPAT_PROVIDERS
 from unigate.providers.registry import LOCAL_PROVIDERS, NATIVE_KEY_ENV, ProviderSet, key_env
+from unigate.providers.shell import new_session
 from unigate.routing.health import Health
 from unigate.routing.router import ModelGroup, Router, RouteTrace
 from unigate.types import (

@@ -7,7 +7,7 @@ Nothing here knows about individual recording files: every mapping is a translat
 format (``reverse``), so a recording the suite has never seen is checked the same way. The
 per-provider unit tests hold parts of this knowledge already (Bedrock's ``openai_request`` /
 ``normalize``, Gemini's ``normalize``); they are imported, not copied. The Anthropic direction
-reuses the gateway's own inbound translator (``unigate.server._anthropic_inbound``), which is
+reuses the gateway's own inbound translator (``unigate.providers.anthropic.inbound``), which is
 exactly "an Anthropic request → the OpenAI request with its meaning".
 """
 
@@ -23,9 +23,9 @@ from urllib.parse import unquote, urlsplit
 from botocore.eventstream import EventStreamBuffer
 
 from tests.providers import test_bedrock, test_gemini
+from unigate.providers.anthropic.inbound import to_openai as anthropic_to_openai
 from unigate.providers.gemini import SKIP_SIGNATURE, guess_mime
 from unigate.providers.openai_compat import COMPAT_PROVIDERS
-from unigate.server._anthropic_inbound import to_openai as anthropic_to_openai
 
 
 @dataclass

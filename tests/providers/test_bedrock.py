@@ -25,7 +25,6 @@ from unigate.errors import (
     UpstreamRateLimited,
     UpstreamServerError,
 )
-from unigate.providers._bedrock_parse import error_from_exception
 from unigate.providers.base import ProviderContext
 from unigate.providers.bedrock import (
     BedrockProvider,
@@ -36,6 +35,7 @@ from unigate.providers.bedrock import (
     parse_error,
     to_native,
 )
+from unigate.providers.bedrock.errors import error_from_exception
 from unigate.types import Deployment
 
 from .conftest import RECORDINGS, load_recording, recorded_request_body, recorded_response_body
@@ -534,14 +534,27 @@ def test_unsupported_inputs_are_clear_bad_requests() -> None:
     url_image = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}
     with pytest.raises(BadRequest, match="Converse needs the bytes"):
         to_native({"messages": [url_image]}, _dep())
-    with pytest.raises(BadRequest, match="json_schema"):
-        to_native(
-            {
-                "messages": [{"role": "user", "content": "q"}],
-                "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}},
+
+
+def test_json_schema_becomes_converse_structured_output() -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+    body = to_native(
+        {
+            "messages": [{"role": "user", "content": "q"}],
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "place", "description": "where", "schema": schema},
             },
-            _dep(),
-        )
+        },
+        _dep(),
+    )
+    definition = body["outputConfig"]["textFormat"]["structure"]["jsonSchema"]
+    assert body["outputConfig"]["textFormat"]["type"] == "json_schema"
+    # Converse takes the schema as JSON text, not as an object
+    assert json.loads(definition["schema"]) == schema
+    assert (definition["name"], definition["description"]) == ("place", "where")
+    json_object = to_native({"messages": [{"role": "user", "content": "q"}], "response_format": {"type": "json_object"}}, _dep())
+    assert "outputConfig" not in json_object
 
 
 def test_reply_thinking_blocks_and_cache_usage() -> None:

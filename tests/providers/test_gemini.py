@@ -27,7 +27,6 @@ from unigate.errors import (
     UpstreamRateLimited,
     UpstreamServerError,
 )
-from unigate.providers._gemini_schema import to_openapi_schema
 from unigate.providers.base import ProviderContext
 from unigate.providers.gemini import (
     SKIP_SIGNATURE,
@@ -39,6 +38,7 @@ from unigate.providers.gemini import (
     parse_error,
     to_native,
 )
+from unigate.providers.gemini.schema import to_openapi_schema
 from unigate.types import Deployment
 
 from .conftest import RECORDINGS, load_recording, recorded_request_body, recorded_response_body
@@ -676,7 +676,7 @@ def _translate_reply(interaction: dict[str, Any]) -> dict[str, Any]:
         return {**response["choices"][0], "usage": response["usage"]}
     state = GeminiStreamState(response_id="chatcmpl-x", model="public-gemini", created=1)
     chunks = [c for e in _sse_events(body) if (c := from_native_event(orjson.dumps(e), state)) is not None]
-    from unigate.providers._gemini_parse import stream_usage_chunk
+    from unigate.providers.gemini.stream import stream_usage_chunk
 
     final = stream_usage_chunk(state)
     assert final is not None

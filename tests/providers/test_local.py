@@ -22,9 +22,9 @@ import pytest
 pytest.importorskip("llama_cpp")
 
 from unigate.errors import BadRequest, ContextWindowExceeded, Overloaded, UpstreamServerError
-from unigate.providers._local_engine import bundled_smollm2_path
 from unigate.providers.base import ProviderContext
 from unigate.providers.local import LocalProvider
+from unigate.providers.local.engine import bundled_smollm2_path
 from unigate.types import Deployment
 
 PUBLIC = "local/smollm2-135m"

@@ -17,6 +17,7 @@ from unigate.errors import (
     UpstreamServerError,
 )
 from unigate.providers import openai_compat
+from unigate.providers.openai_compat import request as compat_request
 from unigate.providers.base import ProviderContext
 from unigate.providers.openai_compat import COMPAT_PROVIDERS, OpenAICompatProvider, from_native, parse_error, to_native
 from unigate.types import Deployment
@@ -57,20 +58,20 @@ def test_every_row_is_complete():
         assert row.local or row.key_env, f"{name} needs a key variable"
 
 
-async def test_azure_url_and_api_key_header():
-    async with aiohttp.ClientSession() as http:
-        provider = OpenAICompatProvider("azure", COMPAT_PROVIDERS["azure"], ProviderContext(http=http))
-        dep = deployment(
-            "azure",
-            model="my-gpt4o",
-            api_base="https://r.openai.azure.com",
-            api_key="k",
-            options=(("api_version", "2024-10-21"),),
-        )
-        assert provider._url(dep, "chat/completions") == (
-            "https://r.openai.azure.com/openai/deployments/my-gpt4o/chat/completions?api-version=2024-10-21"
-        )
-        assert provider._headers(dep)["api-key"] == "k" and "authorization" not in provider._headers(dep)
+def test_azure_url_and_api_key_header():
+    row = COMPAT_PROVIDERS["azure"]
+    dep = deployment(
+        "azure",
+        model="my-gpt4o",
+        api_base="https://r.openai.azure.com",
+        api_key="k",
+        options=(("api_version", "2024-10-21"),),
+    )
+    assert compat_request.url(row, dep, "chat/completions") == (
+        "https://r.openai.azure.com/openai/deployments/my-gpt4o/chat/completions?api-version=2024-10-21"
+    )
+    headers = compat_request.headers(row, dep)
+    assert headers["api-key"] == "k" and "authorization" not in headers
 
 
 def test_from_native_normalizes_reasoning_and_missing_tool_call_ids():

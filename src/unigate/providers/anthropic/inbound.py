@@ -1,8 +1,10 @@
-"""Inbound Anthropic Messages API ↔ the canonical OpenAI chat schema (pure, no I/O).
+"""The Anthropic Messages API as an inbound surface: its wire format ⇄ the canonical form (pure).
 
-The reverse of ``providers/anthropic.py``: an Anthropic-format request becomes an OpenAI-format
-request the gateway routes to any provider, and the canonical response / chunks it returns
-become an Anthropic message / SSE events.
+The reverse of the outbound translators of this package, reading the same tables
+(:mod:`.tables`) the other way: an Anthropic-format request becomes a canonical request the
+gateway routes to any provider, and the canonical response / chunks it returns become an
+Anthropic message / SSE events; gateway errors become Anthropic error bodies.
+``server/anthropic_api.py`` only calls these functions.
 
 Request (Anthropic → OpenAI):
 
@@ -19,10 +21,10 @@ Request (Anthropic → OpenAI):
 - ``max_tokens``, ``temperature``, ``top_p``, ``stop_sequences`` → ``stop``,
   ``metadata.user_id`` → ``user``, ``stream`` (+ ``stream_options.include_usage``).
 - ``thinking: {type: enabled, budget_tokens}`` → ``reasoning_effort`` (by budget). When every
-  deployment of the model is Anthropic, the Anthropic-only fields (``thinking``, ``top_k``,
-  ``cache_control``, ``output_config``, ``anthropic_beta``, ``service_tier``) pass through
-  instead, and the outbound Anthropic translator forwards them unchanged; signed thinking in the
-  history is kept only for Anthropic / Bedrock upstreams.
+  provider that may serve the model accepts Anthropic fields (``Capabilities.anthropic_fields``),
+  the Anthropic-only fields (``tables.NATIVE_FIELDS``) pass through instead, and the outbound
+  Anthropic translator forwards them unchanged; signed thinking in the history is kept only when
+  every such provider replays it (``Capabilities.signed_thinking``: Anthropic, Bedrock).
 
 Response (OpenAI → Anthropic): ``thinking_blocks`` / ``reasoning_content`` → thinking blocks,
 text → a text block, ``tool_calls`` → ``tool_use`` blocks; finish_reason → stop_reason; usage →
@@ -52,20 +54,19 @@ from unigate.errors import (
     UpstreamRateLimited,
     UpstreamTimeout,
 )
+from unigate.providers.anthropic.tables import (
+    CACHE_READ_FIELD,
+    CACHE_WRITE_FIELD,
+    CACHE_WRITE_SPLIT,
+    ERROR_TYPE_OF_STATUS,
+    NATIVE_FIELDS,
+    STOP_REASON,
+    effort_for_budget,
+)
+from unigate.providers.registry import capabilities
 from unigate.types import ChatChunk, ChatRequest, ChatResponse, ThinkingBlock, ToolCallDelta, Usage, as_chat_request
 
 Event = tuple[str, dict[str, Any]]
-
-_STOP_REASON = {
-    "stop": "end_turn",
-    "length": "max_tokens",
-    "tool_calls": "tool_use",
-    "function_call": "tool_use",
-    "content_filter": "refusal",
-}
-_NATIVE_PROVIDERS = frozenset({"anthropic"})
-_THINKING_PROVIDERS = frozenset({"anthropic", "bedrock"})
-_NATIVE_FIELDS = ("thinking", "top_k", "cache_control", "output_config", "anthropic_beta", "service_tier")
 
 
 def _fail(message: str, param: str | None = None) -> BadRequest:
@@ -74,15 +75,6 @@ def _fail(message: str, param: str | None = None) -> BadRequest:
 
 def new_message_id() -> str:
     return f"msg_{getrandbits(96):024x}"
-
-
-def effort_for_budget(budget: int) -> str:
-    """An extended-thinking token budget → the OpenAI ``reasoning_effort`` it is closest to."""
-    if budget <= 1024:
-        return "low"
-    if budget <= 4096:
-        return "medium"
-    return "high"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -259,8 +251,9 @@ def to_openai(
     history is kept (other upstreams reject or ignore foreign thinking, so it is dropped).
     ``count_only``: for count_tokens (``max_tokens`` is not required there)."""
     _validate(body)
-    native = bool(providers) and providers <= _NATIVE_PROVIDERS
-    keep_thinking = bool(providers) and providers <= _THINKING_PROVIDERS
+    flags = [capabilities(p) for p in providers]
+    native = bool(flags) and all(f.anthropic_fields for f in flags)
+    keep_thinking = bool(flags) and all(f.signed_thinking for f in flags)
     max_tokens = body.get("max_tokens")
     if not count_only and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
         raise _fail("max_tokens: Field required (a positive integer)", "max_tokens")
@@ -294,7 +287,7 @@ def to_openai(
         request["user"] = user_id
     thinking = body.get("thinking")
     if native:
-        for name in _NATIVE_FIELDS:
+        for name in NATIVE_FIELDS:
             if body.get(name) is not None:
                 request[name] = body[name]
     elif isinstance(thinking, dict) and thinking.get("type") == "enabled":
@@ -314,7 +307,7 @@ def to_openai(
 def stop_reason(finish_reason: str | None) -> str | None:
     if finish_reason is None:
         return None
-    return _STOP_REASON.get(finish_reason, "end_turn")
+    return STOP_REASON.get(finish_reason, "end_turn")
 
 
 def usage_to_anthropic(usage: Usage | None) -> dict[str, Any]:
@@ -323,12 +316,16 @@ def usage_to_anthropic(usage: Usage | None) -> dict[str, Any]:
     cache_read = int(details.get("cached_tokens") or 0)
     cache_write = int(details.get("cache_creation_tokens") or 0)
     prompt = int(usage.get("prompt_tokens") or 0)
-    return {
+    native: dict[str, Any] = {
         "input_tokens": max(0, prompt - cache_read - cache_write),
-        "cache_creation_input_tokens": cache_write,
-        "cache_read_input_tokens": cache_read,
+        CACHE_WRITE_FIELD: cache_write,
+        CACHE_READ_FIELD: cache_read,
         "output_tokens": int(usage.get("completion_tokens") or 0),
     }
+    split = {name: int(details.get(canonical) or 0) for name, canonical in CACHE_WRITE_SPLIT.items()}  # type: ignore[call-overload]
+    if any(split.values()):
+        native["cache_creation"] = split
+    return native
 
 
 def _tool_input(arguments: Any) -> Any:
@@ -544,11 +541,6 @@ _ERRORS: tuple[tuple[type[GatewayError], str, int | None], ...] = (
     (UpstreamTimeout, "timeout_error", None),
     (BadRequest, "invalid_request_error", None),
 )
-_BY_STATUS = {
-    400: "invalid_request_error", 401: "authentication_error", 402: "billing_error", 403: "permission_error",
-    404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error", 504: "timeout_error",
-    529: "overloaded_error",
-}  # fmt: skip
 
 
 def error_payload(error: GatewayError) -> tuple[int, dict[str, Any]]:
@@ -560,5 +552,5 @@ def error_payload(error: GatewayError) -> tuple[int, dict[str, Any]]:
             kind, status = name, fixed or status
             break
     if kind is None:
-        kind = _BY_STATUS.get(status) or ("invalid_request_error" if 400 <= status < 500 else "api_error")
+        kind = ERROR_TYPE_OF_STATUS.get(status) or ("invalid_request_error" if 400 <= status < 500 else "api_error")
     return status, {"type": "error", "error": {"type": kind, "message": error.message}}

@@ -1,10 +1,6 @@
-"""Anthropic Messages API (``POST /v1/messages``) ↔ the canonical OpenAI chat schema.
+"""The canonical request → an Anthropic Messages API call (``POST /v1/messages``), pure.
 
-Pure translation (``to_native``, ``native_headers`` here; ``from_native``, ``StreamTranslator``,
-``parse_error`` in :mod:`unigate.providers._anthropic_parse`), then the small
-:class:`AnthropicProvider` doing the I/O.
-
-Request mapping (OpenAI → Anthropic):
+Mapping:
 
 - ``system`` / ``developer`` messages → top-level ``system`` (a string; text blocks when a part
   carries ``cache_control``). Consecutive messages of one role are merged because Anthropic
@@ -25,59 +21,18 @@ Request mapping (OpenAI → Anthropic):
   request are passed through; ``anthropic_beta`` (list) becomes the ``anthropic-beta`` header.
 - Assistant history may carry ``thinking_blocks`` (what responses return, below) so signed
   thinking / redacted thinking goes back upstream unchanged, as Anthropic requires with tools.
-
-Response mapping: text blocks → ``content``; ``tool_use`` → ``tool_calls`` (arguments as JSON
-text); ``thinking`` → ``reasoning_content``; every thinking / redacted-thinking block is also kept
-whole in ``thinking_blocks`` (never in ``content``); server-tool blocks are not translated.
-Usage: input + cache reads + cache writes → ``prompt_tokens`` with ``cached_tokens`` = cache reads
-(and the non-standard ``cache_creation_tokens`` so cost can price cache writes).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 
-from unigate.errors import BadRequest, ProviderError
-from unigate.providers._anthropic_parse import (
-    ERROR_TYPE_STATUS,
-    PROVIDER,
-    StreamTranslator,
-    error_from_payload,
-    finish_reason,
-    from_native,
-    parse_error,
-    usage_from_native,
-)
-from unigate.providers._http import iter_sse, join_url, open_stream, post_json
-from unigate.providers.base import ProviderContext
-from unigate.types import (
-    ChatChunk,
-    ChatMessage,
-    ChatRequest,
-    ChatResponse,
-    Deployment,
-    Tool,
-    as_json,
-)
-
-__all__ = [
-    "ERROR_TYPE_STATUS",
-    "PROVIDER",
-    "AnthropicProvider",
-    "StreamTranslator",
-    "default_max_tokens",
-    "error_from_payload",
-    "finish_reason",
-    "from_native",
-    "messages_url",
-    "native_headers",
-    "parse_error",
-    "to_native",
-    "usage_from_native",
-]
+from unigate.errors import BadRequest
+from unigate.providers.anthropic.tables import BODY_PASSTHROUGH, MIN_THINKING_BUDGET, THINKING_BUDGETS
+from unigate.providers.shell import Call, join_url
+from unigate.types import ChatMessage, ChatRequest, Deployment, Tool, as_json
 
 DEFAULT_API_BASE = "https://api.anthropic.com"
 API_VERSION = "2023-06-01"
@@ -96,11 +51,6 @@ _EFFORT_MODELS = ("claude-opus-4-5", "claude-opus-4-6", "claude-opus-4-7", "clau
 # Models with extended thinking via budget_tokens.
 _THINKING_MODELS = ("claude-3-7-sonnet", "claude-sonnet-4", "claude-opus-4", "claude-haiku-4")
 _EFFORT_ALIASES = {"minimal": "low"}
-_THINKING_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 2048, "high": 4096, "xhigh": 8192, "max": 16384}
-MIN_THINKING_BUDGET = 1024
-
-# Native fields an OpenAI-format request may carry to reach Anthropic unchanged.
-_PASSTHROUGH = ("top_k", "cache_control", "thinking")
 
 
 def max_output_tokens(model: str) -> int | None:
@@ -291,7 +241,7 @@ def _apply_effort(
     forced_tool = (body.get("tool_choice") or {}).get("type") in ("any", "tool")
     if mode != "thinking" or forced_tool:  # Anthropic refuses thinking together with a forced tool
         return
-    budget = _THINKING_BUDGETS.get(effort, 4096)
+    budget = THINKING_BUDGETS.get(effort, 4096)
     if explicit_max:  # OpenAI counts reasoning inside max_completion_tokens; Anthropic wants budget < max
         budget = min(budget, int(explicit_max) // 2)
     if budget >= MIN_THINKING_BUDGET:
@@ -323,7 +273,7 @@ def to_native(request: ChatRequest, deployment: Deployment, stream: bool | None 
     if request.get("user"):
         body["metadata"] = {"user_id": request["user"]}
     fields = as_json(request)
-    for name in _PASSTHROUGH:
+    for name in BODY_PASSTHROUGH:
         if fields.get(name) is not None:
             body[name] = fields[name]
 
@@ -370,39 +320,18 @@ def messages_url(deployment: Deployment) -> str:
     return join_url(base, "messages" if base.endswith("/v1") else "v1/messages")
 
 
-# ---------------------------------------------------------------------------------------------
-# I/O
+def build_call(request: ChatRequest, deployment: Deployment, stream: bool) -> Call:
+    body = orjson.dumps(to_native(request, deployment, stream=stream))
+    return Call(messages_url(deployment), body, native_headers(request, deployment))
 
 
-class AnthropicProvider:
-    name = PROVIDER
+# Request fields count_tokens refuses (it counts the prompt; these shape the answer).
+_NOT_COUNTED = ("max_tokens", "stream", "metadata", "temperature", "top_p", "top_k", "stop_sequences")
 
-    def __init__(self, context: ProviderContext) -> None:
-        self.http = context.http
 
-    def _call(self, request: ChatRequest, deployment: Deployment, stream: bool) -> tuple[Any, ...]:
-        """The shared ``post_json`` / ``open_stream`` arguments."""
-        body = orjson.dumps(to_native(request, deployment, stream=stream))
-        headers = native_headers(request, deployment)
-        return self.http, messages_url(deployment), body, headers, deployment.timeouts, self.name, parse_error
-
-    async def chat(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
-        reply = await post_json(*self._call(request, deployment, stream=False))
-        return from_native(reply, deployment.public_name)
-
-    async def chat_stream(self, request: ChatRequest, deployment: Deployment) -> AsyncIterator[ChatChunk]:
-        translator = StreamTranslator(deployment.public_name)
-        async with open_stream(*self._call(request, deployment, stream=True)) as resp:
-            async for event, data in iter_sse(resp, self.name):
-                try:
-                    chunks = translator.feed(event, data)
-                except orjson.JSONDecodeError as exc:
-                    raise ProviderError(
-                        "anthropic: malformed stream event", provider=self.name, status=502, raw=data[:2000]
-                    ) from exc
-                for chunk in chunks:
-                    yield chunk
-                if translator.done:
-                    return
-        for chunk in translator.close():
-            yield chunk
+def count_tokens_call(request: ChatRequest, deployment: Deployment) -> Call:
+    """``POST /v1/messages/count_tokens`` for the same prompt."""
+    native = to_native(request, deployment, stream=False)
+    for name in _NOT_COUNTED:
+        native.pop(name, None)
+    return Call(messages_url(deployment) + "/count_tokens", orjson.dumps(native), native_headers(request, deployment))

@@ -1,7 +1,4 @@
-"""Google Gemini (``generateContent`` / ``streamGenerateContent?alt=sse``), native.
-
-Pure translation first (``to_native``, ``from_native``, ``from_native_event``, ``parse_error``),
-then a small :class:`GeminiProvider` doing the I/O through the shared aiohttp helpers.
+"""The canonical request → a Gemini ``generateContent`` / ``streamGenerateContent?alt=sse`` call.
 
 Endpoints:
 
@@ -26,46 +23,15 @@ YouTube links (and public URLs on newer models) and answers 400 otherwise, which
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 
-from unigate.errors import BadRequest, ProviderError
-from unigate.providers._gemini_parse import (
-    FINISH_REASONS,
-    GeminiStreamState,
-    from_native,
-    from_native_event,
-    parse_error,
-    stream_usage_chunk,
-)
-from unigate.providers._gemini_schema import to_json_schema, to_openapi_schema
-from unigate.providers._http import iter_sse, join_url, open_stream, post_json
-from unigate.providers.base import ProviderContext
-from unigate.types import (
-    ChatChunk,
-    ChatMessage,
-    ChatRequest,
-    ChatResponse,
-    Deployment,
-    ToolCall,
-    as_json,
-    new_completion_id,
-    now,
-)
-
-__all__ = [
-    "FINISH_REASONS",
-    "GeminiProvider",
-    "GeminiStreamState",
-    "from_native",
-    "from_native_event",
-    "native_url",
-    "parse_error",
-    "to_native",
-]
+from unigate.errors import BadRequest
+from unigate.providers.gemini.schema import to_json_schema, to_openapi_schema
+from unigate.providers.shell import Call, join_url, segment
+from unigate.types import ChatMessage, ChatRequest, Deployment, ToolCall, as_json
 
 DEFAULT_BASE = "https://generativelanguage.googleapis.com"
 
@@ -421,88 +387,37 @@ def to_native(request: ChatRequest, deployment: Deployment) -> dict[str, Any]:
     return body
 
 
+_LOCATION = re.compile(r"[a-z0-9-]+")
+
+
 def native_url(deployment: Deployment, stream: bool) -> str:
     method = "streamGenerateContent?alt=sse" if stream else "generateContent"
-    model = quote(deployment.model, safe="")
+    model = segment(deployment.model)  # client-chosen ("gemini/<model>"): one path segment
     project = deployment.option("vertex_project")
     if project:
-        location = deployment.option("vertex_location") or "global"
+        location = str(deployment.option("vertex_location") or "global")
+        if not _LOCATION.fullmatch(location):  # it becomes part of the host name
+            raise BadRequest(f"invalid vertex_location {location!r}", param="model")
         host = "aiplatform.googleapis.com" if location == "global" else f"{location}-aiplatform.googleapis.com"
         base = deployment.api_base or f"https://{host}"
-        path = f"v1beta1/projects/{project}/locations/{location}/publishers/google/models/{model}:{method}"
+        path = (
+            f"v1beta1/projects/{segment(str(project))}/locations/{location}/publishers/google/models/{model}:{method}"
+        )
         return join_url(base, path)
     return join_url(deployment.api_base or DEFAULT_BASE, f"v1beta/models/{model}:{method}")
 
 
-# ---------------------------------------------------------------------------------------------
-# I/O
+def native_headers(deployment: Deployment) -> dict[str, str]:
+    headers = {"content-type": "application/json"}
+    if deployment.api_key:
+        if deployment.option("vertex_project"):
+            headers["authorization"] = "Bearer " + deployment.api_key
+        else:
+            headers["x-goog-api-key"] = deployment.api_key
+    headers.update(deployment.headers)
+    return headers
 
 
-class GeminiProvider:
-    """Gemini Developer API and (with ``vertex_project``) Vertex AI generateContent."""
-
-    name = "gemini"
-
-    def __init__(self, context: ProviderContext) -> None:
-        self.http = context.http
-
-    def _headers(self, deployment: Deployment) -> dict[str, str]:
-        headers = {"content-type": "application/json"}
-        if deployment.api_key:
-            if deployment.option("vertex_project"):
-                headers["authorization"] = "Bearer " + deployment.api_key
-            else:
-                headers["x-goog-api-key"] = deployment.api_key
-        headers.update(deployment.headers)
-        return headers
-
-    def _parse_error(self, status: int, raw: bytes, headers: Any) -> ProviderError:
-        return parse_error(status, raw, headers, provider=self.name)
-
-    async def chat(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
-        body = orjson.dumps(to_native(request, deployment))
-        reply = await post_json(
-            self.http,
-            native_url(deployment, stream=False),
-            body,
-            self._headers(deployment),
-            deployment.timeouts,
-            self.name,
-            self._parse_error,
-        )
-        try:
-            return from_native(reply, deployment.public_name)
-        except ProviderError as exc:
-            exc.provider = self.name
-            raise
-
-    async def chat_stream(self, request: ChatRequest, deployment: Deployment) -> AsyncIterator[ChatChunk]:
-        body = orjson.dumps(to_native(request, deployment))
-        state = GeminiStreamState(response_id=new_completion_id(), model=deployment.public_name, created=now())
-        async with open_stream(
-            self.http,
-            native_url(deployment, stream=True),
-            body,
-            self._headers(deployment),
-            deployment.timeouts,
-            self.name,
-            self._parse_error,
-        ) as resp:
-            async for _event, data in iter_sse(resp, self.name):
-                try:
-                    chunk = from_native_event(data, state)
-                except orjson.JSONDecodeError as exc:
-                    raise ProviderError(
-                        f"{self.name}: malformed stream event",
-                        provider=self.name,
-                        status=502,
-                        raw=data[:2000],
-                    ) from exc
-                except ProviderError as exc:
-                    exc.provider = self.name
-                    raise
-                if chunk is not None:
-                    yield chunk
-        final = stream_usage_chunk(state)
-        if final is not None:
-            yield final
+def build_call(request: ChatRequest, deployment: Deployment, stream: bool) -> Call:
+    body = orjson.dumps(to_native(request, deployment))
+    return Call(native_url(deployment, stream), body, native_headers(deployment))

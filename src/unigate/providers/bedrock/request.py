@@ -15,8 +15,9 @@ Deployment options: ``region`` (else ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, el
 ``guardrail_config`` (dict, sent as ``guardrailConfig``), ``performance_latency``
 (``"optimized"``), ``additional_model_request_fields`` (dict merged into the request).
 
-Not translated: ``response_format`` ``json_schema`` (Converse has no portable JSON mode; a
-clear ``BadRequest`` instead of silently unstructured output), http(s) image URLs (Converse
+``response_format: json_schema`` → ``outputConfig.textFormat`` (Converse structured output).
+
+Not translated: ``response_format: json_object`` (no Converse equivalent), http(s) image URLs (Converse
 takes bytes or ``s3://`` locations; the gateway does not fetch URLs), ``tool_choice: "none"``
 (Converse has no such mode: tools are dropped when the history has no tool blocks, otherwise
 they stay and the model may still call one).
@@ -25,39 +26,14 @@ they stay and the model may still call one).
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
-from typing import Any, cast
-from urllib.parse import quote
+from typing import Any
 
 import orjson
-from botocore.eventstream import EventStreamBuffer
-from yarl import URL
 
-from unigate.errors import BadRequest, ProviderError
-from unigate.providers._bedrock_auth import CredentialCache, bearer_token, sign
-from unigate.providers._bedrock_parse import (
-    STOP_REASONS,
-    BedrockStreamState,
-    error_from_exception,
-    from_native,
-    from_native_event,
-    parse_error,
-)
-from unigate.providers._http import join_url, open_stream, post_json, transport_error
-from unigate.providers.base import ProviderContext
-from unigate.types import ChatChunk, ChatMessage, ChatRequest, ChatResponse, Deployment, new_completion_id, now
-
-__all__ = [
-    "STOP_REASONS",
-    "BedrockProvider",
-    "BedrockStreamState",
-    "from_native",
-    "from_native_event",
-    "native_url",
-    "parse_error",
-    "region_of",
-    "to_native",
-]
+from unigate.errors import BadRequest
+from unigate.providers.bedrock.auth import CredentialCache, bearer_token, sign
+from unigate.providers.shell import Call, encoded_url, join_url, segment
+from unigate.types import ChatMessage, ChatRequest, Deployment
 
 _IMAGE_FORMATS = {
     "image/jpeg": "jpeg",
@@ -98,7 +74,7 @@ def region_of(deployment: Deployment) -> str:
 def native_url(deployment: Deployment, stream: bool, region: str) -> str:
     base = deployment.api_base or f"https://bedrock-runtime.{region}.amazonaws.com"
     action = "converse-stream" if stream else "converse"
-    return join_url(base, f"model/{quote(deployment.model, safe='')}/{action}")
+    return join_url(base, f"model/{segment(deployment.model)}/{action}")
 
 
 def _split_data_url(url: str) -> tuple[str, str]:
@@ -281,6 +257,20 @@ def _additional_fields(request: ChatRequest, deployment: Deployment) -> dict[str
     return fields
 
 
+def _output_config(response_format: Any) -> dict[str, Any] | None:
+    """``response_format: json_schema`` → Converse structured output (``outputConfig.textFormat``,
+    the schema as JSON text, as the API wants it). ``json_object`` has no Converse equivalent
+    and is not sent."""
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return None
+    spec = response_format.get("json_schema") or {}
+    definition: dict[str, Any] = {"schema": orjson.dumps(spec.get("schema") or {"type": "object"}).decode()}
+    for name in ("name", "description"):
+        if isinstance(spec.get(name), str) and spec[name]:
+            definition[name] = spec[name]
+    return {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}
+
+
 def to_native(request: ChatRequest, deployment: Deployment) -> dict[str, Any]:
     """An OpenAI chat request → a Converse / ConverseStream body (the same for both)."""
     system, messages = _messages(request.get("messages") or [])
@@ -305,9 +295,9 @@ def to_native(request: ChatRequest, deployment: Deployment) -> dict[str, Any]:
     tool_config = _tool_config(request, messages)
     if tool_config is not None:
         body["toolConfig"] = tool_config
-    response_format = request.get("response_format")
-    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
-        raise BadRequest("bedrock converse: response_format json_schema is not supported", param="response_format")
+    output_config = _output_config(request.get("response_format"))
+    if output_config is not None:
+        body["outputConfig"] = output_config
     fields = _additional_fields(request, deployment)
     if fields:
         body["additionalModelRequestFields"] = fields
@@ -323,82 +313,21 @@ def to_native(request: ChatRequest, deployment: Deployment) -> dict[str, Any]:
     return body
 
 
-# ---------------------------------------------------------------------------------------------
-# I/O
-
-
-class BedrockProvider:
-    """Bedrock Converse over the shared aiohttp session; SigV4 or API-key auth."""
-
-    name = "bedrock"
-
-    def __init__(self, context: ProviderContext) -> None:
-        self.http = context.http
-        self.credentials = CredentialCache()
-
-    async def _prepare(self, request: ChatRequest, deployment: Deployment, stream: bool) -> tuple[Any, bytes, dict]:
-        body = orjson.dumps(to_native(request, deployment))
-        region = region_of(deployment)
-        url = native_url(deployment, stream, region)
-        headers = {"content-type": "application/json"}
-        if stream:
-            headers["accept"] = "application/vnd.amazon.eventstream"
-        headers.update(deployment.headers)
-        token = bearer_token(deployment)
-        if token:
-            headers["authorization"] = "Bearer " + token
-        else:
-            credentials = await self.credentials.frozen(deployment)
-            headers = sign(url, body, headers, credentials, region)
-        # encoded=True: send the path exactly as signed (yarl would otherwise turn %3A into ':').
-        # _http's helpers are typed `str` but pass the URL straight to aiohttp, which accepts it.
-        return cast(str, URL(url, encoded=True)), body, headers
-
-    def _parse_error(self, status: int, raw: bytes, headers: Any) -> ProviderError:
-        return parse_error(status, raw, headers)
-
-    async def chat(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
-        url, body, headers = await self._prepare(request, deployment, stream=False)
-        reply = await post_json(self.http, url, body, headers, deployment.timeouts, self.name, self._parse_error)
-        return from_native(reply, deployment.public_name)
-
-    async def chat_stream(self, request: ChatRequest, deployment: Deployment) -> AsyncIterator[ChatChunk]:
-        url, body, headers = await self._prepare(request, deployment, stream=True)
-        state = BedrockStreamState(response_id=new_completion_id(), model=deployment.public_name, created=now())
-        async with open_stream(
-            self.http, url, body, headers, deployment.timeouts, self.name, self._parse_error
-        ) as resp:
-            buffer = EventStreamBuffer()
-            try:
-                async for piece in resp.content.iter_any():
-                    buffer.add_data(piece)
-                    for message in buffer:
-                        chunk = _decode_event(message.headers, message.payload, state)
-                        if chunk is not None:
-                            yield chunk
-            except ProviderError:
-                raise
-            except Exception as exc:
-                raise transport_error(self.name, exc) from exc
-
-
-def _decode_event(headers: dict[str, Any], payload: bytes, state: BedrockStreamState) -> ChatChunk | None:
-    """One event-stream message → a chunk; exception/error messages raise."""
-    message_type = headers.get(":message-type", "event")
-    if message_type == "exception":
-        kind = str(headers.get(":exception-type", "exception"))
-        try:
-            message = str(orjson.loads(payload).get("message", ""))
-        except (orjson.JSONDecodeError, AttributeError):
-            message = payload[:500].decode(errors="replace")
-        raise error_from_exception(kind, message or kind, None, payload[:2000])
-    if message_type == "error":
-        kind = str(headers.get(":error-code", "error"))
-        raise error_from_exception(kind, str(headers.get(":error-message", kind)), None, payload[:2000])
-    try:
-        data = orjson.loads(payload) if payload else {}
-    except orjson.JSONDecodeError as exc:
-        raise ProviderError(
-            "bedrock: malformed stream event", provider="bedrock", status=502, raw=payload[:2000]
-        ) from exc
-    return from_native_event(str(headers.get(":event-type", "")), data, state)
+async def build_call(request: ChatRequest, deployment: Deployment, stream: bool, credentials: CredentialCache) -> Call:
+    """The Converse call, authorized: a Bedrock API key as a bearer token, else SigV4."""
+    body = orjson.dumps(to_native(request, deployment))
+    region = region_of(deployment)
+    url = native_url(deployment, stream, region)
+    headers = {"content-type": "application/json"}
+    if stream:
+        headers["accept"] = "application/vnd.amazon.eventstream"
+    headers.update(deployment.headers)
+    token = bearer_token(deployment)
+    if token:
+        headers["authorization"] = "Bearer " + token
+        return Call(encoded_url(url), body, headers)
+    frozen = await credentials.frozen(deployment)
+    signed = sign(url, body, headers, frozen, region)
+    secrets = tuple(s for s in (frozen.secret_key, frozen.token, frozen.access_key) if s)
+    # sent exactly as signed (aiohttp would otherwise turn the model id's %3A back into ':')
+    return Call(encoded_url(url), body, signed, secrets)

@@ -1,0 +1,59 @@
+"""Every OpenAI-compatible upstream: rows of one table (:mod:`.table`) and the few translators
+that normalise what they say differently (:mod:`.request`, :mod:`.response`, :mod:`.stream`,
+:mod:`.errors`), wired into the shared HTTP shell by :class:`OpenAICompatProvider`."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from unigate.errors import ProviderError
+from unigate.providers.base import Capabilities, ProviderContext
+from unigate.providers.openai_compat.errors import parse_error
+from unigate.providers.openai_compat.request import GATEWAY_FIELDS, build_call, embedding_call, to_native
+from unigate.providers.openai_compat.response import from_native
+from unigate.providers.openai_compat.stream import StreamTranslator, from_native_event
+from unigate.providers.openai_compat.table import COMPAT_PROVIDERS, CompatRow
+from unigate.providers.shell import Call, HttpProvider
+from unigate.types import ChatRequest, ChatResponse, Deployment, EmbeddingRequest, EmbeddingResponse
+
+__all__ = [
+    "COMPAT_PROVIDERS",
+    "GATEWAY_FIELDS",
+    "CompatRow",
+    "OpenAICompatProvider",
+    "from_native",
+    "from_native_event",
+    "parse_error",
+    "to_native",
+]
+
+
+class OpenAICompatProvider(HttpProvider):
+    """One instance per row; the deployment says which model, base URL and key to use."""
+
+    def __init__(self, name: str, row: CompatRow, context: ProviderContext) -> None:
+        super().__init__(context)
+        self.name = name
+        self.row = row
+        self.capabilities = self.capabilities_of(row)  # type: ignore[misc]
+
+    @staticmethod
+    def capabilities_of(row: CompatRow) -> Capabilities:
+        return Capabilities(embeddings=True, local=row.local)
+
+    async def call(self, request: ChatRequest, deployment: Deployment, stream: bool) -> Call:
+        return build_call(request, deployment, self.row, stream)
+
+    def response(self, reply: Any, deployment: Deployment) -> ChatResponse:
+        return from_native(reply, deployment.public_name)
+
+    def stream_translator(self, request: ChatRequest, deployment: Deployment) -> StreamTranslator:
+        return StreamTranslator(deployment.public_name)
+
+    def parse_error(self, status: int, raw: bytes, headers: Any) -> ProviderError:
+        return parse_error(self.name, status, raw, headers)
+
+    async def embed(self, request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
+        reply: dict[str, Any] = await self.post(embedding_call(request, deployment, self.row), deployment)
+        reply["model"] = deployment.public_name
+        return cast(EmbeddingResponse, reply)
