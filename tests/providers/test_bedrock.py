@@ -553,7 +553,9 @@ def test_json_schema_becomes_converse_structured_output() -> None:
     # Converse takes the schema as JSON text, not as an object
     assert json.loads(definition["schema"]) == schema
     assert (definition["name"], definition["description"]) == ("place", "where")
-    json_object = to_native({"messages": [{"role": "user", "content": "q"}], "response_format": {"type": "json_object"}}, _dep())
+    json_object = to_native(
+        {"messages": [{"role": "user", "content": "q"}], "response_format": {"type": "json_object"}}, _dep()
+    )
     assert "outputConfig" not in json_object
 
 

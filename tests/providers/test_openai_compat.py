@@ -17,9 +17,9 @@ from unigate.errors import (
     UpstreamServerError,
 )
 from unigate.providers import openai_compat
-from unigate.providers.openai_compat import request as compat_request
 from unigate.providers.base import ProviderContext
 from unigate.providers.openai_compat import COMPAT_PROVIDERS, OpenAICompatProvider, from_native, parse_error, to_native
+from unigate.providers.openai_compat import request as compat_request
 from unigate.types import Deployment
 
 from .conftest import RECORDINGS, load_recording, recorded_request_body, recorded_response_body

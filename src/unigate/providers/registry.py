@@ -49,6 +49,12 @@ def capabilities(provider_id: str) -> Capabilities:
     return found
 
 
+def discoverable_providers() -> list[str]:
+    """Providers that can be found from a key in the environment, in the order their models are
+    offered (the first to offer a bare upstream id gets the alias)."""
+    return [*(name for name, row in COMPAT_PROVIDERS.items() if row.key_env), *NATIVE_KEY_ENV]
+
+
 def provider_ids() -> list[str]:
     return sorted(set(COMPAT_PROVIDERS) | set(NATIVE_PROVIDERS))
 

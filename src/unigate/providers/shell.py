@@ -82,9 +82,11 @@ def segment(value: str) -> str:
     return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
-def encoded_url(url: str) -> URL:
-    """A URL sent exactly as written (aiohttp would otherwise re-normalise ``%2F``/``%3A``)."""
-    return URL(url, encoded=True)
+def encoded_url(url: str | URL) -> URL:
+    """A URL sent exactly as written. Every URL leaves the shell this way: translators build
+    them from quoted segments, and re-normalising would undo that (``%2E%2E`` → ``..`` climbs a
+    level, ``%3A`` → ``:`` breaks a SigV4 signature)."""
+    return url if isinstance(url, URL) else URL(url, encoded=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,7 +394,7 @@ class HttpProvider:
     async def _post(self, call: Call, deployment: Deployment, secrets: tuple[str, ...]) -> Any:
         try:
             async with self.http.post(
-                call.url, data=call.body, headers=call.headers, timeout=client_timeout(deployment.timeouts)
+                encoded_url(call.url), data=call.body, headers=call.headers, timeout=client_timeout(deployment.timeouts)
             ) as resp:
                 raw = await resp.read()
                 status = resp.status
@@ -414,7 +416,7 @@ class HttpProvider:
         try:
             async with open_stream(
                 self.http,
-                call.url,
+                encoded_url(call.url),
                 call.body,
                 call.headers,
                 deployment.timeouts,

@@ -19,7 +19,13 @@ import orjson
 
 from unigate.errors import GatewayError, NotFound
 from unigate.gateway import Gateway, Principal
-from unigate.providers.anthropic.inbound import StreamTranslator, error_payload, to_anthropic, to_openai
+from unigate.providers.anthropic.inbound import (
+    StreamTranslator,
+    count_tokens_reply,
+    error_payload,
+    to_anthropic,
+    to_openai,
+)
 from unigate.providers.base import TokenCountingProvider
 from unigate.providers.registry import capabilities
 from unigate.server.app import App
@@ -145,7 +151,7 @@ def install(app: App) -> None:
             counts_natively = bool(providers) and all(capabilities(p).count_tokens for p in providers)
             counted = await _upstream_count(gateway, chat) if counts_natively else None
             tokens = counted if counted is not None else estimate_tokens(chat)
-            return Response(orjson.dumps({"input_tokens": tokens}), 200, [(b"content-type", JSON)])
+            return Response(orjson.dumps(count_tokens_reply(tokens)), 200, [(b"content-type", JSON)])
         except GatewayError as exc:
             return error_response(exc, request_id)
 

@@ -346,6 +346,11 @@ def _thinking_out(block: ThinkingBlock) -> dict[str, Any]:
     return {"type": "thinking", "thinking": block.get("thinking", ""), "signature": block.get("signature", "")}
 
 
+def count_tokens_reply(tokens: int) -> dict[str, Any]:
+    """The ``/v1/messages/count_tokens`` answer."""
+    return {"input_tokens": tokens}
+
+
 def message_id(openai_id: Any) -> str:
     return openai_id if isinstance(openai_id, str) and openai_id.startswith("msg_") else new_message_id()
 
