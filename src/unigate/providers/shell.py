@@ -183,10 +183,11 @@ def transport_error(provider: str, exc: BaseException) -> GatewayError:
 
 
 def malformed(provider: str, what: str, raw: bytes) -> ProviderError:
-    """A reply or event the translators cannot read. A whole reply is a server error (retried on
-    another deployment); a bad event mid-stream ends that stream."""
-    cls = UpstreamServerError if what == "reply" else ProviderError
-    return cls(f"{provider}: malformed {what} from upstream", provider=provider, status=502, raw=raw[:_RAW_LIMIT])
+    """A reply or event the translators cannot read: the upstream's fault, a 502 (before the
+    first content chunk the router may still fall back; after it, the stream ends with it)."""
+    return UpstreamServerError(
+        f"{provider}: malformed {what} from upstream", provider=provider, status=502, raw=raw[:_RAW_LIMIT]
+    )
 
 
 # Translator failures on unexpected upstream shapes: a 502 naming the upstream, not a crash.

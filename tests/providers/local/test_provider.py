@@ -1,4 +1,6 @@
-"""The embedded llama.cpp provider, run against the real SmolLM2-135M GGUF on real threads.
+"""local: the embedded llama.cpp provider end to end (chat, stream, embeddings, errors, back-pressure).
+
+The embedded llama.cpp provider, run against the real SmolLM2-135M GGUF on real threads.
 
 One provider (one loaded model) is shared by the module; a second, small one (max_queue=1,
 n_ctx=256) covers back-pressure and the context window. Generations stay ≤ 16 tokens except
@@ -9,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import math
 import subprocess
 import sys
@@ -19,42 +20,18 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("llama_cpp")
-
+from tests.providers.local.support import (
+    LONG_PROMPT,
+    PUBLIC,
+    _close,
+    deployment,
+    request,
+    templated_prompt_tokens,
+)
 from unigate.errors import BadRequest, ContextWindowExceeded, Overloaded, UpstreamServerError
 from unigate.providers.base import ProviderContext
 from unigate.providers.local import LocalProvider
-from unigate.providers.local.engine import bundled_smollm2_path
 from unigate.types import Deployment
-
-PUBLIC = "local/smollm2-135m"
-LONG_PROMPT = "Write a long story about a dragon."
-
-
-def deployment(**options: Any) -> Deployment:
-    model = options.pop("model", "smollm2-135m")
-    return Deployment(
-        id=PUBLIC + "#0", public_name=PUBLIC, provider="local", model=model, options=tuple(options.items())
-    )
-
-
-def request(content: str = "What is the capital of France?", **fields: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": PUBLIC, "messages": [{"role": "user", "content": content}]}
-    body.update(fields)
-    return body
-
-
-def _close(provider: LocalProvider) -> None:
-    for engine in list(provider._engines.values()):
-        engine.close()
-        engine.join(30)
-
-
-@pytest.fixture(scope="module")
-def provider() -> Iterator[LocalProvider]:
-    instance = LocalProvider(ProviderContext(http=None))  # type: ignore[arg-type]  # no HTTP used
-    yield instance
-    _close(instance)
 
 
 @pytest.fixture(scope="module")
@@ -62,58 +39,6 @@ def small() -> Iterator[tuple[LocalProvider, Deployment]]:
     instance = LocalProvider(ProviderContext(http=None))  # type: ignore[arg-type]
     yield instance, deployment(max_queue=1, n_ctx=256)
     _close(instance)
-
-
-@pytest.fixture(scope="module")
-def reference() -> Any:
-    """An independent vocab-only view of the same GGUF: its template and its tokenizer."""
-    from llama_cpp import Llama
-
-    return Llama(str(bundled_smollm2_path()), vocab_only=True, verbose=False)
-
-
-def templated_prompt_tokens(reference: Any, messages: list[dict[str, str]]) -> list[int]:
-    import jinja2
-
-    template = reference.metadata["tokenizer.chat_template"]
-    text = jinja2.Environment().from_string(template).render(messages=messages, add_generation_prompt=True)
-    assert text.startswith("<|im_start|>system\n")  # the GGUF's own template, not a generic fallback
-    return list(reference.tokenize(text.encode(), add_bos=False, special=True))
-
-
-# ---------------------------------------------------------------------------------------------
-# chat
-
-
-async def test_chat_answers_with_exact_usage(provider: LocalProvider, reference: Any) -> None:
-    body = request(max_tokens=8, temperature=0)
-    response = await provider.chat(body, deployment())
-
-    assert response["object"] == "chat.completion"
-    assert response["id"].startswith("chatcmpl-")
-    assert response["model"] == PUBLIC
-    choice = response["choices"][0]
-    assert choice["message"]["role"] == "assistant"
-    assert choice["message"]["content"].strip()
-    usage = response["usage"]
-    assert usage["prompt_tokens"] == len(templated_prompt_tokens(reference, body["messages"]))
-    assert choice["finish_reason"] == "length"
-    assert usage["completion_tokens"] == 8
-    # the 8 counted tokens are the text returned (greedy output re-tokenizes to itself)
-    assert len(reference.tokenize(choice["message"]["content"].encode(), add_bos=False)) == 8
-    assert usage["total_tokens"] == usage["prompt_tokens"] + 8
-
-
-async def test_stop_sequence_cuts_the_text_and_finishes_with_stop(provider: LocalProvider) -> None:
-    full = await provider.chat(request(max_tokens=16, temperature=0), deployment())
-    text = full["choices"][0]["message"]["content"]
-    words = text.split()
-    assert len(words) >= 3, text
-    stop = " " + words[2]
-    cut = await provider.chat(request(max_tokens=16, temperature=0, stop=[stop, "#never#"]), deployment())
-    assert cut["choices"][0]["message"]["content"] == text[: text.index(stop)]
-    assert cut["choices"][0]["finish_reason"] == "stop"
-    assert cut["usage"]["completion_tokens"] < full["usage"]["completion_tokens"]
 
 
 async def test_developer_and_text_parts_are_accepted(provider: LocalProvider, reference: Any) -> None:
@@ -142,49 +67,10 @@ async def test_seed_makes_sampling_reproducible(provider: LocalProvider) -> None
     assert len(others) > 1  # the seed does change the sample
 
 
-async def test_stream_matches_non_stream(provider: LocalProvider) -> None:
-    body = request(max_tokens=12, temperature=0, seed=3)
-    whole = await provider.chat(body, deployment())
-
-    chunks = [chunk async for chunk in provider.chat_stream(body, deployment())]
-    assert all(c["object"] == "chat.completion.chunk" and c["model"] == PUBLIC for c in chunks)
-    assert len({c["id"] for c in chunks}) == 1
-    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
-    texts = [c["choices"][0]["delta"].get("content") for c in chunks if c["choices"]]
-    assert sum(1 for t in texts if t) >= 3
-    assert "".join(t for t in texts if t) == whole["choices"][0]["message"]["content"]
-    assert chunks[-2]["choices"][0]["finish_reason"] == whole["choices"][0]["finish_reason"]
-    assert chunks[-1]["choices"] == []
-    assert chunks[-1]["usage"] == whole["usage"]
-
-
-async def test_json_schema_response_format_is_enforced(provider: LocalProvider) -> None:
-    schema = {
-        "type": "object",
-        "properties": {"ok": {"type": "boolean"}},
-        "required": ["ok"],
-        "additionalProperties": False,
-    }
-    body = request(
-        "Is water wet? Answer in JSON.",
-        max_tokens=16,
-        temperature=0,
-        response_format={"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}},
-    )
-    response = await provider.chat(body, deployment())
-    parsed = json.loads(response["choices"][0]["message"]["content"])
-    assert set(parsed) == {"ok"} and isinstance(parsed["ok"], bool)
-    assert response["choices"][0]["finish_reason"] == "stop"
-
-
 async def test_json_object_response_format_yields_json_prefix(provider: LocalProvider) -> None:
     body = request("Describe Paris.", max_tokens=16, temperature=0, response_format={"type": "json_object"})
     content = (await provider.chat(body, deployment()))["choices"][0]["message"]["content"]
     assert content.lstrip().startswith("{")
-
-
-# ---------------------------------------------------------------------------------------------
-# threads, queue, cancellation
 
 
 async def test_requests_beyond_max_queue_are_overloaded(small: tuple[LocalProvider, Deployment]) -> None:
@@ -247,30 +133,6 @@ async def test_cancelled_queued_request_frees_its_slot(small: tuple[LocalProvide
     assert (await running)["usage"]["completion_tokens"] == 16
 
 
-async def test_closing_a_stream_stops_generation_and_frees_the_worker(provider: LocalProvider, reference: Any) -> None:
-    dep = deployment()
-    long_body = request(LONG_PROMPT, max_tokens=64, temperature=0)
-    # uninterrupted, this prompt runs the whole 64 tokens …
-    assert (await provider.chat(long_body, dep))["choices"][0]["finish_reason"] == "length"
-
-    stream = provider.chat_stream({**long_body, "max_tokens": 400}, dep)
-    received = [await anext(stream) for _ in range(3)]  # role chunk + 2 content chunks
-    assert received[1]["choices"][0]["delta"]["content"]
-    engine = provider.engine(dep)
-    # queued behind the stream: a probe of how far the model got, then an ordinary request
-    probe = engine.submit(lambda llama, job: int(llama.n_tokens))
-    follower = asyncio.create_task(provider.chat(request(max_tokens=3, temperature=0), dep))
-    await asyncio.sleep(0)
-    await stream.aclose()
-
-    kind, evaluated = await probe.next_event()
-    assert kind == "done"
-    prompt_tokens = len(templated_prompt_tokens(reference, long_body["messages"]))
-    # … but after the client left, it stopped within a few tokens of what was delivered
-    assert evaluated - prompt_tokens < 24, evaluated - prompt_tokens
-    assert (await follower)["usage"]["completion_tokens"] == 3
-
-
 async def test_context_window_exceeded(small: tuple[LocalProvider, Deployment]) -> None:
     provider, dep = small
     with pytest.raises(ContextWindowExceeded) as info:
@@ -283,10 +145,6 @@ async def test_warmup_reports_load_time(small: tuple[LocalProvider, Deployment])
     seconds = await provider.warmup(dep)
     assert seconds > 0
     assert provider.engine(dep).llama is not None
-
-
-# ---------------------------------------------------------------------------------------------
-# embeddings
 
 
 async def test_embeddings_have_model_dimension_and_usage(provider: LocalProvider, reference: Any) -> None:
@@ -316,10 +174,6 @@ async def test_embeddings_reject_token_input_and_wrong_dimensions(provider: Loca
         await provider.embed({"input": "hi", "dimensions": 8}, deployment())
 
 
-# ---------------------------------------------------------------------------------------------
-# rejected requests and configuration errors
-
-
 IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
 
 
@@ -347,24 +201,6 @@ async def test_unsupported_requests_are_bad_requests(
         [chunk async for chunk in provider.chat_stream(body, deployment())]
 
 
-async def test_missing_model_file_is_a_clear_error(provider: LocalProvider, tmp_path: Any) -> None:
-    missing = tmp_path / "nope.gguf"
-    with pytest.raises(UpstreamServerError, match="model file not found") as info:
-        await provider.chat(request(max_tokens=4), deployment(model_path=str(missing)))
-    assert str(missing) in info.value.message and info.value.provider == "local"
-    with pytest.raises(UpstreamServerError, match="model file not found"):
-        await provider.chat(request(max_tokens=4), deployment(model=str(missing)))
-    with pytest.raises(UpstreamServerError, match="model_path"):
-        await provider.chat(request(max_tokens=4), deployment(model="gpt-9"))
-
-
-async def test_corrupt_model_file_is_a_clear_error(provider: LocalProvider, tmp_path: Any) -> None:
-    bad = tmp_path / "bad.gguf"
-    bad.write_bytes(b"not a gguf at all")
-    with pytest.raises(UpstreamServerError, match="could not load local model"):
-        await provider.chat(request(max_tokens=4), deployment(model_path=str(bad)))
-
-
 def test_import_does_not_load_llama_cpp() -> None:
     code = (
         "import sys, unigate.providers.local, unigate.providers.registry;"
@@ -390,3 +226,61 @@ async def test_aclose_fails_queued_requests_and_stops_the_thread() -> None:
     with pytest.raises(Overloaded, match="shutting down"):
         async for chunk in stream:
             assert chunk["choices"][0]["finish_reason"] is None  # never a made-up finish
+
+
+async def test_missing_model_file_is_a_clear_error(provider: LocalProvider, tmp_path: Any) -> None:
+    missing = tmp_path / "nope.gguf"
+    with pytest.raises(UpstreamServerError, match="model file not found") as info:
+        await provider.chat(request(max_tokens=4), deployment(model_path=str(missing)))
+    assert str(missing) in info.value.message and info.value.provider == "local"
+    with pytest.raises(UpstreamServerError, match="model file not found"):
+        await provider.chat(request(max_tokens=4), deployment(model=str(missing)))
+    with pytest.raises(UpstreamServerError, match="model_path"):
+        await provider.chat(request(max_tokens=4), deployment(model="gpt-9"))
+
+
+async def test_corrupt_model_file_is_a_clear_error(provider: LocalProvider, tmp_path: Any) -> None:
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"not a gguf at all")
+    with pytest.raises(UpstreamServerError, match="could not load local model"):
+        await provider.chat(request(max_tokens=4), deployment(model_path=str(bad)))
+
+
+async def test_stream_matches_non_stream(provider: LocalProvider) -> None:
+    body = request(max_tokens=12, temperature=0, seed=3)
+    whole = await provider.chat(body, deployment())
+
+    chunks = [chunk async for chunk in provider.chat_stream(body, deployment())]
+    assert all(c["object"] == "chat.completion.chunk" and c["model"] == PUBLIC for c in chunks)
+    assert len({c["id"] for c in chunks}) == 1
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    texts = [c["choices"][0]["delta"].get("content") for c in chunks if c["choices"]]
+    assert sum(1 for t in texts if t) >= 3
+    assert "".join(t for t in texts if t) == whole["choices"][0]["message"]["content"]
+    assert chunks[-2]["choices"][0]["finish_reason"] == whole["choices"][0]["finish_reason"]
+    assert chunks[-1]["choices"] == []
+    assert chunks[-1]["usage"] == whole["usage"]
+
+
+async def test_closing_a_stream_stops_generation_and_frees_the_worker(provider: LocalProvider, reference: Any) -> None:
+    dep = deployment()
+    long_body = request(LONG_PROMPT, max_tokens=64, temperature=0)
+    # uninterrupted, this prompt runs the whole 64 tokens …
+    assert (await provider.chat(long_body, dep))["choices"][0]["finish_reason"] == "length"
+
+    stream = provider.chat_stream({**long_body, "max_tokens": 400}, dep)
+    received = [await anext(stream) for _ in range(3)]  # role chunk + 2 content chunks
+    assert received[1]["choices"][0]["delta"]["content"]
+    engine = provider.engine(dep)
+    # queued behind the stream: a probe of how far the model got, then an ordinary request
+    probe = engine.submit(lambda llama, job: int(llama.n_tokens))
+    follower = asyncio.create_task(provider.chat(request(max_tokens=3, temperature=0), dep))
+    await asyncio.sleep(0)
+    await stream.aclose()
+
+    kind, evaluated = await probe.next_event()
+    assert kind == "done"
+    prompt_tokens = len(templated_prompt_tokens(reference, long_body["messages"]))
+    # … but after the client left, it stopped within a few tokens of what was delivered
+    assert evaluated - prompt_tokens < 24, evaluated - prompt_tokens
+    assert (await follower)["usage"]["completion_tokens"] == 3

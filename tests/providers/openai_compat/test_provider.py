@@ -1,5 +1,8 @@
-"""The OpenAI-compatible family: pure translation, error classes, and every OpenAI-family
-recording replayed over real HTTP through the provider."""
+"""openai_compat: the provider end to end over real HTTP (recordings replayed, the shell's I/O).
+
+The OpenAI-compatible family: pure translation, error classes, and every OpenAI-family
+recording replayed over real HTTP through the provider.
+"""
 
 from __future__ import annotations
 
@@ -9,118 +12,17 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.providers.conftest import RECORDINGS, load_recording, recorded_request_body, recorded_response_body
 from unigate.errors import (
-    ContentFiltered,
-    ContextWindowExceeded,
     ProviderError,
-    UpstreamRateLimited,
     UpstreamServerError,
 )
 from unigate.providers import openai_compat
 from unigate.providers.base import ProviderContext
-from unigate.providers.openai_compat import COMPAT_PROVIDERS, OpenAICompatProvider, from_native, parse_error, to_native
-from unigate.providers.openai_compat import request as compat_request
+from unigate.providers.openai_compat import COMPAT_PROVIDERS, OpenAICompatProvider
 from unigate.types import Deployment
 
-from .conftest import RECORDINGS, load_recording, recorded_request_body, recorded_response_body
-
 OPENAI_FAMILY = ("openai", "groq", "openrouter", "deepseek", "cerebras", "huggingface", "ollama", "mistral")
-
-
-def deployment(provider: str = "openai", **kwargs) -> Deployment:
-    return Deployment(id="d", public_name="public", provider=provider, model=kwargs.pop("model", "up-model"), **kwargs)
-
-
-def test_to_native_sets_model_strips_gateway_fields_and_asks_for_stream_usage():
-    request = {
-        "model": "public",
-        "messages": [{"role": "user", "content": "hi"}],
-        "models": ["a", "b"],
-        "route": {"x": 1},
-        "logit_bias": {"1": 2},
-        "stream": True,
-    }
-    body = to_native(request, deployment(), COMPAT_PROVIDERS["openai"], stream=True)
-    assert body["model"] == "up-model"
-    assert "models" not in body and "route" not in body
-    assert body["logit_bias"] == {"1": 2}
-    assert body["stream_options"] == {"include_usage": True}
-    assert request["model"] == "public"  # the client's request is not mutated
-
-    groq = to_native(request, deployment("groq"), COMPAT_PROVIDERS["groq"], stream=False)
-    assert "logit_bias" not in groq and groq["stream"] is False and "stream_options" not in groq
-
-
-def test_every_row_is_complete():
-    assert len(COMPAT_PROVIDERS) >= 15
-    for name, row in COMPAT_PROVIDERS.items():
-        assert row.azure or row.base_url.startswith("http"), name
-        assert row.local or row.key_env, f"{name} needs a key variable"
-
-
-def test_azure_url_and_api_key_header():
-    row = COMPAT_PROVIDERS["azure"]
-    dep = deployment(
-        "azure",
-        model="my-gpt4o",
-        api_base="https://r.openai.azure.com",
-        api_key="k",
-        options=(("api_version", "2024-10-21"),),
-    )
-    assert compat_request.url(row, dep, "chat/completions") == (
-        "https://r.openai.azure.com/openai/deployments/my-gpt4o/chat/completions?api-version=2024-10-21"
-    )
-    headers = compat_request.headers(row, dep)
-    assert headers["api-key"] == "k" and "authorization" not in headers
-
-
-def test_from_native_normalizes_reasoning_and_missing_tool_call_ids():
-    body = {
-        "choices": [
-            {
-                "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "reasoning": "because",
-                    "tool_calls": [{"id": "", "function": {"name": "f", "arguments": "{}"}}],
-                },
-                "finish_reason": "tool_calls",
-            }
-        ]
-    }
-    response = from_native(body, "public")
-    message = response["choices"][0]["message"]
-    assert message["reasoning_content"] == "because"
-    assert message["tool_calls"][0]["id"].startswith("call_") and message["tool_calls"][0]["type"] == "function"
-    assert response["model"] == "public"
-
-
-@pytest.mark.parametrize(
-    ("status", "body", "cls"),
-    [
-        (
-            400,
-            {
-                "error": {
-                    "message": "This model's maximum context length is 8192 tokens",
-                    "code": "context_length_exceeded",
-                }
-            },
-            ContextWindowExceeded,
-        ),
-        (400, {"error": {"message": "Please reduce the length of the messages."}}, ContextWindowExceeded),
-        (400, {"error": {"message": "flagged", "code": "content_filter"}}, ContentFiltered),
-        (429, {"error": {"message": "Rate limit reached"}}, UpstreamRateLimited),
-        (500, {"error": {"message": "oops"}}, UpstreamServerError),
-        (400, {"error": {"message": "Invalid 'tools'"}}, ProviderError),
-    ],
-)
-def test_parse_error_classes(status, body, cls):
-    error = parse_error("openai", status, json.dumps(body).encode(), {"retry-after": "3"})
-    assert type(error) is cls
-    assert body["error"]["message"] in error.message
-    if cls is UpstreamRateLimited:
-        assert error.retry_after == 3
 
 
 def _recordings() -> list[tuple[str, str]]:
