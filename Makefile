@@ -6,6 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
+NODE   := $(VENV)/node
+NSTAMP := $(NODE)/.installed
+# the agent CLIs the acceptance tests drive (tests/e2e/test_agent_clients.py)
+AGENT_CLIS := @anthropic-ai/claude-code@2.1.197 @openai/codex@0.171.0
 SHELL  := bash
 
 .PHONY: serve test install install-test lint bench clean
@@ -28,6 +32,12 @@ $(TSTAMP): pyproject.toml $(STAMP)
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	touch $@
 
+$(NSTAMP): Makefile
+	@if command -v npm >/dev/null; then \
+	  echo "unigate: installing Claude Code and Codex into $(NODE) for the agent tests"; \
+	  npm install --prefix $(NODE) --no-audit --no-fund --loglevel=error $(AGENT_CLIS) >/dev/null && touch $@; \
+	else echo "unigate: npm not found: the Claude Code and Codex tests will be skipped"; fi
+
 install: $(STAMP)
 install-test: $(TSTAMP)
 
@@ -39,7 +49,7 @@ lint: $(TSTAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-test: lint
+test: lint $(NSTAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)

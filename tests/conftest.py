@@ -56,3 +56,14 @@ def openai_model(name: str, api_base: str, **deployment: Any) -> dict[str, Any]:
         "name": name,
         "deployments": [{"provider": "openai", "model": name, "api_base": api_base, "api_key": "sk-up", **deployment}],
     }
+
+
+@pytest.fixture(scope="module")
+def agent_upstream() -> Iterator[ThreadedUpstream]:
+    """A scripted agent upstream (OpenAI chat, Responses and Anthropic wire formats) that calls
+    ``get_weather`` when offered it, then answers with the tool's result."""
+    from tests.support.agent_upstream import AgentUpstream
+
+    upstream = ThreadedUpstream(AgentUpstream(calls={"get_weather": {"city": "Paris"}}))  # type: ignore[arg-type]
+    yield upstream
+    upstream.stop()

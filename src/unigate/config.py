@@ -65,6 +65,8 @@ class PricingConfig(_Strict):
     input_per_mtok: float = Field(ge=0)
     output_per_mtok: float = Field(ge=0)
     cached_input_per_mtok: float | None = Field(None, ge=0)
+    cache_write_per_mtok: float | None = Field(None, ge=0, description="5-minute cache writes (default: input)")
+    cache_write_1h_per_mtok: float | None = Field(None, ge=0, description="1-hour cache writes (default: 5-minute)")
 
 
 class CapabilitiesConfig(_Strict):
@@ -205,13 +207,87 @@ class AccountsConfig(_Strict):
     ledger_flush_interval: float = Field(0.5, gt=0)
     ledger_batch_size: int = Field(500, gt=0)
     queue_claim_idle: float = Field(30.0, gt=0, description="re-deliver a dead replica's unwritten ledger rows after")
-    default_max_output_tokens: int = Field(4096, gt=0, description="reserved when neither request nor catalog says")
-    max_reserved_output_tokens: int = Field(32768, gt=0, description="cap when the request sets no max_tokens")
+    default_max_output_tokens: int = Field(
+        4096,
+        gt=0,
+        description="reserved (and sent as max_tokens) when neither the request nor the catalog bounds output",
+    )
     prompt_bytes_per_token: float = Field(
         1.0, gt=0, description="prompt estimate: UTF-8 bytes per token (1 = upper bound)"
     )
     redis_prefix: str = "unigate:"
     model_limits: dict[str, RateLimitsConfig] = Field(default_factory=dict, description="per public model, all keys")
+
+
+class SmtpConfig(_Strict):
+    """Where verification and password-reset mail goes out (docs/self-service.md)."""
+
+    host: str
+    port: int = Field(587, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    sender: str = Field("unigate@localhost", description="the From address")
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    timeout: float = Field(10.0, gt=0)
+
+
+class OidcConfig(_Strict):
+    """Single sign-on through any OpenID Connect provider (authorization code + PKCE)."""
+
+    issuer: str = Field(description="discovery at <issuer>/.well-known/openid-configuration")
+    client_id: str
+    client_secret: str | None = None
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
+    groups_claim: str = "groups"
+    group_teams: dict[str, str] = Field(default_factory=dict, description="group → team id its members join")
+    team_admin_groups: list[str] = Field(default_factory=list, description="members of these are team admins")
+    admin_groups: list[str] = Field(default_factory=list, description="members of these are admins")
+    button_label: str = "Sign in with single sign-on"
+
+
+class PaymentsConfig(_Strict):
+    """Credit top-ups through a payment provider (Stripe Checkout)."""
+
+    provider: Literal["stripe"] = "stripe"
+    secret_key: str
+    webhook_secret: str
+    api_base: str = Field("https://api.stripe.com", description="the provider's API base URL")
+    currency: str = Field("usd", pattern=r"^[a-z]{3}$")
+    min_amount: float = Field(5.0, gt=0, description="USD")
+    max_amount: float = Field(1000.0, gt=0, description="USD")
+    webhook_tolerance: float = Field(300.0, gt=0, description="seconds a signed event stays acceptable")
+
+
+class LoginLimitsConfig(_Strict):
+    max_failures: int = Field(5, gt=0, description="failed sign-ins before an account is locked")
+    lockout_seconds: float = Field(900.0, gt=0)
+    per_ip_per_minute: int = Field(20, gt=0, description="sign-in attempts per client address")
+
+
+class PortalConfig(_Strict):
+    """Self-service accounts, sessions and the user portal (see docs/self-service.md)."""
+
+    enabled: bool = False
+    registration: Literal["off", "invite", "open"] = "off"
+    public_url: str | None = Field(None, description="the gateway's address as users reach it (links, SSO)")
+    session_ttl: float = Field(7 * 86400.0, gt=0, description="seconds a sign-in lasts")
+    secure_cookies: bool | None = Field(None, description="default: true when public_url is https")
+    require_verified_email: bool | None = Field(None, description="default: true when smtp is set")
+    signup_credit: float | None = Field(0.0, ge=0, description="USD credit of a new user; null: no user credit limit")
+    default_team: str | None = Field(None, description="team id new users join")
+    markup: float = Field(0.0, ge=0, description="resale markup: 0.2 shows users prices +20%")
+    min_password_length: int = Field(10, ge=8)
+    login: LoginLimitsConfig = Field(default_factory=LoginLimitsConfig)
+    smtp: SmtpConfig | None = None
+    oidc: OidcConfig | None = None
+    payments: PaymentsConfig | None = None
+
+
+class ResponsesConfig(_Strict):
+    """The Responses API's stored responses (see docs/responses-api.md)."""
+
+    store: bool = Field(True, description="keep responses created with store: true (previous_response_id, GET)")
+    retention_days: float = Field(30.0, gt=0, description="stored responses are deleted after this many days")
 
 
 class GatewayConfig(_Strict):
@@ -226,6 +302,8 @@ class GatewayConfig(_Strict):
     database_url: str | None = None
     redis_url: str | None = None
     accounts: AccountsConfig = Field(default_factory=AccountsConfig)
+    portal: PortalConfig = Field(default_factory=PortalConfig)
+    responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
 
     @field_validator("providers")
     @classmethod
@@ -234,6 +312,14 @@ class GatewayConfig(_Strict):
             if not is_known(name):
                 raise ValueError(f"unknown provider {name!r} (known: {', '.join(provider_ids())})")
         return value
+
+    @model_validator(mode="after")
+    def _portal_needs_accounts(self) -> GatewayConfig:
+        if self.portal.enabled and not self.accounts.enabled:
+            raise ValueError("portal.enabled needs accounts.enabled (users own virtual keys)")
+        if self.portal.enabled and not self.server.master_key:
+            raise ValueError("portal.enabled needs server.master_key (without one every local caller is an admin)")
+        return self
 
     @model_validator(mode="after")
     def _unique_model_names(self) -> GatewayConfig:

@@ -38,6 +38,7 @@ from unigate.types import (
 
 _T = TypeVar("_T")
 MAX_DYNAMIC_GROUPS = 1000  # "provider/<any model>" groups remembered for routing statistics
+MAX_MODEL_NAME = 200  # characters: the ledger's model column (a longer name could never be recorded)
 
 
 @dataclass(slots=True)
@@ -165,6 +166,13 @@ class Gateway:
         endpoint: str,
         request_id: str | None,
     ) -> RequestContext:
+        model = request["model"]
+        if isinstance(model, str) and len(model) > MAX_MODEL_NAME:
+            raise BadRequest(
+                f"'model' is {len(model)} characters long; at most {MAX_MODEL_NAME} are accepted.",
+                param="model",
+                code="invalid_value",
+            )
         return RequestContext(
             request_id=request_id or new_request_id(),
             principal=principal or Principal(),
@@ -218,7 +226,7 @@ class Gateway:
         deployment = ctx.trace.deployment
         ctx.usage = usage
         if usage is not None and deployment is not None:
-            ctx.cost = self.catalog.cost(deployment.provider, deployment.model, usage)
+            ctx.cost = self.catalog.cost(deployment.provider, deployment.model, usage, deployment.public_name)
             if ctx.cost is not None:
                 usage["cost"] = ctx.cost
 
@@ -322,13 +330,23 @@ class Gateway:
 
     # -- models ------------------------------------------------------------------------------
 
-    def _dynamic_group(self, name: str) -> ModelGroup | None:
-        """``provider/any-model`` for a provider whose key is configured serves that model id."""
+    def find_group(self, name: str) -> ModelGroup | None:
+        """The group the router would use for ``name`` (configured, remembered, or a dynamic
+        ``provider/model`` built afresh), without remembering anything."""
+        groups = self.router.groups if self.router is not None else self.groups
+        return groups.get(name) or self._dynamic_candidate(name)
+
+    def _dynamic_candidate(self, name: str) -> ModelGroup | None:
         provider, sep, model = name.partition("/")
         if not sep or not model or not self._provider_available(provider):
             return None
-        deployment = _deployment(self.config, name, 0, provider, model, None, self._environ)
-        group = ModelGroup(name, [deployment])
+        return ModelGroup(name, [_deployment(self.config, name, 0, provider, model, None, self._environ)])
+
+    def _dynamic_group(self, name: str) -> ModelGroup | None:
+        """``provider/any-model`` for a provider whose key is configured serves that model id."""
+        group = self._dynamic_candidate(name)
+        if group is None:
+            return None
         self._dynamic_names += 1
         if self._dynamic_names <= MAX_DYNAMIC_GROUPS:  # clients choose these names: keep memory bounded
             self._router().groups[name] = group
@@ -345,7 +363,7 @@ class Gateway:
         if group is None:
             return None
         first = group.deployments[0]
-        return self.catalog.info(first.provider, first.model)
+        return self.catalog.info(first.provider, first.model, name)
 
     def list_models(self) -> list[dict[str, Any]]:
         return [self.describe_model(name) for name in self.groups]
@@ -418,11 +436,19 @@ def _deployment(
     )
 
 
-def _apply_overrides(catalog: Catalog, model: ModelConfig, deployments: list[Deployment]) -> None:
-    if model.pricing is not None:
-        price = Price(model.pricing.input_per_mtok, model.pricing.output_per_mtok, model.pricing.cached_input_per_mtok)
-        for deployment in deployments:
-            catalog.set_price_override(deployment.provider, deployment.model, price)
+def _apply_overrides(catalog: Catalog, model: ModelConfig) -> None:
+    pricing = model.pricing
+    if pricing is not None:  # the public model's own price, whatever upstream id serves it
+        catalog.set_price_override(
+            model.name,
+            Price(
+                pricing.input_per_mtok,
+                pricing.output_per_mtok,
+                pricing.cached_input_per_mtok,
+                pricing.cache_write_per_mtok,
+                pricing.cache_write_1h_per_mtok,
+            ),
+        )
 
 
 def build_groups(config: GatewayConfig, catalog: Catalog, environ: dict[str, str]) -> dict[str, ModelGroup]:
@@ -433,7 +459,7 @@ def build_groups(config: GatewayConfig, catalog: Catalog, environ: dict[str, str
             _deployment(config, model.name, i, spec.provider, spec.model, spec, environ)
             for i, spec in enumerate(model.deployments)
         ]
-        _apply_overrides(catalog, model, deployments)
+        _apply_overrides(catalog, model)
         groups[model.name] = ModelGroup(model.name, deployments, model.routing)
 
     local = config.local_model

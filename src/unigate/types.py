@@ -28,6 +28,11 @@ Extensions to the OpenAI schema, written down here and nowhere else:
   (``thinking``, ``top_k``, ``cache_control``, ``output_config``, ``anthropic_beta``,
   ``service_tier``) pass through to Anthropic; ``models`` / ``route`` / ``unigate`` are the
   gateway's own fields, consumed before any upstream sees the request.
+- For the Responses API surface (``/v1/responses``) and upstreams that speak the Responses API
+  natively (they get the client's request and answer without translation):
+  ``ChatRequest.unigate_responses_request`` (the client's Responses body, never sent to a chat
+  upstream), ``ChatResponse.unigate_responses_object`` (the upstream's own ``response`` object)
+  and ``ChatChunk.unigate_responses_event`` (the upstream's own stream event).
 
 A ``Deployment`` is one concrete place a public model name can be served from.
 """
@@ -37,9 +42,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from random import getrandbits
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Final, Literal, TypedDict, cast
 
 JSON = dict[str, Any]
+RESPONSES_REQUEST: Final = "unigate_responses_request"
+RESPONSES_OBJECT: Final = "unigate_responses_object"
+RESPONSES_EVENT: Final = "unigate_responses_event"
 
 # ---------------------------------------------------------------------------------------------
 # Content parts (message ``content`` when it is a list)
@@ -199,6 +207,7 @@ class ChatRequest(TypedDict, total=False):
     models: list[str]
     route: JSON
     unigate: JSON
+    unigate_responses_request: JSON
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,6 +266,7 @@ class ChatResponse(TypedDict, total=False):
     usage: Usage
     system_fingerprint: str | None
     service_tier: str | None
+    unigate_responses_object: JSON  # extension: a native Responses API answer, unchanged
 
 
 class Delta(TypedDict, total=False):
@@ -286,6 +296,7 @@ class ChatChunk(TypedDict, total=False):
     usage: Usage | None
     system_fingerprint: str | None
     service_tier: str | None
+    unigate_responses_event: JSON  # extension: a native Responses API stream event, unchanged
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from unigate.accounts.hook import estimate_prompt_bytes
 from unigate.accounts.models import hash_secret, new_secret, period_bounds, reservation_nano, to_nano, to_usd
+from unigate.accounts.reservation import estimate_prompt_bytes
 
 
 def ts(text: str) -> float:

@@ -23,7 +23,8 @@ FOREIGN_APIS: list[tuple[Callable[[str, str], bool], str]] = [
     ),
     (
         lambda method, uri: urlsplit(uri).path.endswith("/responses"),
-        "OpenAI Responses API (/v1/responses): the gateway serves chat completions, not the Responses API",
+        "OpenAI Responses API (/v1/responses): replayed through the gateway's Responses surface by "
+        "test_responses_recordings.py, not by the chat suite",
     ),
     (
         lambda method, uri: "count_tokens" in uri or "count-tokens" in uri,

@@ -142,3 +142,17 @@ def test_usage_time_filters_accept_unix_times_and_iso_dates_in_the_query(gateway
     assert admin.get("/admin/usage", key_id=key["id"], since=str(after))["total"]["requests"] == 0
     assert admin.get("/admin/usage", key_id=key["id"], since="2001-01-01T00:00:00Z")["total"]["requests"] == 1
     assert admin.client.get("/admin/usage", params={"since": "yesterday"}).status_code == 400
+
+
+def test_key_info_shows_one_spent_figure_right_after_a_burst(gateway):
+    admin = Admin(gateway.url)
+    key = admin.create_key(name="bursty", credit=1.0)
+    for _ in range(5):
+        assert chat(gateway.url, key["key"]).status_code == 200
+    info = httpx.get(f"{gateway.url}/v1/key/info", headers={"authorization": f"Bearer {key['key']}"}).json()
+    # before the ledger flush: the live figure everywhere, the ledger's own total named apart
+    assert info["spent"] == info["balance"]["credit"]["spent"] > 0
+    assert info["spent_recorded"] <= info["spent"]
+    admin.flush()
+    info = httpx.get(f"{gateway.url}/v1/key/info", headers={"authorization": f"Bearer {key['key']}"}).json()
+    assert info["spent"] == info["spent_recorded"] == info["balance"]["credit"]["spent"]

@@ -191,7 +191,10 @@ def test_invalid_requests() -> None:
     with pytest.raises(BadRequest, match="max_tokens"):
         to_openai({"model": "m", "messages": []})
     with pytest.raises(BadRequest, match="role"):
-        to_openai(body(messages=[{"role": "system", "content": "x"}]))
+        to_openai(body(messages=[{"role": "tool", "content": "x"}]))
+    # a system turn mid-conversation (Claude Code sends them) stays where it was
+    turns = to_openai(body(messages=[{"role": "user", "content": "a"}, {"role": "system", "content": "b"}]))["messages"]
+    assert turns[-2:] == [{"role": "user", "content": "a"}, {"role": "system", "content": "b"}]
     with pytest.raises(BadRequest, match="content block type"):
         to_openai(body(messages=[{"role": "user", "content": [{"type": "video"}]}]))
     assert "max_tokens" not in to_openai({"model": "m", "messages": []}, count_only=True)

@@ -51,18 +51,22 @@ def create_engine(config: Any) -> AsyncEngine:
     return create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
 
 
-def _run_upgrade(connection: Connection, revision: str) -> None:
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _run_upgrade(connection: Connection, revision: str, migrations: Path) -> None:
     from alembic import command
     from alembic.config import Config
 
     config = Config()
-    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.set_main_option("script_location", str(migrations))
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Apply the migrations (idempotent; safe to run from several replicas or workers at once)."""
+async def upgrade(engine: AsyncEngine, revision: str = "head", migrations: Path = MIGRATIONS) -> None:
+    """Apply the migrations (idempotent; safe to run from several replicas or workers at once).
+    ``migrations``: another package's Alembic folder (with its own version table) on the same database."""
     database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
     if database and database != ":memory:":
         # workers sharing one SQLite file take turns on a lock file beside it
@@ -72,21 +76,21 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
         with open(database + ".migrate.lock", "w") as lock:
             await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
             try:
-                await _upgrade(engine, revision)
+                await _upgrade(engine, revision, migrations)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
         return
-    await _upgrade(engine, revision)
+    await _upgrade(engine, revision, migrations)
 
 
-async def _upgrade(engine: AsyncEngine, revision: str) -> None:
+async def _upgrade(engine: AsyncEngine, revision: str, migrations: Path) -> None:
     async with engine.connect() as connection:
         postgres = connection.dialect.name == "postgresql"
         if postgres:
             await connection.execute(text(f"SELECT pg_advisory_lock({_LOCK_ID})"))
             await connection.commit()
         try:
-            await connection.run_sync(_run_upgrade, revision)
+            await connection.run_sync(_run_upgrade, revision, migrations)
             await connection.commit()
         finally:
             if postgres:

@@ -8,8 +8,8 @@ budget). ``after`` makes one atomic ``settle``: the actual cost (``ctx.cost``) i
 those counters, the reservations and slots are released, the actual tokens go into the TPM
 windows and the ledger record is queued — all or nothing.
 
-Worst case = estimated prompt tokens × the highest input price among the deployments that
-could answer (the model's and its fallbacks') + max output tokens × the highest output price.
+The worst case is ``reservation.ReservationPolicy``'s: every deployment the request can reach,
+its fallbacks (configured and the request's own), ``n`` and the largest possible output.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from unigate.accounts.ledger import QUEUE, encode, usage_row
-from unigate.accounts.models import Account, Limits, iso, reservation_nano, to_nano, to_usd
+from unigate.accounts.models import Account, Limits, iso, to_nano, to_usd
+from unigate.accounts.reservation import ReservationPolicy
 from unigate.accounts.service import AccountsService
 from unigate.config import RateLimitsConfig
 from unigate.errors import BudgetExceeded, PermissionDenied, RateLimited
@@ -36,14 +35,6 @@ log = logging.getLogger("unigate.accounts")
 
 MINUTE = 60.0
 _ADJECTIVE = {"day": "daily", "week": "weekly", "month": "monthly"}
-IMAGE_TOKENS = 2000  # upper bound per image part (OpenAI high detail ≈ 1.1k, Anthropic ≈ 1.6k)
-
-
-@dataclass(frozen=True, slots=True)
-class WorstPrice:
-    input: float | None  # USD per 1M tokens, None when some deployment has no known price
-    output: float | None
-    max_output: int | None
 
 
 @dataclass(slots=True)
@@ -67,39 +58,6 @@ class _Plan:
     balance_owners: list[tuple[Limits, str, float | None]] = field(default_factory=list)
 
 
-def estimate_prompt_bytes(request: dict[str, Any]) -> int:
-    """UTF-8 bytes of everything that becomes prompt tokens (an upper bound on the token count
-    for byte-level BPE tokenizers), images at a fixed upper bound."""
-    total = 0
-    for message in request.get("messages") or ():
-        total += 8
-        content = message.get("content")
-        if isinstance(content, str):
-            total += len(content.encode())
-        elif isinstance(content, list):
-            for part in content:
-                if not isinstance(part, dict):
-                    continue
-                if part.get("type") == "text":
-                    total += len(str(part.get("text") or "").encode())
-                elif part.get("type") in ("image_url", "image", "input_image"):
-                    total += IMAGE_TOKENS
-                else:
-                    total += len(orjson.dumps(part))
-        if message.get("tool_calls"):
-            total += len(orjson.dumps(message["tool_calls"]))
-    if request.get("tools"):
-        total += len(orjson.dumps(request["tools"]))
-    if request.get("response_format"):
-        total += len(orjson.dumps(request["response_format"]))
-    embed_input = request.get("input")
-    if isinstance(embed_input, str):
-        total += len(embed_input.encode())
-    elif isinstance(embed_input, list):
-        total += sum(len(item.encode()) if isinstance(item, str) else 4 * len(item) for item in embed_input)
-    return total
-
-
 class Accountant:
     """The RequestHook of the accounts package."""
 
@@ -109,7 +67,7 @@ class Accountant:
         self.state = service.state
         self.settings = service.settings
         self.ttl = self.settings.reservation_ttl
-        self._prices: dict[str, WorstPrice] = {}
+        self.policy = ReservationPolicy(gateway.find_group, gateway.catalog, self.settings)
         self._active: dict[str, Ticket] = {}
         self._refresher: asyncio.Task[None] | None = None
 
@@ -135,51 +93,6 @@ class Accountant:
                         await self.state.refresh(holder, self.ttl, ticket.semaphores, ticket.counters)
                     except Exception:
                         log.exception("could not refresh reservations")
-
-    # -- prices ----------------------------------------------------------------------------
-
-    def worst_price(self, model: str) -> WorstPrice:
-        cached = self._prices.get(model)
-        if cached is not None:
-            return cached
-        router = self.gateway.router
-        groups = router.groups if router is not None else self.gateway.groups
-        catalog = self.gateway.catalog
-        seen: set[str] = set()
-        pending = [model]
-        worst_in: float | None = 0.0
-        worst_out: float | None = 0.0
-        max_output: int | None = 0
-        while pending:
-            name = pending.pop()
-            group = groups.get(name)
-            if name in seen or group is None:
-                continue
-            seen.add(name)
-            for deployment in group.deployments:
-                price = catalog.price(deployment.provider, deployment.model)
-                if price is None:
-                    worst_in = worst_out = None
-                elif worst_in is not None and worst_out is not None:
-                    worst_in = max(worst_in, price.input, price.cached_input or 0.0)
-                    worst_out = max(worst_out, price.output)
-                out = catalog.info(deployment.provider, deployment.model).max_output_tokens
-                max_output = None if out is None or max_output is None else max(max_output, out)
-            routing = getattr(group, "routing", None)
-            for chain in ("fallbacks", "context_window_fallbacks", "content_filter_fallbacks"):
-                pending.extend(getattr(routing, chain, None) or ())
-        worst = WorstPrice(worst_in, worst_out, max_output or None)
-        self._prices[model] = worst
-        return worst
-
-    def _output_tokens(self, request: dict[str, Any], worst: WorstPrice, endpoint: str) -> int:
-        if endpoint == "embeddings":
-            return 0
-        asked = request.get("max_completion_tokens") or request.get("max_tokens")
-        if isinstance(asked, int) and asked > 0:
-            return min(asked, worst.max_output) if worst.max_output else asked
-        fallback = worst.max_output or self.settings.default_max_output_tokens
-        return min(fallback, self.settings.max_reserved_output_tokens)
 
     # -- planning --------------------------------------------------------------------------
 
@@ -213,7 +126,9 @@ class Accountant:
         if (account is None or not account.limits_anything) and model_limits is None:
             ctx.extras["accounts"] = Ticket()
             return
-        prompt_tokens = math.ceil(estimate_prompt_bytes(request) / self.settings.prompt_bytes_per_token)
+        spending = account is not None and account.limits_spend
+        reservation = self.policy.reserve(request, ctx.model, ctx.endpoint) if spending else None
+        prompt_tokens = reservation.prompt_tokens if reservation is not None else self.policy.prompt_tokens(request)
         plan = _Plan()
         if account is not None:
             self._rate_limits(plan, f"key '{account.key.name}'", f"key:{account.key.id}", account.key, prompt_tokens)
@@ -223,25 +138,23 @@ class Accountant:
         if model_limits is not None:
             self._rate_limits(plan, f"model '{ctx.model}'", f"model:{ctx.model}", model_limits, prompt_tokens)
         ticket = Ticket()
-        spending = account is not None and (
-            account.key.limits_spend or bool(account.team and account.team.limits_spend)
-        )
-        if spending and account is not None:
-            worst = self.worst_price(ctx.model)
-            if worst.input is None or worst.output is None:
+        if reservation is not None and account is not None:
+            unpriced = reservation.exposure.unpriced
+            if unpriced is not None:
                 raise PermissionDenied(
-                    f"The model '{ctx.model}' has no known price, so a key with a budget cannot use it. "
-                    "Set a price for it in the config (models[].pricing).",
+                    f"The model '{unpriced}' has no known price, so a key with a credit or budget cannot use it"
+                    + (f" (it can serve '{ctx.model}')." if unpriced != ctx.model else ".")
+                    + " Set a price for it in the config (models[].pricing).",
                     code="model_not_priced",
                 )
-            ticket.reserved = reservation_nano(
-                prompt_tokens, self._output_tokens(request, worst, ctx.endpoint), worst.input, worst.output
-            )
-            ticket.prompt_estimate_nusd = reservation_nano(prompt_tokens, 0, worst.input, 0.0)
+            ticket.reserved = reservation.nusd
+            ticket.prompt_estimate_nusd = reservation.prompt_nusd
             now = time.time()
             self._spend_limits(plan, account.key, ticket.reserved, now)
             if account.team is not None:
                 self._spend_limits(plan, account.team, ticket.reserved, now)
+            if account.user is not None:
+                self._spend_limits(plan, account.user, ticket.reserved, now)
         holder = ctx.request_id
         for _ in range(3):
             admission = await self.state.admit(holder, self.ttl, plan.windows, plan.semaphores, plan.balances)

@@ -105,10 +105,19 @@ class Account:
     team: Limits | None
     allowed_models: frozenset[str] | None
     expires_at: float | None
+    user: Limits | None = None  # the self-service user who owns the key: their wallet and budget share
 
     @property
     def limits_anything(self) -> bool:
-        return self.key.limits_anything or (self.team is not None and self.team.limits_anything)
+        return (
+            self.key.limits_anything
+            or (self.team is not None and self.team.limits_anything)
+            or (self.user is not None and self.user.limits_anything)
+        )
+
+    @property
+    def limits_spend(self) -> bool:
+        return any(limits is not None and limits.limits_spend for limits in (self.key, self.team, self.user))
 
 
 def reservation_nano(prompt_tokens: int, output_tokens: int, input_price: float, output_price: float) -> int:

@@ -22,6 +22,8 @@ teams = Table(
     Column("metadata", JSON, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("allowed_models", JSON, nullable=True),  # every key of the team is limited to these (0002)
+    Column("max_keys_per_member", Integer, nullable=True),  # self-service keys per member (0002)
 )
 
 keys = Table(
@@ -48,6 +50,7 @@ keys = Table(
     Column("metadata", JSON, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("user_id", String(40), nullable=True, index=True),  # the self-service user who owns it (0002)
 )
 
 ledger = Table(

@@ -16,6 +16,7 @@ from typing import Any
 
 from unigate.accounts.models import Account, Limits, hash_secret, limits_from_row, to_usd
 from unigate.accounts.store import Store
+from unigate.accounts.users import UserStore
 from unigate.config import AccountsConfig
 from unigate.gateway import Principal
 from unigate.state import StateBackend
@@ -32,6 +33,7 @@ class AccountsService:
         self.settings = settings
         self.state = state
         self.store = store
+        self.users = UserStore(store.engine)
         self._cache: dict[str, tuple[Principal | None, float]] = {}
         self._has_keys: tuple[bool, float] | None = None
         self._version: bytes | None = None
@@ -67,13 +69,29 @@ class AccountsService:
         if not row.enabled or row.revoked_at is not None:
             return None
         team = None
+        allowed = frozenset(row.allowed_models) if row.allowed_models is not None else None
         if row.team_id is not None:
             team_row = await self.store.team(row.team_id)
             if team_row is None or not team_row.enabled:
                 return None
             team = limits_from_row("team", team_row)
-        allowed = frozenset(row.allowed_models) if row.allowed_models is not None else None
-        account = Account(limits_from_row("key", row), team, allowed, row.expires_at)
+            team_models = getattr(team_row, "allowed_models", None)
+            if team_models is not None:  # the team's allowlist bounds every key in it
+                allowed = frozenset(team_models) if allowed is None else allowed & frozenset(team_models)
+        user = None
+        if getattr(row, "user_id", None) is not None:
+            user_row = await self.users.user(row.user_id)
+            if user_row is None or user_row.disabled:
+                return None
+            user = Limits(
+                "user",
+                user_row.id,
+                user_row.email,
+                credit_nusd=user_row.credit_nusd,
+                budget_nusd=user_row.budget_nusd,
+                budget_period=user_row.budget_period,
+            )
+        account = Account(limits_from_row("key", row), team, allowed, row.expires_at, user)
         return Principal(
             "key",
             key_id=row.id,
@@ -123,12 +141,18 @@ class AccountsService:
         """Load a spend counter into the state from the database (only if it is not there)."""
         now = time.time()
         if counter.startswith("credit:"):
-            row = await (self.store.key(limits.id) if limits.kind == "key" else self.store.team(limits.id))
-            spent = int(row.spent_nusd) if row is not None else 0
+            if limits.kind == "user":  # a user's spend is their keys' spend in the ledger
+                spent = await self.users.spent(limits.id)
+            else:
+                row = await (self.store.key(limits.id) if limits.kind == "key" else self.store.team(limits.id))
+                spent = int(row.spent_nusd) if row is not None else 0
             await self.state.init_counter(counter, spent)
             return
         start, end = limits.budget_counter(now)[1:]
-        spent = await self.store.spent_since(limits.kind, limits.id, start)
+        if limits.kind == "user":
+            spent = await self.users.spent(limits.id, since=start)
+        else:
+            spent = await self.store.spent_since(limits.kind, limits.id, start)
         await self.state.init_counter(counter, spent, expire=end - now + 86400)
 
     async def balance(self, limits: Limits) -> dict[str, Any]:

@@ -184,6 +184,8 @@ class Store:
         for name in ("key_id", "team_id", "model", "provider", "status", "deployment"):
             if filters.get(name) is not None:
                 conditions.append(ledger.c[name] == filters[name])
+        if filters.get("key_ids") is not None:  # e.g. every key of one self-service user
+            conditions.append(ledger.c.key_id.in_(filters["key_ids"]))
         if filters.get("since") is not None:
             conditions.append(ledger.c.ts >= filters["since"])
         if filters.get("until") is not None:

@@ -7,6 +7,7 @@ public model can override both in config. The local model costs nothing.
 
 from __future__ import annotations
 
-from unigate.catalog.catalog import Catalog, ModelInfo, Price
+from unigate.catalog.catalog import Catalog, ModelInfo
+from unigate.catalog.pricing import Price
 
 __all__ = ["Catalog", "ModelInfo", "Price"]

@@ -1,4 +1,9 @@
-"""The catalog: what a (provider, upstream model) can do and what it costs."""
+"""The catalog: what a (provider, upstream model) can do and what it costs.
+
+Prices belong to the public model when the config sets one (``models[].pricing``): two public
+models served by the same upstream id keep their own prices. Otherwise the (provider, upstream
+model) price comes from genai-prices; ``pricing.py`` does the arithmetic.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from unigate.catalog.pricing import Price, catalog_cost, flat_cost, tokens_of, worst_catalog_price, worst_flat_price
 from unigate.types import Usage
 
 # unigate provider id → genai-prices provider id (where they differ)
@@ -22,15 +28,6 @@ _PRICE_PROVIDER = {
     "huggingface": "huggingface_together",
 }
 FREE_PROVIDERS = frozenset({"local", "ollama", "vllm", "lmstudio", "llamacpp"})
-
-
-@dataclass(frozen=True, slots=True)
-class Price:
-    """USD per 1M tokens."""
-
-    input: float
-    output: float
-    cached_input: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +83,7 @@ class Catalog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._model_prices: dict[tuple[str, str], Any] = {}
-        self._overrides: dict[tuple[str, str], Price] = {}
+        self._overrides: dict[str, Price] = {}  # public model name → config price
         self._flat: dict[tuple[str, str], Price | None] = {}
 
     # -- capabilities ----------------------------------------------------------------------
@@ -97,20 +94,24 @@ class Catalog:
     def known_models(self) -> list[tuple[str, str]]:
         return [(p, m) for p, rows in _table().items() for m in rows]
 
-    def info(self, provider: str, model: str) -> ModelInfo:
+    def info(self, provider: str, model: str, public_name: str | None = None) -> ModelInfo:
         row = (_table().get(provider) or {}).get(model)
         info = _info_from_row(provider, model, row) if row else ModelInfo(provider=provider, model=model)
         if info.context_window is None:
             info = replace(info, context_window=self._price_context_window(provider, model))
-        return replace(info, price=self.price(provider, model))
+        return replace(info, price=self.price(provider, model, public_name))
 
     # -- prices ----------------------------------------------------------------------------
 
-    def set_price_override(self, provider: str, model: str, price: Price) -> None:
-        self._overrides[(provider, model)] = price
+    def set_price_override(self, public_name: str, price: Price) -> None:
+        """The price of one public model (every deployment of it), from config."""
+        self._overrides[public_name] = price
 
-    def price(self, provider: str, model: str) -> Price | None:
-        override = self._overrides.get((provider, model))
+    def override(self, public_name: str | None) -> Price | None:
+        return self._overrides.get(public_name) if public_name is not None else None
+
+    def price(self, provider: str, model: str, public_name: str | None = None) -> Price | None:
+        override = self.override(public_name)
         if override is not None:
             return override
         if provider in FREE_PROVIDERS:
@@ -124,43 +125,37 @@ class Catalog:
             cached_input=_flat(model_price.cache_read_mtok) if model_price.cache_read_mtok is not None else None,
         )
 
-    def cost(self, provider: str, model: str, usage: Usage | None) -> float | None:
-        """USD for one request's usage (cached and reasoning tokens priced as the provider does)."""
+    def worst_price(self, deployment: Any) -> Price | None:
+        """The most one input / one output token can cost on ``deployment`` (cache writes,
+        audio, long-context tiers included); None when the price is unknown."""
+        override = self.override(deployment.public_name)
+        if override is not None:
+            return worst_flat_price(override)
+        if deployment.provider in FREE_PROVIDERS:
+            return Price(0.0, 0.0)
+        model_price = self._model_price(deployment.provider, deployment.model)
+        return None if model_price is None else worst_catalog_price(model_price)
+
+    def cost(self, provider: str, model: str, usage: Usage | None, public_name: str | None = None) -> float | None:
+        """USD for one request's usage: cache reads and writes (5-minute and 1-hour), audio,
+        reasoning and long-context tiers priced as the provider does."""
         if not usage:
             return None
-        override = self._overrides.get((provider, model))
-        prompt = int(usage.get("prompt_tokens") or 0)
-        completion = int(usage.get("completion_tokens") or 0)
-        cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        tokens = tokens_of(usage)
+        override = self.override(public_name)
         if override is not None:
-            cached_price = override.cached_input if override.cached_input is not None else override.input
-            return round(
-                ((prompt - cached) * override.input + cached * cached_price + completion * override.output) / 1e6,
-                10,
-            )
+            return flat_cost(override, tokens)
         if provider in FREE_PROVIDERS:
             return 0.0
         model_price = self._model_price(provider, model)
         if model_price is None:
             return None
-        flat = self._flat_prices(provider, model, model_price)
+        flat = None if tokens.input_audio or tokens.output_audio else self._flat_prices(provider, model, model_price)
         if flat is not None:
             # Flat per-token prices: the library's numbers, without its per-call unit registry walk
             # (~70 µs), which matters on the hot path.
-            cached_price = flat.cached_input if flat.cached_input is not None else flat.input
-            return round(((prompt - cached) * flat.input + cached * cached_price + completion * flat.output) / 1e6, 12)
-        from genai_prices import Usage as PriceUsage
-
-        reasoning = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
-        calc = model_price.calc_price(
-            PriceUsage(
-                input_tokens=prompt,
-                output_tokens=completion,
-                cache_read_tokens=cached or None,
-                output_reasoning_tokens=reasoning or None,
-            )
-        )
-        return float(calc["total_price"] if isinstance(calc, dict) else calc.total_price)
+            return flat_cost(flat, tokens)
+        return catalog_cost(model_price, tokens)
 
     def _model_price(self, provider: str, model: str) -> Any:
         key = (provider, model)
@@ -192,21 +187,26 @@ def _flat(value: Any) -> float:
     return float(base) if base is not None else 0.0
 
 
-_FLAT_FIELDS = ("input_mtok", "output_mtok", "cache_read_mtok")
+_FLAT_FIELDS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", "cache_write_1h_mtok")
 
 
 def _flat_price_of(model_price: Any) -> Price | None:
-    """The model's prices if they are plain per-token numbers for input/output/cache reads only."""
+    """The model's prices if they are plain per-token numbers for input/output/cache reads and
+    writes only (no tiers, no audio)."""
     for name, value in vars(model_price).items():
         if value is None or not name.endswith("_mtok"):
             continue  # per-search/per-request units don't apply to chat token usage
         if name not in _FLAT_FIELDS or not isinstance(value, Decimal | int | float):
             return None
     cached = model_price.cache_read_mtok
+    write = getattr(model_price, "cache_write_mtok", None)
+    write_1h = getattr(model_price, "cache_write_1h_mtok", None)
     return Price(
         input=float(model_price.input_mtok or 0),
         output=float(model_price.output_mtok or 0),
         cached_input=float(cached) if cached is not None else None,
+        cache_write=float(write) if write is not None else None,
+        cache_write_1h=float(write_1h) if write_1h is not None else None,
     )
 
 

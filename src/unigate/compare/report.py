@@ -17,6 +17,7 @@ import orjson
 from unigate.compare.runner import RunResult
 from unigate.compare.stats import ModelSummary, quantile
 
+LABEL_CHAR_PX = 7.0  # an upper bound of one character's width at the charts' 11px font
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#111;background:#fafafa}
@@ -61,10 +62,14 @@ def _nice_max(value: float) -> float:
 
 def scatter_svg(rows: list[ModelSummary], colors: dict[str, str]) -> str:
     """Quality (y) against cost per request (x); the Pareto front as a step line."""
-    width, height, left, bottom, top, right = 560, 340, 70, 40, 16, 150
+    left, bottom, top, plot_w, plot_h = 70, 40, 16, 340, 284
+    # the legend gets the room its longest name needs, and the chart grows with the model count
+    legend_names = [r.model + (" ★" if r.pareto else "") for r in rows]
+    right = 40 + round(LABEL_CHAR_PX * max([len(n) for n in legend_names] + [8]))
+    width = left + plot_w + right
+    height = max(top + plot_h + bottom, top + 18 * len(rows) + 12)
     points = [r for r in rows if r.quality is not None]
     max_cost = _nice_max(max([r.cost_per_request or 0.0 for r in points] + [0.0]) * 1.1)
-    plot_w, plot_h = width - left - right, height - top - bottom
 
     def x(cost: float) -> float:
         return left + plot_w * cost / max_cost
@@ -103,11 +108,10 @@ def scatter_svg(rows: list[ModelSummary], colors: dict[str, str]) -> str:
             f'fill="{colors[r.model]}"{ring}><title>{_e(r.model)}: quality {r.quality:.2f}, '
             f"{_fmt_usd(r.cost_per_request)}/request</title></circle>"
         )
-    for i, r in enumerate(rows):
-        mark = " ★" if r.pareto else ""
+    for i, (r, name) in enumerate(zip(rows, legend_names, strict=True)):
         parts.append(
             f'<rect x="{width - right + 12}" y="{top + 4 + i * 18}" width="10" height="10" fill="{colors[r.model]}"/>'
-            f'<text x="{width - right + 28}" y="{top + 13 + i * 18}">{_e(r.model[:20])}{mark}</text>'
+            f'<text class="legend" x="{width - right + 28}" y="{top + 13 + i * 18}">{_e(name)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -7,8 +7,10 @@ import importlib
 from typing import Any
 
 from unigate.errors import BadRequest
+from unigate.providers import openai_compat
 from unigate.providers.base import Capabilities, Provider, ProviderContext
 from unigate.providers.openai_compat import COMPAT_PROVIDERS, OpenAICompatProvider
+from unigate.types import Deployment
 
 # id → "module:Class". Each class is constructed as Class(context).
 NATIVE_PROVIDERS: dict[str, str] = {
@@ -53,6 +55,12 @@ def discoverable_providers() -> list[str]:
     """Providers that can be found from a key in the environment, in the order their models are
     offered (the first to offer a bare upstream id gets the alias)."""
     return [*(name for name, row in COMPAT_PROVIDERS.items() if row.key_env), *NATIVE_KEY_ENV]
+
+
+def serves_responses(deployment: Deployment) -> bool:
+    """Whether a deployment takes Responses API requests natively (a per-deployment capability:
+    the row's flag, overridable by the deployment's ``responses_api`` option)."""
+    return openai_compat.serves_responses(deployment)
 
 
 def provider_ids() -> list[str]:

@@ -449,7 +449,13 @@ class HttpProvider:
 
     async def chat_stream(self, request: ChatRequest, deployment: Deployment) -> AsyncIterator[ChatChunk]:
         call = await self.call(request, deployment, stream=True)
-        translator = self.stream_translator(request, deployment)
+        async for chunk in self.stream(call, self.stream_translator(request, deployment), deployment):
+            yield chunk
+
+    async def stream(
+        self, call: Call, translator: StreamTranslator, deployment: Deployment
+    ) -> AsyncIterator[ChatChunk]:
+        """Open the call's stream and translate its events into canonical chunks."""
         events = self.events(call, deployment)
         try:
             async for event, data in events:

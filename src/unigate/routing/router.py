@@ -116,7 +116,11 @@ class Router:
 
     def _price(self, deployment: Deployment) -> float | None:
         if deployment.id not in self._prices:
-            price = self.catalog.price(deployment.provider, deployment.model) if self.catalog is not None else None
+            price = (
+                self.catalog.price(deployment.provider, deployment.model, deployment.public_name)
+                if self.catalog is not None
+                else None
+            )
             self._prices[deployment.id] = None if price is None else price.input + price.output
         return self._prices[deployment.id]
 

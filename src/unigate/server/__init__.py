@@ -33,7 +33,9 @@ def _install_optional_surfaces(app: App) -> None:
 
     for module_name in (
         "unigate.server.anthropic_api",
+        "unigate.server.responses_api",
         "unigate.accounts.install",
+        "unigate.server.portal_api",
         "unigate.routing.install",
         "unigate.routing.auto.install",
         "unigate.observability.install",

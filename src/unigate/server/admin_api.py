@@ -186,7 +186,13 @@ def install(app: App) -> None:
     async def with_balance(view: dict[str, Any], kind: str, row: Any) -> dict[str, Any]:
         from unigate.accounts.models import limits_from_row
 
-        view["balance"] = await runtime().service.balance(limits_from_row(kind, row))
+        balance = await runtime().service.balance(limits_from_row(kind, row))
+        view["balance"] = balance
+        if "credit" in balance:
+            # One spent figure: the live counter (charged at settlement). The ledger's total trails
+            # it by the rows still waiting for the next flush, so it gets a name of its own.
+            view["spent_recorded"] = view["spent"]
+            view["spent"] = balance["credit"]["spent"]
         return view
 
     # -- keys ------------------------------------------------------------------------------

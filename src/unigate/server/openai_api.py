@@ -9,7 +9,7 @@ from unigate.server.app import App
 from unigate.server.http import Request, Response, StreamingResponse, json_response, merge_route_headers
 from unigate.server.sse import SSE_HEADERS, openai_sse
 from unigate.server.validation import parse_json_object, validate_chat, validate_embeddings
-from unigate.types import as_chat_request, as_embedding_request
+from unigate.types import RESPONSES_REQUEST, as_chat_request, as_embedding_request
 
 
 def route_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
@@ -37,6 +37,7 @@ def install(app: App) -> None:
     async def chat_completions(request: Request, principal: Principal) -> Response | StreamingResponse:
         body = parse_json_object(request.body, request.header(b"content-type"))
         validate_chat(body)
+        body.pop(RESPONSES_REQUEST, None)  # only the /v1/responses surface may ask for the native call
         merge_route_headers(request, body)
         chat = as_chat_request(body)
         request_id = request.path_params["request_id"]

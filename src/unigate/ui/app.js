@@ -53,7 +53,7 @@
   }
   const ms = (v) => (v === null || v === undefined ? "—" : v >= 10000 ? (v / 1000).toFixed(1) + " s" : (v < 10 ? v.toFixed(1) : Math.round(v)) + " ms");
   // chart axes: sub-10 ms gateways need a decimal, or every tick reads "1"
-  const axisMs = (v) => (v < 10 ? v.toFixed(v < 1 ? 2 : 1) : String(Math.round(v)));
+  const axisMs = (v, decimals) => v.toFixed(decimals);  // as many decimals as the tick step needs
   const pct = (v) => (v === null || v === undefined ? "—" : (v * 100).toFixed(v < 0.1 && v > 0 ? 2 : 1) + "%");
   const num = (v) => (v === null || v === undefined ? "—" : Number(v).toLocaleString("en-US"));
   // the admin API takes times in the query string as ISO 8601
@@ -160,8 +160,8 @@
       $("#overview-note").textContent = `this gateway process, ${data.step}s per point` + (data.since_process_start < data.seconds ? " (started " + Math.round(data.since_process_start / 60) + " min ago)" : "");
       const pts = data.points;
       const series = (name, field, scale) => ({ name: name, values: pts.map((p) => [p.t, p.requests || field === "rps" ? (p[field] === null ? null : p[field] * (scale || 1)) : null]) });
-      C.lineChart($("#chart-rps"), { title: "Requests per second", series: [series("requests/s", "rps")], yFormat: (v) => v.toFixed(v < 1 ? 2 : 1) });
-      C.lineChart($("#chart-errors"), { title: "Error rate", series: [{ name: "error rate", color: "#dc2626", values: pts.map((p) => [p.t, p.requests ? p.error_rate * 100 : null]) }], yFormat: (v) => v.toFixed(0) + "%" });
+      C.lineChart($("#chart-rps"), { title: "Requests per second", series: [series("requests/s", "rps")] });
+      C.lineChart($("#chart-errors"), { title: "Error rate", series: [{ name: "error rate", color: "#dc2626", values: pts.map((p) => [p.t, p.requests ? p.error_rate * 100 : null]) }], yFormat: (v, decimals) => v.toFixed(decimals) + "%", zeroIsData: true });
       C.lineChart($("#chart-latency"), { title: "Latency (ms)", series: [series("p50", "p50_ms"), Object.assign(series("p95", "p95_ms"), { color: "#9333ea" })], yFormat: axisMs });
       C.lineChart($("#chart-ttft"), { title: "Time to first token (ms, streams)", series: [series("p50", "ttft_p50_ms"), Object.assign(series("p95", "ttft_p95_ms"), { color: "#9333ea" })], yFormat: axisMs });
       let spend = data.spend_today_process, source = "this process";

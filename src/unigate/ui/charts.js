@@ -50,30 +50,45 @@
     container.appendChild(box);
   }
 
-  /* series: [{name, color, values: [[x, y|null], …]}] with numeric x (unix seconds by default). */
+  const CHAR_PX = 7;  // an upper bound of one label character's width at the charts' 11px font
+
+  /* Tick labels with as many decimals as the tick step needs (0.25 → "0.25", not "0"). */
+  function stepDecimals(step) {
+    if (!(step > 0)) return 0;
+    let d = Math.max(0, Math.ceil(-Math.log10(step) - 1e-9));
+    while (d < 4 && Math.abs(step * 10 ** d - Math.round(step * 10 ** d)) > 1e-9) d++;
+    return d;
+  }
+
+  /* series: [{name, color, values: [[x, y|null], …]}] with numeric x (unix seconds by default).
+     null is "no traffic in that interval"; with opts.zeroIsData a 0 is a real point (0% errors). */
   function lineChart(container, opts) {
     const height = opts.height || 200;
     const { svg, width } = frame(container, opts, height);
-    const L = 56, R = 12, T = 10, B = 24;
-    const fmt = opts.yFormat || ((v) => String(Math.round(v * 100) / 100));
     const xfmt = opts.xFormat || ((t) => new Date(t * 1000).toTimeString().slice(0, 5));
     const all = opts.series.flatMap((s) => s.values);
     const xs = all.map((p) => p[0]);
     const ys = all.map((p) => p[1]).filter((v) => v !== null && v !== undefined);
-    const hasData = ys.some((v) => v > 0);
+    const hasData = ys.length > 0 && (opts.zeroIsData || ys.some((v) => v > 0));
     const x0 = Math.min(...xs), x1 = Math.max(...xs);
     const yMax = niceMax(Math.max(0, ...ys) * 1.05);
+    const decimals = stepDecimals(yMax / 4);
+    const fmt = opts.yFormat ? (v) => opts.yFormat(v, decimals) : (v) => v.toFixed(decimals);
+    const ticks = [0, 1, 2, 3, 4].map((i) => (yMax * i) / 4);
+    // room on the left for the widest tick label, so none is clipped
+    const L = 10 + CHAR_PX * Math.max(...ticks.map((v) => fmt(v).length)), R = 12, T = 10, B = 24;
     const px = (x) => L + (width - L - R) * (x1 > x0 ? (x - x0) / (x1 - x0) : 0.5);
     const py = (y) => T + (height - T - B) * (1 - y / yMax);
-    for (let i = 0; i <= 4; i++) {
-      const v = (yMax * i) / 4;
+    for (const v of ticks) {
       el("line", { x1: L, x2: width - R, y1: py(v), y2: py(v), stroke: "#eef2f7" }, svg);
-      text(svg, L - 6, py(v) + 4, fmt(v), { "text-anchor": "end" });
+      text(svg, L - 6, py(v) + 4, fmt(v), { "text-anchor": "end", class: "tick" });
     }
     if (xs.length) {
       for (let i = 0; i <= 4; i++) {
         const x = x0 + ((x1 - x0) * i) / 4;
-        text(svg, px(x), height - 6, xfmt(x), { "text-anchor": "middle" });
+        // the outer labels lean inwards: centred on the chart's edge they would be cut in half
+        const anchor = i === 0 ? "start" : i === 4 ? "end" : "middle";
+        text(svg, px(x), height - 6, xfmt(x), { "text-anchor": anchor, class: "tick" });
       }
     }
     if (!hasData) text(svg, width / 2, height / 2, opts.empty || "no traffic in this range", { class: "empty", "text-anchor": "middle" });

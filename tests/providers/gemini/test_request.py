@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import base64
 import copy
-from dataclasses import replace
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest

@@ -139,4 +139,4 @@ async def test_recording_replayed_through_provider(replay_server, provider, name
 def test_recordings_are_found():
     assert Path(RECORDINGS).is_dir()
     assert len(_recordings()) >= 30
-    assert frozenset({"models", "route", "unigate"}) == openai_compat.GATEWAY_FIELDS
+    assert frozenset({"models", "route", "unigate", "unigate_responses_request"}) == openai_compat.GATEWAY_FIELDS

@@ -234,8 +234,9 @@ def _validate(body: dict[str, Any]) -> None:
     if not isinstance(messages, list):
         raise _fail("messages: Field required", "messages")
     for i, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-            raise _fail(f"messages.{i}.role: Input should be 'user' or 'assistant'", f"messages.{i}.role")
+        # "system" turns mid-conversation: the mid-conversation-system beta Claude Code uses
+        if not isinstance(message, dict) or message.get("role") not in ("user", "assistant", "system"):
+            raise _fail(f"messages.{i}.role: Input should be 'user', 'assistant' or 'system'", f"messages.{i}.role")
         content = message.get("content")
         if not isinstance(content, str | list):
             raise _fail(f"messages.{i}.content: Field required", f"messages.{i}.content")
@@ -264,6 +265,8 @@ def to_openai(
     for message in body["messages"]:
         if message["role"] == "user":
             messages.extend(_user_messages(message["content"], native))
+        elif message["role"] == "system":
+            messages.append({"role": "system", "content": _parts(message["content"], native)})
         else:
             messages.append(_assistant_message(message["content"], keep_thinking))
     request: dict[str, Any] = {"model": body["model"], "messages": messages}

@@ -48,7 +48,8 @@ def usage_from_native(usage: dict[str, Any] | None) -> Usage | None:
 
 def from_native(body: Any, public_model: str) -> ChatResponse:
     """A ``Converse`` reply → ``chat.completion``."""
-    message = ((body or {}).get("output") or {}).get("message") if isinstance(body, dict) else None
+    output = body.get("output") if isinstance(body, dict) else None
+    message = output.get("message") if isinstance(output, dict) else None
     if not isinstance(message, dict):
         raise ProviderError(
             f"{_PROVIDER}: reply has no output.message",

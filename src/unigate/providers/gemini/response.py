@@ -55,7 +55,20 @@ def usage_from_native(meta: dict[str, Any] | None) -> Usage | None:
     thoughts = int(meta.get("thoughtsTokenCount") or 0)
     completion = int(meta.get("candidatesTokenCount") or 0) + thoughts
     cached = int(meta.get("cachedContentTokenCount") or 0)
-    return make_usage(prompt, completion, cached=cached, reasoning=thoughts)
+    usage = make_usage(prompt, completion, cached=cached, reasoning=thoughts)
+    audio_in, audio_out = _audio(meta.get("promptTokensDetails")), _audio(meta.get("candidatesTokensDetails"))
+    if audio_in:  # audio is priced apart from text
+        usage["prompt_tokens_details"] = {**usage.get("prompt_tokens_details", {}), "audio_tokens": audio_in}
+    if audio_out:
+        usage["completion_tokens_details"] = {**usage.get("completion_tokens_details", {}), "audio_tokens": audio_out}
+    return usage
+
+
+def _audio(details: Any) -> int:
+    """Audio tokens of a per-modality breakdown (``[{"modality": "AUDIO", "tokenCount": n}]``)."""
+    if not isinstance(details, list):
+        return 0
+    return sum(int(d.get("tokenCount") or 0) for d in details if isinstance(d, dict) and d.get("modality") == "AUDIO")
 
 
 def tool_call_of(part: dict[str, Any], index: int | None = None) -> ToolCallDelta:

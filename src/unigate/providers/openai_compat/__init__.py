@@ -4,17 +4,25 @@ that normalise what they say differently (:mod:`.request`, :mod:`.response`, :mo
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, cast
 
 from unigate.errors import ProviderError
+from unigate.providers import openai_responses
 from unigate.providers.base import Capabilities, ProviderContext
 from unigate.providers.openai_compat.errors import parse_error
-from unigate.providers.openai_compat.request import GATEWAY_FIELDS, build_call, embedding_call, to_native
+from unigate.providers.openai_compat.request import (
+    GATEWAY_FIELDS,
+    build_call,
+    embedding_call,
+    responses_call,
+    to_native,
+)
 from unigate.providers.openai_compat.response import from_native
-from unigate.providers.openai_compat.stream import StreamTranslator, from_native_event
-from unigate.providers.openai_compat.table import COMPAT_PROVIDERS, CompatRow
+from unigate.providers.openai_compat.stream import ResponsesStreamTranslator, StreamTranslator, from_native_event
+from unigate.providers.openai_compat.table import COMPAT_PROVIDERS, CompatRow, serves_responses
 from unigate.providers.shell import Call, HttpProvider
-from unigate.types import ChatRequest, ChatResponse, Deployment, EmbeddingRequest, EmbeddingResponse
+from unigate.types import ChatChunk, ChatRequest, ChatResponse, Deployment, EmbeddingRequest, EmbeddingResponse
 
 __all__ = [
     "COMPAT_PROVIDERS",
@@ -24,6 +32,7 @@ __all__ = [
     "from_native",
     "from_native_event",
     "parse_error",
+    "serves_responses",
     "to_native",
 ]
 
@@ -43,6 +52,24 @@ class OpenAICompatProvider(HttpProvider):
 
     async def call(self, request: ChatRequest, deployment: Deployment, stream: bool) -> Call:
         return build_call(request, deployment, self.row, stream)
+
+    def _native_responses(self, request: ChatRequest, deployment: Deployment) -> bool:
+        return openai_responses.wants_native(request) and serves_responses(deployment)
+
+    async def chat(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
+        if self._native_responses(request, deployment):
+            reply = await self.post(responses_call(request, deployment, self.row, stream=False), deployment)
+            return openai_responses.from_native(reply, deployment.public_name)
+        return await super().chat(request, deployment)
+
+    async def chat_stream(self, request: ChatRequest, deployment: Deployment) -> AsyncIterator[ChatChunk]:
+        if self._native_responses(request, deployment):
+            call = responses_call(request, deployment, self.row, stream=True)
+            translator: Any = ResponsesStreamTranslator(deployment.public_name)
+        else:
+            call, translator = await self.call(request, deployment, True), self.stream_translator(request, deployment)
+        async for chunk in self.stream(call, translator, deployment):
+            yield chunk
 
     def response(self, reply: Any, deployment: Deployment) -> ChatResponse:
         return from_native(reply, deployment.public_name)

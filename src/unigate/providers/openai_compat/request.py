@@ -9,14 +9,15 @@ from typing import Any
 
 import orjson
 
+from unigate.providers import openai_responses
 from unigate.providers.openai_compat.table import CompatRow
 from unigate.providers.shell import Call, join_url, segment
-from unigate.types import ChatRequest, Deployment, EmbeddingRequest, as_json
+from unigate.types import RESPONSES_REQUEST, ChatRequest, Deployment, EmbeddingRequest, as_json
 
 AZURE_API_VERSION = "2024-10-21"
 
 # Fields the gateway consumes itself and never forwards.
-GATEWAY_FIELDS = frozenset({"models", "route", "unigate"})
+GATEWAY_FIELDS = frozenset({"models", "route", "unigate", RESPONSES_REQUEST})
 
 
 def to_native(request: ChatRequest, deployment: Deployment, row: CompatRow, stream: bool) -> dict[str, Any]:
@@ -61,6 +62,12 @@ def url(row: CompatRow, deployment: Deployment, path: str) -> str:
 def build_call(request: ChatRequest, deployment: Deployment, row: CompatRow, stream: bool) -> Call:
     body = orjson.dumps(to_native(request, deployment, row, stream=stream))
     return Call(url(row, deployment, "chat/completions"), body, headers(row, deployment))
+
+
+def responses_call(request: ChatRequest, deployment: Deployment, row: CompatRow, stream: bool) -> Call:
+    """The client's own Responses API body, for an upstream that speaks it natively."""
+    body = orjson.dumps(openai_responses.to_native(request, deployment, stream=stream))
+    return Call(url(row, deployment, "responses"), body, headers(row, deployment))
 
 
 def embedding_call(request: EmbeddingRequest, deployment: Deployment, row: CompatRow) -> Call:

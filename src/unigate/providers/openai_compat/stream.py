@@ -7,6 +7,7 @@ from typing import cast
 
 import orjson
 
+from unigate.providers import openai_responses
 from unigate.providers.openai_compat.errors import parse_error
 from unigate.providers.openai_compat.response import normalize_reasoning
 from unigate.types import ChatChunk
@@ -49,3 +50,23 @@ class StreamTranslator:
 
     def close(self) -> list[ChatChunk]:
         return []  # an upstream that ends without [DONE] has still ended
+
+
+class ResponsesStreamTranslator:
+    """A native Responses API stream: each event passes through unchanged beside its canonical
+    reading (:class:`unigate.providers.openai_responses.EventReader`)."""
+
+    def __init__(self, public_model: str) -> None:
+        self.reader = openai_responses.EventReader(public_model)
+        self.done = False
+
+    def feed(self, event: str | None, data: bytes) -> list[ChatChunk]:
+        if data == b"[DONE]":
+            self.done = True
+            return []
+        chunk = self.reader.feed(data)
+        self.done = self.reader.done
+        return [chunk]
+
+    def close(self) -> list[ChatChunk]:
+        return []

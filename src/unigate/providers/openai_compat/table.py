@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from unigate.types import Deployment
+
 
 @dataclass(frozen=True, slots=True)
 class CompatRow:
@@ -23,10 +25,13 @@ class CompatRow:
     # Azure: deployment in the path and api-version in the query
     azure: bool = False
     local: bool = False  # runs on the user's own machine (privacy policies treat it as local)
+    # serves POST /v1/responses: Responses API requests go to it natively (deployment option
+    # ``responses_api`` overrides, e.g. for a vLLM server that has it)
+    responses_api: bool = False
 
 
 COMPAT_PROVIDERS: dict[str, CompatRow] = {
-    "openai": CompatRow("https://api.openai.com/v1", "OPENAI_API_KEY"),
+    "openai": CompatRow("https://api.openai.com/v1", "OPENAI_API_KEY", responses_api=True),
     "azure": CompatRow("", "AZURE_OPENAI_API_KEY", auth="api-key", azure=True),
     "groq": CompatRow(
         "https://api.groq.com/openai/v1", "GROQ_API_KEY", drop_params=("logprobs", "top_logprobs", "logit_bias")
@@ -63,3 +68,10 @@ COMPAT_PROVIDERS: dict[str, CompatRow] = {
     "lmstudio": CompatRow("http://127.0.0.1:1234/v1", None, local=True),
     "llamacpp": CompatRow("http://127.0.0.1:8080/v1", None, local=True),
 }
+
+
+def serves_responses(deployment: Deployment) -> bool:
+    """Whether a deployment takes Responses API requests natively (its row's flag, or the
+    deployment's ``responses_api`` option)."""
+    row = COMPAT_PROVIDERS.get(deployment.provider)
+    return row is not None and bool(deployment.option("responses_api", row.responses_api))

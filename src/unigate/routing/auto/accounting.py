@@ -53,7 +53,7 @@ class AutoHook:
     def _account(self, ctx: RequestContext, auto: dict[str, Any]) -> None:
         strongest = self.candidates.get(auto.get("strongest") or "")
         if ctx.usage and ctx.cost is not None and strongest is not None:
-            strong_cost = self.catalog.cost(strongest.provider, strongest.model, ctx.usage)
+            strong_cost = self.catalog.cost(strongest.provider, strongest.model, ctx.usage, strongest.name)
             if strong_cost is not None:
                 auto["estimated_saving_usd"] = round(strong_cost - ctx.cost, 10)
         prompt = self.router.pending_prompts.pop(ctx.request_id, None)

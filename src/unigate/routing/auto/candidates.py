@@ -66,7 +66,7 @@ def build_candidate(gateway: Gateway, name: str) -> Candidate | None:
     if group is None:
         return None
     first = group.deployments[0]
-    info = gateway.catalog.info(first.provider, first.model)
+    info = gateway.catalog.info(first.provider, first.model, name)
     config = next((m for m in gateway.config.models if m.name == name), None)
     caps = config.capabilities if config is not None else None
     quality = config.quality if config is not None and config.quality is not None else info.quality
