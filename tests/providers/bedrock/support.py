@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.eventstream import EventStreamBuffer
 
-from tests.providers.conftest import load_recording
+from tests.providers.conftest import load_recording, recorded_response_body
 from unigate.errors import (
     ProviderError,
 )
@@ -274,3 +274,47 @@ def _collect(chunks: list[dict[str, Any]]) -> dict[str, Any]:
         "thinking_blocks": blocks,
     }
     return {"message": message, "finish_reason": finish, "usage": usage}
+
+
+def _expected(interaction: dict[str, Any]) -> dict[str, Any]:
+    body = _reply(interaction)
+    if isinstance(body, bytes):
+        text = reasoning = ""
+        calls: list[tuple[str, Any]] = []
+        stop, usage = None, {}
+        for kind, payload in _decode_stream(body):
+            delta = payload.get("delta", {})
+            text += delta.get("text", "")
+            reasoning += delta.get("reasoningContent", {}).get("text", "")
+            stop = payload.get("stopReason", stop)
+            usage = payload.get("usage", usage)
+            if kind == "contentBlockStart" and "toolUse" in payload.get("start", {}):
+                calls.append((payload["start"]["toolUse"]["name"], None))
+    else:
+        blocks = body["output"]["message"]["content"]
+        text = "".join(b["text"] for b in blocks if "text" in b)
+        reasoning = "".join(
+            b["reasoningContent"]["reasoningText"]["text"]
+            for b in blocks
+            if "reasoningText" in b.get("reasoningContent", {})
+        )
+        calls = [(b["toolUse"]["name"], b["toolUse"]["input"]) for b in blocks if "toolUse" in b]
+        stop, usage = body["stopReason"], body["usage"]
+    prompt = usage["inputTokens"] + usage.get("cacheReadInputTokens", 0) + usage.get("cacheWriteInputTokens", 0)
+    return {
+        "text": text,
+        "reasoning": reasoning,
+        "calls": calls,
+        "finish": FINISH[stop],
+        "prompt": prompt,
+        "completion": usage["outputTokens"],
+        "cached": usage.get("cacheReadInputTokens", 0),
+    }
+
+
+def _reply(interaction: dict[str, Any]) -> Any:
+    body = recorded_response_body(interaction)
+    return json.loads(body) if isinstance(body, str) else body  # some JSON replies are stored as text
+
+
+FINISH = {"end_turn": "stop", "max_tokens": "length", "tool_use": "tool_calls", "stop_sequence": "stop"}

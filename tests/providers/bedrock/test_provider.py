@@ -25,11 +25,13 @@ from tests.providers.bedrock.support import (
     _collect,
     _decode_stream,
     _deployment,
+    _expected,
     _interactions,
+    _reply,
     normalize,
     openai_request,
 )
-from tests.providers.conftest import RECORDINGS, recorded_request_body, recorded_response_body
+from tests.providers.conftest import RECORDINGS, recorded_request_body
 from unigate.errors import (
     UpstreamRateLimited,
 )
@@ -44,7 +46,6 @@ from unigate.providers.bedrock import (
 from unigate.types import Deployment
 
 # The recorded client's stopReason → the OpenAI finish_reason a client must see.
-FINISH = {"end_turn": "stop", "max_tokens": "length", "tool_use": "tool_calls", "stop_sequence": "stop"}
 
 
 def test_every_recording_is_covered_or_listed() -> None:
@@ -52,47 +53,6 @@ def test_every_recording_is_covered_or_listed() -> None:
     listed = {key for key in UNSUPPORTED if "#" not in key}
     assert files - set(CASES) - listed == set()
     assert set(CASES) <= files and not set(CASES) & listed
-
-
-def _reply(interaction: dict[str, Any]) -> Any:
-    body = recorded_response_body(interaction)
-    return json.loads(body) if isinstance(body, str) else body  # some JSON replies are stored as text
-
-
-def _expected(interaction: dict[str, Any]) -> dict[str, Any]:
-    body = _reply(interaction)
-    if isinstance(body, bytes):
-        text = reasoning = ""
-        calls: list[tuple[str, Any]] = []
-        stop, usage = None, {}
-        for kind, payload in _decode_stream(body):
-            delta = payload.get("delta", {})
-            text += delta.get("text", "")
-            reasoning += delta.get("reasoningContent", {}).get("text", "")
-            stop = payload.get("stopReason", stop)
-            usage = payload.get("usage", usage)
-            if kind == "contentBlockStart" and "toolUse" in payload.get("start", {}):
-                calls.append((payload["start"]["toolUse"]["name"], None))
-    else:
-        blocks = body["output"]["message"]["content"]
-        text = "".join(b["text"] for b in blocks if "text" in b)
-        reasoning = "".join(
-            b["reasoningContent"]["reasoningText"]["text"]
-            for b in blocks
-            if "reasoningText" in b.get("reasoningContent", {})
-        )
-        calls = [(b["toolUse"]["name"], b["toolUse"]["input"]) for b in blocks if "toolUse" in b]
-        stop, usage = body["stopReason"], body["usage"]
-    prompt = usage["inputTokens"] + usage.get("cacheReadInputTokens", 0) + usage.get("cacheWriteInputTokens", 0)
-    return {
-        "text": text,
-        "reasoning": reasoning,
-        "calls": calls,
-        "finish": FINISH[stop],
-        "prompt": prompt,
-        "completion": usage["outputTokens"],
-        "cached": usage.get("cacheReadInputTokens", 0),
-    }
 
 
 def _check(result: dict[str, Any], expected: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from collections.abc import Callable
 from typing import Any
@@ -501,3 +502,45 @@ def _deployment(uri: str, options: dict[str, Any], api_base: str | None = None) 
         api_key="test-key",
         options=tuple(options.items()),
     )
+
+
+def _b64(value: str) -> bytes:
+    return base64.b64decode(value.replace("-", "+").replace("_", "/") + "=" * (-len(value) % 4))
+
+
+def normalize(body: dict[str, Any]) -> dict[str, Any]:
+    body = copy.deepcopy(body)
+    body.pop("stream", None)
+    if "systemInstruction" in body:
+        body["systemInstruction"].pop("role", None)
+    config = body.get("generationConfig") or {}
+    if config.get("responseModalities") == ["TEXT"]:
+        del config["responseModalities"]
+    calling = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
+    if calling.get("mode") == "VALIDATED":
+        calling["mode"] = "AUTO"
+    for content in body.get("contents", []):
+        merged: list[dict[str, Any]] = []
+        for part in content["parts"]:
+            for snake, camel in _SNAKE.items():
+                for holder in (part, part.get("fileData") or {}):
+                    if snake in holder:
+                        holder[camel] = holder.pop(snake)
+            if "inlineData" in part:
+                part["inlineData"]["data"] = _b64(part["inlineData"]["data"])
+            if "thoughtSignature" in part:
+                part["thoughtSignature"] = _b64(part["thoughtSignature"])
+            if part.get("thought") and merged and merged[-1].get("thought"):
+                merged[-1]["text"] += part["text"]  # several thought parts == one reasoning string
+            else:
+                merged.append(part)
+        content["parts"] = merged
+    for tool in body.get("tools", []):
+        for declaration in tool.get("functionDeclarations", []):
+            for snake, camel in _SNAKE.items():
+                if snake in declaration:
+                    declaration[camel] = declaration.pop(snake)
+    return body
+
+
+_SNAKE = {"file_uri": "fileUri", "mime_type": "mimeType", "parameters_json_schema": "parametersJsonSchema"}

@@ -10,8 +10,6 @@ then run through :class:`GeminiProvider` against a replay server on 127.0.0.1.
 
 from __future__ import annotations
 
-import base64
-import copy
 import json
 from dataclasses import replace
 from typing import Any
@@ -22,12 +20,14 @@ from tests.providers.conftest import recorded_request_body
 from tests.providers.gemini.support import (
     CASES,
     COUNTRY_Q,
+    _b64,
     _deployment,
     _gemini_interactions,
     _signature_round_trip,
     assistant,
     call,
     function,
+    normalize,
     obj,
     recorded,
     tool_result,
@@ -49,46 +49,6 @@ from unigate.types import Deployment
 # by Gemini, proto JSON accepts snake_case and camelCase field names, and bytes fields accept
 # standard and URL-safe base64. The VALIDATED function-calling mode is AUTO plus server-side
 # argument validation; OpenAI's "auto" has no way to ask for it.
-_SNAKE = {"file_uri": "fileUri", "mime_type": "mimeType", "parameters_json_schema": "parametersJsonSchema"}
-
-
-def _b64(value: str) -> bytes:
-    return base64.b64decode(value.replace("-", "+").replace("_", "/") + "=" * (-len(value) % 4))
-
-
-def normalize(body: dict[str, Any]) -> dict[str, Any]:
-    body = copy.deepcopy(body)
-    body.pop("stream", None)
-    if "systemInstruction" in body:
-        body["systemInstruction"].pop("role", None)
-    config = body.get("generationConfig") or {}
-    if config.get("responseModalities") == ["TEXT"]:
-        del config["responseModalities"]
-    calling = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
-    if calling.get("mode") == "VALIDATED":
-        calling["mode"] = "AUTO"
-    for content in body.get("contents", []):
-        merged: list[dict[str, Any]] = []
-        for part in content["parts"]:
-            for snake, camel in _SNAKE.items():
-                for holder in (part, part.get("fileData") or {}):
-                    if snake in holder:
-                        holder[camel] = holder.pop(snake)
-            if "inlineData" in part:
-                part["inlineData"]["data"] = _b64(part["inlineData"]["data"])
-            if "thoughtSignature" in part:
-                part["thoughtSignature"] = _b64(part["thoughtSignature"])
-            if part.get("thought") and merged and merged[-1].get("thought"):
-                merged[-1]["text"] += part["text"]  # several thought parts == one reasoning string
-            else:
-                merged.append(part)
-        content["parts"] = merged
-    for tool in body.get("tools", []):
-        for declaration in tool.get("functionDeclarations", []):
-            for snake, camel in _SNAKE.items():
-                if snake in declaration:
-                    declaration[camel] = declaration.pop(snake)
-    return body
 
 
 def _expected_strip_thought_signatures(body: dict[str, Any], ours: dict[str, Any]) -> None:
