@@ -78,6 +78,31 @@ class CapabilitiesConfig(_Strict):
     vision: bool | None = None
     json_schema: bool | None = None
     reasoning: bool | None = None
+    endpoints: list[Endpoint] | None = Field(None, description="endpoints served (default: the catalog's, else all)")
+
+
+Endpoint = Literal[
+    "chat",
+    "embeddings",
+    "transcription",
+    "translation",
+    "speech",
+    "image_generation",
+    "image_edit",
+    "rerank",
+    "moderation",
+]
+
+
+class MediaPricingConfig(_Strict):
+    """Prices of non-chat models in USD (see docs/multimodal.md)."""
+
+    per_minute: float | None = Field(None, ge=0, description="audio transcribed or translated, per minute")
+    per_mchar: float | None = Field(None, ge=0, description="text to speech, per 1M characters")
+    per_image: float | dict[str, float] | None = Field(
+        None, description="per image; a mapping keyed '<quality>/<size>', '<size>', '<quality>' or '*'"
+    )
+    per_search: float | None = Field(None, ge=0, description="rerank, per search unit (100 documents)")
 
 
 class ModelRoutingConfig(_Strict):
@@ -101,6 +126,7 @@ class ModelConfig(_Strict):
     deployments: list[DeploymentConfig] = Field(min_length=1)
     routing: ModelRoutingConfig = Field(default_factory=ModelRoutingConfig)
     pricing: PricingConfig | None = None
+    media_pricing: MediaPricingConfig | None = None
     capabilities: CapabilitiesConfig | None = None
     quality: float | None = Field(None, ge=0, le=1, description="relative quality for auto routing")
 
@@ -219,6 +245,38 @@ class AccountsConfig(_Strict):
     model_limits: dict[str, RateLimitsConfig] = Field(default_factory=dict, description="per public model, all keys")
 
 
+class ModerationGuardConfig(_Strict):
+    """Moderation of chat input before it is routed (per key: key metadata 'moderation')."""
+
+    model: str = Field("omni-moderation-latest", description="the public model that moderates")
+    action: Literal["off", "block", "flag"] = Field(
+        "off", description="default for every key: block flagged input (400) or only flag it (header + log)"
+    )
+
+
+class MediaConfig(_Strict):
+    """Uploads and media answers (see docs/multimodal.md)."""
+
+    max_audio_bytes: int = Field(25 * 1024 * 1024, gt=0, description="largest audio upload")
+    max_image_bytes: int = Field(25 * 1024 * 1024, gt=0, description="largest image (or mask) upload")
+    image_url_ttl: float = Field(3600.0, gt=0, description="seconds an image served by URL stays available")
+    moderation: ModerationGuardConfig = Field(default_factory=ModerationGuardConfig)
+
+
+class BatchesConfig(_Strict):
+    """Files and batches (see docs/batches.md)."""
+
+    enabled: bool = True
+    max_file_bytes: int = Field(200 * 1024 * 1024, gt=0, description="largest file upload")
+    max_lines: int = Field(50_000, gt=0, description="most requests in one batch")
+    concurrency: int = Field(4, ge=1, description="lines of all batches in flight at once")
+    interactive_concurrency: int = Field(
+        1, ge=0, description="lines in flight while interactive requests are in flight (interactive first)"
+    )
+    headroom: float = Field(0.8, gt=0, le=1, description="share of a deployment's rpm batches may use")
+    rate_limit_wait: float = Field(60.0, gt=0, description="longest wait on a rate limit before a line is retried")
+
+
 class SmtpConfig(_Strict):
     """Where verification and password-reset mail goes out (docs/self-service.md)."""
 
@@ -304,6 +362,8 @@ class GatewayConfig(_Strict):
     accounts: AccountsConfig = Field(default_factory=AccountsConfig)
     portal: PortalConfig = Field(default_factory=PortalConfig)
     responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
+    media: MediaConfig = Field(default_factory=MediaConfig)
+    batches: BatchesConfig = Field(default_factory=BatchesConfig)
 
     @field_validator("providers")
     @classmethod

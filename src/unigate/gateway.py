@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from unigate.catalog import Catalog, ModelInfo, Price
+from unigate.catalog.counting import OutputCounter, estimated_usage, response_output_bytes, tokens_for_bytes
 from unigate.config import GatewayConfig, ModelConfig
 from unigate.errors import BadRequest, GatewayError, NotFound
 from unigate.providers.base import EmbeddingProvider, ProviderContext
@@ -99,6 +100,21 @@ class RequestHook(Protocol):
     async def before(self, ctx: RequestContext, request: dict[str, Any]) -> None: ...
 
     async def after(self, ctx: RequestContext) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """A non-chat request kind routed through the same pipeline as chat (see ``Gateway.operate``).
+
+    ``call(provider, request, deployment)`` does the upstream call and returns the result;
+    ``usage(result)`` reads the canonical usage (media units included) from it. ``method`` is
+    the provider method the call needs: deployments whose provider lacks it are skipped.
+    """
+
+    endpoint: str  # the catalog's endpoint name (transcription, image_generation, rerank, …)
+    method: str
+    call: Callable[[Any, dict[str, Any], Deployment], Awaitable[Any]]
+    usage: Callable[[Any], Usage | None]
 
 
 @dataclass(slots=True)
@@ -222,6 +238,21 @@ class Gateway:
         for hook in self.hooks:
             await hook.after(ctx)
 
+    def _price_produced(self, ctx: RequestContext, request: Any, usage: Usage | None, output_bytes: int) -> None:
+        """Price what the upstream produced: its own usage, or — when it reported none — the
+        gateway's count of the prompt it sent and the output it received (catalog/counting)."""
+        if usage is None and ctx.trace.deployment is not None:
+            usage = estimated_usage(request, output_bytes)
+            ctx.extras["usage_estimated"] = True
+        elif usage is not None and ctx.trace.continuations and output_bytes:
+            # a continued stream's usage covers its last segment only: the earlier segments'
+            # output was produced (and delivered) too
+            counted = tokens_for_bytes(output_bytes)
+            if counted > int(usage.get("completion_tokens") or 0):
+                usage = {**usage, "completion_tokens": counted}
+                usage["total_tokens"] = int(usage.get("prompt_tokens") or 0) + counted
+        self._price(ctx, usage)
+
     def _price(self, ctx: RequestContext, usage: Usage | None) -> None:
         deployment = ctx.trace.deployment
         ctx.usage = usage
@@ -237,7 +268,8 @@ class Gateway:
         group = await self._before(ctx, as_json(request))
         router = self._router()
         response = await self._routed(ctx, router.chat(request, group, ctx.trace, allowed=ctx.principal.allowed_models))
-        self._price(ctx, response.get("usage"))
+        usage = response.get("usage")
+        self._price_produced(ctx, request, usage, 0 if usage else response_output_bytes(response))
         await self._after(ctx)
         return ChatResult(response, ctx)
 
@@ -253,7 +285,7 @@ class Gateway:
             ctx, router.chat_stream(request, group, ctx.trace, allowed=ctx.principal.allowed_models)
         )
         include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-        return StreamResult(self._settle_stream(ctx, chunks, include_usage), ctx)
+        return StreamResult(self._settle_stream(ctx, request, chunks, include_usage), ctx)
 
     async def _routed(self, ctx: RequestContext, call: Awaitable[_T]) -> _T:
         """Await routing; if it fails (or the caller goes away) the hooks still see the request end."""
@@ -269,15 +301,17 @@ class Gateway:
             raise
 
     async def _settle_stream(
-        self, ctx: RequestContext, chunks: AsyncIterator[ChatChunk], include_usage: bool
+        self, ctx: RequestContext, request: ChatRequest, chunks: AsyncIterator[ChatChunk], include_usage: bool
     ) -> AsyncIterator[ChatChunk]:
         usage: Usage | None = None
+        produced = OutputCounter()  # what was delivered, charged if the usage never comes
         try:
             async for chunk in chunks:
+                produced.feed(chunk)
                 chunk_usage = chunk.get("usage")
                 if chunk_usage:
                     usage = chunk_usage
-                    self._price(ctx, usage)
+                    self._price(ctx, usage)  # before it is sent: the client sees usage.cost
                     if not include_usage:
                         # the gateway always asks upstream for usage (to account for it); the
                         # client sees it only if it asked
@@ -293,8 +327,8 @@ class Gateway:
             ctx.status = "cancelled"
             raise
         finally:
-            if usage is None:
-                ctx.usage = None
+            if usage is None or ctx.trace.continuations:
+                self._price_produced(ctx, request, usage, produced.bytes)
             await self._after(ctx)
 
     async def embed(
@@ -318,7 +352,7 @@ class Gateway:
                         continue
                     raise
                 ctx.trace.deployment = deployment
-                self._price(ctx, response.get("usage"))
+                self._price_produced(ctx, request, response.get("usage"), 0)
                 return response, ctx
             assert last is not None
             raise last
@@ -327,6 +361,109 @@ class Gateway:
             raise
         finally:
             await self._after(ctx)
+
+    # -- other endpoints ---------------------------------------------------------------------
+
+    def serves(self, deployment: Deployment, endpoint: str) -> bool:
+        """Whether a deployment can serve ``endpoint``: its provider implements it and the
+        catalog (or config) does not say the model serves something else. A model the catalog
+        does not know is assumed capable: the upstream has the last word."""
+        known = self.catalog.endpoints(deployment.provider, deployment.model, deployment.public_name)
+        return known is None or endpoint in known
+
+    def check_endpoint(self, ctx: RequestContext, operation: Operation) -> None:
+        from unigate.catalog.media import ENDPOINT_LABELS
+
+        group = self._router().groups.get(ctx.model) or self._dynamic_group(ctx.model)
+        if group is None:
+            return  # _before says the model does not exist
+        providers = self._router().providers
+        for deployment in group.deployments:
+            if self.serves(deployment, operation.endpoint) and _has_method(providers, deployment, operation.method):
+                return
+        raise BadRequest(
+            f"The model '{ctx.model}' does not support {ENDPOINT_LABELS.get(operation.endpoint, operation.endpoint)}.",
+            param="model",
+            code="model_not_supported",
+        )
+
+    async def operate(
+        self,
+        operation: Operation,
+        request: dict[str, Any],
+        principal: Principal | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> tuple[Any, RequestContext]:
+        """A non-chat request (audio, images, rerank, moderation) through the one pipeline:
+        access check → hooks (limits, budget) → routing with retries and fallbacks → cost →
+        hooks (settle, ledger, metrics, log)."""
+        ctx = self._context(request, principal, False, operation.endpoint, request_id)
+        self.check_endpoint(ctx, operation)
+        group = await self._before(ctx, request)
+        router = self._router()
+
+        async def call(provider: Any, body: dict[str, Any], deployment: Deployment) -> Any:
+            if not self.serves(deployment, operation.endpoint) or not hasattr(provider, operation.method):
+                raise BadRequest(f"deployment '{deployment.id}' does not serve {operation.endpoint}", param="model")
+            return await operation.call(provider, body, deployment)
+
+        result = await self._routed(
+            ctx, router.call(request, group, ctx.trace, call, allowed=ctx.principal.allowed_models)
+        )
+        self._price_media(ctx, operation.usage(result))
+        await self._after(ctx)
+        return result, ctx
+
+    async def operate_stream(
+        self,
+        operation: Operation,
+        request: dict[str, Any],
+        principal: Principal | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> tuple[Any, AsyncIterator[bytes], RequestContext]:
+        """Like ``operate`` for an upstream that streams bytes (speech audio, transcription
+        events): ``operation.call`` returns ``(head, chunks)`` once the upstream answered, so
+        failures before that fall back; ``operation.usage`` is then called with the head and
+        must return usage known up front or None; the stream's ``usage`` hook below may refine it."""
+        ctx = self._context(request, principal, True, operation.endpoint, request_id)
+        self.check_endpoint(ctx, operation)
+        group = await self._before(ctx, request)
+        router = self._router()
+
+        async def call(provider: Any, body: dict[str, Any], deployment: Deployment) -> Any:
+            if not self.serves(deployment, operation.endpoint) or not hasattr(provider, operation.method):
+                raise BadRequest(f"deployment '{deployment.id}' does not serve {operation.endpoint}", param="model")
+            return await operation.call(provider, body, deployment)
+
+        head, chunks = await self._routed(
+            ctx, router.call(request, group, ctx.trace, call, allowed=ctx.principal.allowed_models)
+        )
+        self._price_media(ctx, operation.usage(head))
+        return head, self._settle_bytes(ctx, chunks, head), ctx
+
+    async def _settle_bytes(self, ctx: RequestContext, chunks: AsyncIterator[bytes], head: Any) -> AsyncIterator[bytes]:
+        try:
+            async for data in chunks:
+                yield data
+            final = getattr(head, "final_usage", None)
+            if final is not None:
+                self._price_media(ctx, final)
+        except GatewayError as exc:
+            ctx.error, ctx.status = exc, "error"
+            raise
+        except BaseException:
+            ctx.status = "cancelled"
+            raise
+        finally:
+            await self._after(ctx)
+
+    def _price_media(self, ctx: RequestContext, usage: Usage | None) -> None:
+        deployment = ctx.trace.deployment
+        ctx.usage = usage
+        if usage is not None and deployment is not None:
+            ctx.cost = self.catalog.request_cost(deployment.provider, deployment.model, usage, deployment.public_name)
 
     # -- models ------------------------------------------------------------------------------
 
@@ -376,6 +513,15 @@ class Gateway:
         assert info is not None
         first = group.deployments[0]
         price = info.price
+        from unigate.catalog.media import ENDPOINTS, modalities
+
+        # a model the catalog does not know: chat (its provider's kind), as configured or not
+        endpoints = self.catalog.endpoints(first.provider, first.model, name) or frozenset(
+            ["embeddings"] if info.embedding else ["chat"]
+        )
+        media = self.catalog.media(first.provider, first.model)
+        audio_in = media is not None and media.audio_in
+        audio_out = media is not None and media.audio_out
         return {
             "id": name,
             "object": "model",
@@ -384,7 +530,8 @@ class Gateway:
             "providers": sorted({d.provider for d in group.deployments}),
             "context_window": info.context_window,
             "max_output_tokens": info.max_output_tokens,
-            "modalities": {"input": ["text", "image"] if info.vision else ["text"], "output": ["text"]},
+            "modalities": modalities(endpoints, info.vision, audio_in, audio_out),
+            "endpoints": sorted(endpoints, key=ENDPOINTS.index),
             "capabilities": info.capabilities(),
             "pricing": None
             if price is None
@@ -396,6 +543,13 @@ class Gateway:
             },
             "local": all(d.provider in LOCAL_PROVIDERS for d in group.deployments),
         }
+
+
+def _has_method(providers: ProviderSet, deployment: Deployment, method: str) -> bool:
+    try:
+        return hasattr(providers.get(deployment.provider), method)
+    except GatewayError:
+        return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,6 +591,12 @@ def _deployment(
 
 
 def _apply_overrides(catalog: Catalog, model: ModelConfig) -> None:
+    if model.media_pricing is not None:
+        from unigate.catalog.media import price_from_mapping
+
+        catalog.set_media_price_override(model.name, price_from_mapping(model.media_pricing.model_dump()))
+    if model.capabilities is not None and model.capabilities.endpoints is not None:
+        catalog.set_endpoints_override(model.name, frozenset(model.capabilities.endpoints))
     pricing = model.pricing
     if pricing is not None:  # the public model's own price, whatever upstream id serves it
         catalog.set_price_override(

@@ -242,6 +242,13 @@ class Usage(TypedDict, total=False):
     prompt_tokens_details: PromptTokensDetails
     completion_tokens_details: CompletionTokensDetails
     cost: float  # extension: USD, added by the gateway when the price is known
+    # extensions for media requests (catalog/media.py prices them)
+    audio_seconds: float  # audio transcribed or translated
+    characters: int  # text turned into speech
+    images: int  # images produced, at image_size / image_quality
+    image_size: str
+    image_quality: str
+    search_units: int  # rerank searches
 
 
 # ---------------------------------------------------------------------------------------------

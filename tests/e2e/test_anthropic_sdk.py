@@ -331,6 +331,51 @@ def test_errors_are_anthropic_shaped(
     assert limited.value.response.json()["error"]["type"] == "rate_limit_error"
 
 
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}, "messages.0.content.0.text"),
+        ({"messages": [{"role": "user", "content": [7]}]}, "messages.0.content.0"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "image", "source": "x"}]}]},
+            "messages.0.content.0.source",
+        ),
+        ({"messages": [{"role": ["user"], "content": "x"}]}, "messages.0.role"),
+        ({"system": 5}, "system"),
+        ({"tools": "all"}, "tools"),
+        ({"tools": [{"name": "f", "input_schema": "x"}]}, "tools.0.input_schema"),
+        ({"tool_choice": "auto"}, "tool_choice"),
+        ({"metadata": {"user_id": 5}}, "metadata.user_id"),
+        ({"thinking": {"type": "enabled", "budget_tokens": "lots"}}, "thinking.budget_tokens"),
+        ({"stop_sequences": "X"}, "stop_sequences"),
+        ({"max_tokens": True}, "max_tokens"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/messages/count_tokens"])
+def test_malformed_bodies_are_anthropic_shaped_400s_naming_the_field(
+    gateway: GatewayProcess, path: str, fields: dict[str, Any], param: str
+) -> None:
+    body = {"model": "gpt", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], **fields}
+    reply = httpx.post(gateway.url + path, headers={"x-api-key": KEY}, json=body)
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["type"] == "error" and reply.json()["error"]["type"] == "invalid_request_error"
+    assert reply.json()["error"]["message"].startswith(param), reply.text
+
+
+def test_errors_before_the_handler_are_anthropic_shaped_too(gateway: GatewayProcess) -> None:
+    """Authentication, the body-size limit and a non-JSON content type are answered by the app
+    before the surface's code runs: still in Anthropic's shape on these routes."""
+    for path in ("/v1/messages", "/v1/messages/count_tokens"):
+        replies = [
+            httpx.post(gateway.url + path, json={"model": "gpt"}),  # no key
+            httpx.post(gateway.url + path, headers={"x-api-key": KEY, "content-type": "text/plain"}, content=b"{}"),
+            httpx.post(gateway.url + path, headers={"x-api-key": KEY}, content=b"{" + b" " * 17_000_000 + b"}"),
+        ]
+        for reply, status in zip(replies, (401, 415, 413), strict=True):
+            assert reply.status_code == status, reply.text
+            assert reply.json()["type"] == "error" and reply.json()["error"]["message"], reply.text
+
+
 def test_count_tokens(client: anthropic.Anthropic, upstream: ReplayUpstream) -> None:
     estimate = client.messages.count_tokens(model="gpt", messages=[{"role": "user", "content": "hello " * 40}])
     assert 40 <= estimate.input_tokens <= 120

@@ -65,6 +65,25 @@ GOOD = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
         ({**GOOD, "stop": [1, 2]}, "stop"),
         ({**GOOD, "tools": [{"type": "function", "function": {}}]}, "tools[0].function.name"),
         ({**GOOD, "response_format": {"type": "xml"}}, "response_format.type"),
+        # each of these was a 500 before it was validated
+        ({**GOOD, "messages": [{"role": ["user"], "content": "hi"}]}, "messages[0].role"),
+        ({**GOOD, "messages": [{"role": "user", "content": [{"type": ["text"]}]}]}, "messages[0].content[0].type"),
+        ({**GOOD, "functions": "f"}, "functions"),
+        ({**GOOD, "functions": [{"name": 3}]}, "functions[0].name"),
+        ({**GOOD, "function_call": 7}, "function_call"),
+        ({**GOOD, "tool_choice": 7}, "tool_choice"),
+        (
+            {**GOOD, "tools": [{"type": "function", "function": {"name": "f", "parameters": "x"}}]},
+            "tools[0].function.parameters",
+        ),
+        ({**GOOD, "logit_bias": [1]}, "logit_bias"),
+        (
+            {**GOOD, "messages": [{"role": "assistant", "tool_calls": [{"function": "f"}]}]},
+            "messages[0].tool_calls[0].function.name",
+        ),
+        ({**GOOD, "model": "openai/" + "x" * 250}, "model"),
+        ({**GOOD, "model": "openai/../../admin?x=1"}, "model"),
+        ({**GOOD, "model": "gpt 4o\n"}, "model"),
     ],
 )
 def test_invalid_fields_are_400_with_param(gateway, upstream, body, param):
@@ -79,6 +98,24 @@ def test_malformed_json(gateway):
 
 def test_non_object_json(gateway):
     assert_error(post(gateway, b"[1, 2]"), 400, code="invalid_json")
+
+
+def test_deeply_nested_json_is_a_400(gateway, upstream):
+    deep: object = "x"
+    for _ in range(200):
+        deep = [deep]
+    error = assert_error(post(gateway, {**GOOD, "metadata": {"deep": deep}}), 400, code="invalid_json")
+    assert "nested" in error["message"]
+    assert upstream.chat_calls() == []
+
+
+@pytest.mark.parametrize(
+    ("value", "param"),
+    [([1, 2, 3], "input[0]"), ([[1, 2], [3]], "input[0]"), ([], "input"), (5, "input"), (["ok", None], "input[1]")],
+)
+def test_embedding_inputs_other_than_strings_are_a_400(gateway, value, param):
+    body = {"model": "gpt-4o-mini", "input": value}
+    assert_error(post(gateway, body, path="/v1/embeddings"), 400, param=param)
 
 
 def test_empty_body(gateway):

@@ -26,6 +26,9 @@ ALLOWED_IMPORTS = frozenset(
         "unigate.providers.registry",
         "unigate.providers.shell",
         "unigate.providers.anthropic.inbound",
+        # the canonical shapes of media operations (uploads, replies, stream heads) and their
+        # usage readers, shared by the media surfaces and the providers that serve them
+        "unigate.providers.media",
     }
 )
 

@@ -99,6 +99,56 @@ def test_invalid_admin_input_is_a_400(gateway):
     assert admin.client.get("/admin/usage", params={"group_by": "colour"}).status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"name": "ms", "expires_at": 1_900_000_000_000}, "expires_at"),  # milliseconds
+        ({"name": "past", "expires_at": -5}, "expires_at"),
+        ({"name": "far", "expires_at": "99999-01-01"}, "expires_at"),
+        ({"name": "rich", "credit": 1e300}, "credit"),
+        ({"name": "rich", "budget": 2e9}, "budget"),
+        ({"name": "fast", "rpm": 2**70}, "rpm"),
+        ({"name": "x" * 201}, "name"),
+        ({"name": "tagged", "tags": ["t" * 201]}, "tags"),
+    ],
+)
+def test_out_of_range_admin_values_are_refused_and_never_stored(gateway, body, param):
+    admin = Admin(gateway.url)
+    before = admin.get("/admin/keys")["data"]
+    reply = admin.client.post("/admin/keys", json=body)
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["error"]["param"] == param
+    assert admin.get("/admin/keys")["data"] == before  # nothing stored, and the listing still works
+
+
+def test_top_ups_must_be_positive_and_bounded(gateway):
+    admin = Admin(gateway.url)
+    key = admin.create_key(name="topped", credit=1.0)
+    team = admin.client.post("/admin/teams", json={"name": "topped-team", "credit": 1.0}).json()
+    for path in (f"/admin/keys/{key['id']}/topup", f"/admin/teams/{team['id']}/topup"):
+        for amount in (-5, 0, 1e300, "10", None):
+            reply = admin.client.post(path, json={"amount": amount})
+            assert reply.status_code == 400, (path, amount, reply.text)
+            assert reply.json()["error"]["param"] == "amount"
+        assert admin.client.post(path, json={"amount": 999_999_999}).status_code == 200
+        assert admin.client.post(path, json={"amount": 5}).status_code == 400  # past the bound in total
+    assert admin.get(f"/admin/keys/{key['id']}")["credit"] == 1_000_000_000.0
+    assert admin.get(f"/admin/teams/{team['id']}")["credit"] == 1_000_000_000.0
+
+
+def test_the_admin_api_reads_only_json_bodies(gateway):
+    """A web page can post text/plain or a form across origins without a preflight: never read."""
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        reply = httpx.post(
+            gateway.url + "/admin/keys",
+            content=b'{"name": "csrf"}',
+            headers={"authorization": f"Bearer {MASTER}", "content-type": content_type},
+        )
+        assert reply.status_code == 415, (content_type, reply.text)
+    names = [k["name"] for k in Admin(gateway.url).get("/admin/keys")["data"]]
+    assert "csrf" not in names
+
+
 def test_secrets_are_stored_only_as_hashes_and_never_logged(gateway):
     admin = Admin(gateway.url)
     key = admin.create_key(name="secretive")

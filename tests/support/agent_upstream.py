@@ -1,6 +1,7 @@
 """A scripted agent upstream: a real aiohttp server on 127.0.0.1 that speaks three wire formats —
 OpenAI chat completions (``/v1/chat/completions``), the OpenAI Responses API (``/v1/responses``)
-and the Anthropic Messages API (``/v1/messages``) — streamed or not.
+and the Anthropic Messages API (``/v1/messages``) — streamed or not — and Bedrock Converse
+(``/model/{id}/converse``, not streamed).
 
 It plays the model side of a tool-using conversation, decided from each request alone:
 
@@ -60,6 +61,7 @@ class AgentUpstream:
         app.router.add_post("/v1/responses", self._responses)
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_post("/v1/messages/count_tokens", self._count_tokens)
+        app.router.add_post("/model/{model}/converse", self._converse)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
@@ -309,6 +311,34 @@ class AgentUpstream:
         )
         events.append(("message_stop", {"type": "message_stop"}))
         return await _sse(request, events, done=False)
+
+    # -- Bedrock Converse -------------------------------------------------------------------
+
+    async def _converse(self, request: web.Request) -> web.Response:
+        body = await self._read(request)
+        messages = body.get("messages") or []
+        tools = [(t.get("toolSpec") or {}).get("name", "") for t in (body.get("toolConfig") or {}).get("tools") or ()]
+        last = messages[-1] if messages else {}
+        results = [b["toolResult"] for b in last.get("content") or () if isinstance(b, dict) and "toolResult" in b]
+        result = _text(results[-1].get("content")) if results else None
+        user = next((_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+        decision = self.decide(tools, result, user)
+        if decision.kind == "call":
+            block: dict[str, Any] = {
+                "toolUse": {"toolUseId": "tooluse_1", "name": decision.name, "input": json.loads(decision.arguments)}
+            }
+            stop = "tool_use"
+        else:
+            block, stop = {"text": decision.text}, "end_turn"
+        usage = {
+            "inputTokens": 20,
+            "outputTokens": 5,
+            "totalTokens": 25 + CACHED + CACHE_WRITE,
+            "cacheReadInputTokens": CACHED,
+            "cacheWriteInputTokens": CACHE_WRITE,
+        }
+        reply = {"output": {"message": {"role": "assistant", "content": [block]}}, "stopReason": stop, "usage": usage}
+        return web.json_response(reply)
 
 
 def _text(content: Any) -> str:

@@ -44,6 +44,8 @@ class Mode:
     completion_tokens: int = 5
     tool_call: dict[str, Any] | None = None  # {"name":..., "arguments": "..."}: answer with a tool call
     choices: list[Mode] | None = None  # kind "random": pick one of these per request
+    omit_usage: bool = False  # answer (and stream) without any usage
+    usage_delay: float = 0.0  # stream: seconds between the finish_reason chunk and the usage chunk
 
 
 @dataclass
@@ -168,6 +170,8 @@ class FakeUpstream:
             "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
             "usage": _usage(mode),
         }
+        if mode.omit_usage:
+            del reply["usage"]
         return web.json_response(reply)
 
     async def _stream(
@@ -199,7 +203,9 @@ class FakeUpstream:
                 await asyncio.sleep(3600)
             await event(chunk({"content": piece}))
         await event(chunk({}, "stop"))
-        if (body.get("stream_options") or {}).get("include_usage"):
+        if mode.usage_delay:
+            await asyncio.sleep(mode.usage_delay)
+        if (body.get("stream_options") or {}).get("include_usage") and not mode.omit_usage:
             await event({**chunk({}), "choices": [], "usage": _usage(mode)})
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()

@@ -48,7 +48,11 @@ def create_engine(config: Any) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+    # a database that went away is noticed in seconds, not after the OS's TCP timeout
+    connect_args = {"timeout": 5} if url.startswith("postgresql+asyncpg") else {}
+    return create_async_engine(
+        url, pool_size=5, max_overflow=5, pool_pre_ping=True, pool_timeout=10, connect_args=connect_args
+    )
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -204,6 +204,8 @@ class Accountant:
         try:
             if ctx.cost is not None:
                 cost = to_nano(ctx.cost)
+                if ctx.extras.get("usage_estimated") and ticket.reserved:
+                    cost = min(cost, ticket.reserved)  # a count is an estimate; the reservation is a bound
             elif ctx.usage is None and ctx.status == "cancelled" and ctx.trace.deployment is not None:
                 cost = ticket.prompt_estimate_nusd  # hung up before usage arrived: the prompt was paid for
             else:

@@ -46,7 +46,11 @@ class AccountsRuntime:
 
     async def startup(self) -> None:
         await upgrade(self.store.engine)
-        await self.flusher.flush()  # what a previous run settled but did not write
+        try:
+            await self.flusher.flush()  # what a previous run settled but did not write
+        except Exception:
+            # start-up never depends on a flush: the records stay queued for the flusher
+            log.exception("could not write the ledger records left by a previous run; retrying in the background")
         self.flusher.start()
         self.accountant.start()
 

@@ -4,6 +4,12 @@ written to the database in batches by a background flusher.
 Delivery is at-least-once (a record is acknowledged only after its transaction commits) and
 the write is idempotent on request id, so a crash neither loses a settled charge nor counts
 one twice.
+
+Never stuck: every row is fitted to the table (strings cut to their column, numbers clamped to
+theirs) before it is written, and a batch the database refuses is retried row by row; a row the
+database still refuses (while it answers other queries) goes to ``unigate_usage_quarantine``
+with the reason, its cost still counted as spent, and the queue moves on. While the database is
+away nothing is acknowledged: records wait in the queue (the journal or the Redis stream).
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+from sqlalchemy import BigInteger, Integer
 
+from unigate.accounts.schema import ledger
 from unigate.accounts.store import Store
 from unigate.errors import error_class_name
 from unigate.gateway import RequestContext
@@ -61,8 +69,39 @@ def usage_row(ctx: RequestContext, cost_nusd: int, now: float | None = None) -> 
     }
 
 
+def _column_bounds() -> dict[str, tuple[str, int]]:
+    bounds: dict[str, tuple[str, int]] = {}
+    for column in ledger.columns:
+        length = getattr(column.type, "length", None)
+        if length:
+            bounds[column.name] = ("text", int(length))
+        elif isinstance(column.type, BigInteger):
+            bounds[column.name] = ("int", 2**63 - 1)
+        elif isinstance(column.type, Integer):
+            bounds[column.name] = ("int", 2**31 - 1)
+    return bounds
+
+
+_BOUNDS = _column_bounds()
+
+
+def fit_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The row cut to what its table can hold (a value from an upstream or a client must not
+    make the database refuse a charge)."""
+    for name, (kind, bound) in _BOUNDS.items():
+        value = row.get(name)
+        if value is None:
+            continue
+        if kind == "text":
+            if isinstance(value, str) and len(value) > bound:
+                row[name] = value[:bound]
+        elif isinstance(value, int) and not isinstance(value, bool) and not -bound <= value <= bound:
+            row[name] = max(-bound, min(bound, value))
+    return row
+
+
 def encode(row: dict[str, Any]) -> bytes:
-    return orjson.dumps(row)
+    return orjson.dumps(fit_row(row))
 
 
 class LedgerFlusher:
@@ -77,6 +116,7 @@ class LedgerFlusher:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.written = 0
+        self.quarantined = 0
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
@@ -93,20 +133,48 @@ class LedgerFlusher:
                 log.exception("ledger flush failed; records stay queued and are retried")
 
     async def flush_once(self) -> int:
-        """Write one batch; returns how many records were taken from the queue."""
+        """Write one batch; returns how many records were taken from the queue. Raises (and
+        acknowledges nothing) while the database is away."""
         async with self._lock:
             records = await self.state.queue_read(QUEUE, self.consumer, self.batch)
             if not records:
                 return 0
-            rows = []
+            rows: list[dict[str, Any]] = []
+            raws: list[bytes] = []
             for _, raw in records:
+                error = "not a JSON object"
                 try:
-                    rows.append(orjson.loads(raw))
-                except orjson.JSONDecodeError:
-                    log.error("dropping an unreadable ledger record (%d bytes)", len(raw))
-            self.written += await self.store.insert_usage(rows)
+                    row = orjson.loads(raw)
+                except orjson.JSONDecodeError as exc:
+                    row = None
+                    error = f"unreadable record: {exc}"
+                if not isinstance(row, dict):
+                    await self.store.quarantine_usage(raw.decode(errors="replace"), error, None)
+                    self.quarantined += 1
+                    continue
+                rows.append(fit_row(row))
+                raws.append(raw)
+            try:
+                self.written += await self.store.insert_usage(rows)
+            except Exception:
+                if not await self.store.reachable():
+                    raise  # the database is away: everything stays queued
+                await self._one_by_one(rows, raws)
             await self.state.queue_ack(QUEUE, [rid for rid, _ in records])
             return len(records)
+
+    async def _one_by_one(self, rows: list[dict[str, Any]], raws: list[bytes]) -> None:
+        """A refused batch, row by row: the rows the database takes are written, the ones it
+        refuses are quarantined."""
+        for row, raw in zip(rows, raws, strict=True):
+            try:
+                self.written += await self.store.insert_usage([row])
+            except Exception as exc:
+                if not await self.store.reachable():
+                    raise
+                log.error("ledger row %s refused by the database, quarantined: %s", row.get("request_id"), exc)
+                await self.store.quarantine_usage(raw.decode(errors="replace"), f"{type(exc).__name__}: {exc}", row)
+                self.quarantined += 1
 
     async def flush(self) -> None:
         """Write everything this process can read from the queue now."""

@@ -29,12 +29,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import orjson
-
 from unigate.accounts.models import reservation_nano
+from unigate.catalog.counting import prompt_bytes as estimate_prompt_bytes
 from unigate.config import AccountsConfig
 
-IMAGE_TOKENS = 2000  # upper bound per image part (OpenAI high detail ≈ 1.1k, Anthropic ≈ 1.6k)
 _CHAINS = ("fallbacks", "context_window_fallbacks", "content_filter_fallbacks")
 _CACHE_LIMIT = 4096  # closures remembered (configured names; dynamic names are computed each time)
 
@@ -94,40 +92,6 @@ class Reservation:
 
 def _max_or_none(a: int | None, b: int | None) -> int | None:
     return None if a is None or b is None else max(a, b)
-
-
-def estimate_prompt_bytes(request: Mapping[str, Any]) -> int:
-    """UTF-8 bytes of everything that becomes prompt tokens (an upper bound on the token count
-    for byte-level BPE tokenizers), images at a fixed upper bound."""
-    total = 0
-    for message in request.get("messages") or ():
-        if not isinstance(message, dict):
-            continue
-        total += 8
-        content = message.get("content")
-        if isinstance(content, str):
-            total += len(content.encode())
-        elif isinstance(content, list):
-            for part in content:
-                if not isinstance(part, dict):
-                    continue
-                if part.get("type") == "text":
-                    total += len(str(part.get("text") or "").encode())
-                elif part.get("type") in ("image_url", "image", "input_image"):
-                    total += IMAGE_TOKENS
-                else:
-                    total += len(orjson.dumps(part))
-        if message.get("tool_calls"):
-            total += len(orjson.dumps(message["tool_calls"]))
-    for name in ("tools", "functions", "response_format"):
-        if request.get(name):
-            total += len(orjson.dumps(request[name]))
-    embed_input = request.get("input")
-    if isinstance(embed_input, str):
-        total += len(embed_input.encode())
-    elif isinstance(embed_input, list):
-        total += sum(len(item.encode()) if isinstance(item, str) else 4 * len(item) for item in embed_input)
-    return total
 
 
 def request_fallbacks(request: Mapping[str, Any]) -> list[str]:

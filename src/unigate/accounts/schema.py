@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -78,4 +78,19 @@ ledger = Table(
     Index("ix_unigate_usage_key_ts", "key_id", "ts"),
     Index("ix_unigate_usage_team_ts", "team_id", "ts"),
     Index("ix_unigate_usage_ts", "ts"),
+)
+
+# Ledger records the database refused (after their batch failed and they were retried one by
+# one): kept whole, with the reason, and their cost still counted in the account's spend.
+usage_quarantine = Table(
+    "unigate_usage_quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("request_id", Text, nullable=True),
+    Column("key_id", Text, nullable=True),
+    Column("team_id", Text, nullable=True),
+    Column("cost_nusd", BigInteger, nullable=False),
+    Column("record", Text, nullable=False),  # the record as queued (JSON)
+    Column("error", Text, nullable=False),
 )

@@ -16,7 +16,7 @@ from sqlalchemy import Row, and_, case, func, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from unigate.accounts.schema import keys, ledger, teams
+from unigate.accounts.schema import keys, ledger, teams, usage_quarantine
 
 USAGE_COLUMNS = [c.name for c in ledger.columns]
 GROUPS = {"key": ledger.c.key_id, "team": ledger.c.team_id, "model": ledger.c.model}
@@ -138,19 +138,64 @@ class Store:
                 )
                 params = [{name: row.get(name) for name in USAGE_COLUMNS} for row in rows]
                 inserted = [tuple(r) for r in (await conn.execute(statement, params)).all()]
-            by_key: dict[str, int] = defaultdict(int)
-            by_team: dict[str, int] = defaultdict(int)
-            for key_id, team_id, cost in inserted:
-                if key_id and cost:
-                    by_key[key_id] += cost
-                if team_id and cost:
-                    by_team[team_id] += cost
-            for table, totals in ((keys, by_key), (teams, by_team)):
-                for row_id in sorted(totals):  # a fixed order: no deadlocks between replicas
-                    await conn.execute(
-                        update(table).where(table.c.id == row_id).values(spent_nusd=table.c.spent_nusd + totals[row_id])
-                    )
+            await self._add_spend(conn, inserted)
             return len(inserted)
+
+    @staticmethod
+    async def _add_spend(conn: AsyncConnection, charges: Sequence[tuple[Any, Any, Any]]) -> None:
+        """Add (key_id, team_id, cost) charges to the keys' and teams' durable spend."""
+        by_key: dict[str, int] = defaultdict(int)
+        by_team: dict[str, int] = defaultdict(int)
+        for key_id, team_id, cost in charges:
+            if key_id and cost:
+                by_key[key_id] += cost
+            if team_id and cost:
+                by_team[team_id] += cost
+        for table, totals in ((keys, by_key), (teams, by_team)):
+            for row_id in sorted(totals):  # a fixed order: no deadlocks between replicas
+                await conn.execute(
+                    update(table).where(table.c.id == row_id).values(spent_nusd=table.c.spent_nusd + totals[row_id])
+                )
+
+    async def reachable(self) -> bool:
+        """Whether the database answers at all (to tell a refused row from a database away)."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(select(1))
+            return True
+        except Exception:
+            return False
+
+    async def quarantine_usage(self, record: str, error: str, row: dict[str, Any] | None) -> None:
+        """Keep a record the database refused, with the reason; its cost still counts as spent
+        (the live counters charged it), so a restart cannot forget it."""
+        row = row or {}
+        key_id, team_id = _text(row.get("key_id")), _text(row.get("team_id"))
+        cost = row.get("cost_nusd")
+        cost = cost if isinstance(cost, int) and not isinstance(cost, bool) and 0 <= cost < 2**63 else 0
+        request_id = _text(row.get("request_id"))
+        async with self.engine.begin() as conn:
+            if request_id is not None:
+                seen = select(usage_quarantine.c.id).where(usage_quarantine.c.request_id == request_id).limit(1)
+                if await conn.scalar(seen) is not None:
+                    return  # delivered twice (at-least-once): kept once
+            await conn.execute(
+                usage_quarantine.insert().values(
+                    ts=time.time(),
+                    request_id=request_id,
+                    key_id=key_id,
+                    team_id=team_id,
+                    cost_nusd=cost,
+                    record=record.replace("\x00", ""),
+                    error=error[:2000],
+                )
+            )
+            await self._add_spend(conn, [(key_id, team_id, cost)])
+
+    async def quarantined(self, limit: int = 100) -> list[dict[str, Any]]:
+        async with self.engine.connect() as conn:
+            query = select(usage_quarantine).order_by(usage_quarantine.c.id.desc()).limit(limit)
+            return [_plain(row) for row in (await conn.execute(query)).all()]
 
     @staticmethod
     async def _insert_usage_sqlite(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -228,3 +273,8 @@ def _plain(row: Row[Any]) -> dict[str, Any]:
             value = int(value) if value == value.to_integral_value() else float(value)
         out[str(name)] = value
     return out
+
+
+def _text(value: Any) -> str | None:
+    """A value as text the database accepts (no NUL characters), or None."""
+    return None if value is None else str(value).replace("\x00", "")[:200]

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from unigate.catalog.media import MediaInfo, MediaPrice, media_cost, media_info
 from unigate.catalog.pricing import Price, catalog_cost, flat_cost, tokens_of, worst_catalog_price, worst_flat_price
 from unigate.types import Usage
 
@@ -85,6 +86,8 @@ class Catalog:
         self._model_prices: dict[tuple[str, str], Any] = {}
         self._overrides: dict[str, Price] = {}  # public model name → config price
         self._flat: dict[tuple[str, str], Price | None] = {}
+        self._media_overrides: dict[str, MediaPrice] = {}  # public model name → config media prices
+        self._endpoint_overrides: dict[str, frozenset[str]] = {}  # public model name → endpoints
 
     # -- capabilities ----------------------------------------------------------------------
 
@@ -101,7 +104,60 @@ class Catalog:
             info = replace(info, context_window=self._price_context_window(provider, model))
         return replace(info, price=self.price(provider, model, public_name))
 
+    def endpoints(self, provider: str, model: str, public_name: str | None = None) -> frozenset[str] | None:
+        """The endpoints a model serves, or None when the catalog does not know the model."""
+        override = self._endpoint_overrides.get(public_name) if public_name is not None else None
+        if override is not None:
+            return override
+        media = media_info(provider, model)
+        row = (_table().get(provider) or {}).get(model)
+        if media is None and row is None:
+            return None
+        served: set[str] = set(media.endpoints) if media is not None else set()
+        if row is not None:
+            served.add("embeddings" if row.get("embedding") else "chat")
+        return frozenset(served)
+
+    def media(self, provider: str, model: str) -> MediaInfo | None:
+        return media_info(provider, model)
+
+    def set_endpoints_override(self, public_name: str, endpoints: frozenset[str]) -> None:
+        self._endpoint_overrides[public_name] = endpoints
+
     # -- prices ----------------------------------------------------------------------------
+
+    def set_media_price_override(self, public_name: str, price: MediaPrice) -> None:
+        """The media prices of one public model (every deployment of it), from config."""
+        self._media_overrides[public_name] = price
+
+    def media_price(self, provider: str, model: str, public_name: str | None = None) -> MediaPrice | None:
+        override = self._media_overrides.get(public_name) if public_name is not None else None
+        if override is not None:
+            return override
+        if provider in FREE_PROVIDERS:
+            return MediaPrice(0.0, 0.0, (("*", 0.0),), 0.0)
+        info = media_info(provider, model)
+        return info.price if info is not None else None
+
+    def request_cost(
+        self, provider: str, model: str, usage: Usage | None, public_name: str | None = None
+    ) -> float | None:
+        """USD for any request's usage: media units (seconds, characters, images, searches) at
+        media prices, everything else (chat audio tokens included) at token prices."""
+        if not usage:
+            return None
+        if any(k in usage for k in ("audio_seconds", "characters", "images", "search_units")):
+            price = self.media_price(provider, model, public_name)
+            if price is None:
+                return None
+            cost = media_cost(price, usage)
+            if cost is None or not (usage.get("prompt_tokens") or usage.get("completion_tokens")):
+                return cost
+            if usage.get("audio_seconds") is not None or usage.get("images") is not None:
+                return cost  # the per-unit price covers the tokens the upstream also reports
+            tokens = self.cost(provider, model, usage, public_name)
+            return None if tokens is None else round(cost + tokens, 10)
+        return self.cost(provider, model, usage, public_name)
 
     def set_price_override(self, public_name: str, price: Price) -> None:
         """The price of one public model (every deployment of it), from config."""

@@ -93,6 +93,9 @@ def request_fields(ctx: Any, *, prompt: Any = None) -> dict[str, Any]:
         "latency_ms": round(ctx.latency_ms, 2) if ctx.latency_ms is not None else None,
         "ttft_ms": round(ctx.trace.ttft_ms, 2) if ctx.trace.ttft_ms is not None else None,
     }
+    moderation = ctx.extras.get("moderation")
+    if moderation is not None:
+        fields["moderation"] = moderation
     auto = ctx.extras.get("auto")
     if auto is not None:
         fields["auto"] = auto if isinstance(auto, dict) else str(auto)

@@ -43,6 +43,9 @@ class Capabilities:
     anthropic_fields: bool = False
     # replays Anthropic-style signed thinking blocks from the history (others reject them)
     signed_thinking: bool = False
+    # honours Anthropic ``cache_control`` marks on content parts and tools (as they are, or
+    # translated into its own cache points)
+    cache_marks: bool = False
     local: bool = False  # runs on the user's own machine (privacy policies treat it as local)
 
 

@@ -60,9 +60,21 @@ class Call:
     signed it), so the shell can redact it too."""
 
     url: str | URL
-    body: bytes
+    body: Any  # bytes, or an aiohttp.FormData for multipart uploads
     headers: dict[str, str]
     secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A 2xx upstream answer, credentials already redacted from its body."""
+
+    body: bytes
+    headers: Any
+
+    @property
+    def content_type(self) -> str:
+        return str(self.headers.get("content-type", "application/octet-stream"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -386,13 +398,21 @@ class HttpProvider:
 
     async def post(self, call: Call, deployment: Deployment) -> Any:
         """POST the call and return its parsed JSON reply, credentials redacted throughout."""
+        reply = await self.send(call, deployment)
+        try:
+            return orjson.loads(reply.body)
+        except orjson.JSONDecodeError as exc:
+            raise malformed(self.name, "reply", reply.body) from exc
+
+    async def send(self, call: Call, deployment: Deployment) -> Reply:
+        """POST the call and return the raw answer (any content type), credentials redacted."""
         secrets = call_secrets(call, deployment)
         try:
-            return await self._post(call, deployment, secrets)
+            return await self._exchange(call, deployment, secrets)
         except GatewayError as exc:
             raise self._failed(exc, secrets) from exc.__cause__
 
-    async def _post(self, call: Call, deployment: Deployment, secrets: tuple[str, ...]) -> Any:
+    async def _exchange(self, call: Call, deployment: Deployment, secrets: tuple[str, ...]) -> Reply:
         try:
             async with self.http.post(
                 encoded_url(call.url), data=call.body, headers=call.headers, timeout=client_timeout(deployment.timeouts)
@@ -405,10 +425,30 @@ class HttpProvider:
         raw = redact_bytes(raw, secrets)
         if status >= 400:
             raise self.parse_error(status, raw, resp_headers)
+        return Reply(raw, resp_headers)
+
+    async def open_response(self, call: Call, deployment: Deployment) -> aiohttp.ClientResponse:
+        """POST and return the open response once its status is 2xx (the caller reads the body and
+        closes it); a failure is mapped and redacted like every other."""
+        secrets = call_secrets(call, deployment)
         try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise malformed(self.name, "reply", raw) from exc
+            resp = await self.http.post(
+                encoded_url(call.url),
+                data=call.body,
+                headers=call.headers,
+                timeout=client_timeout(deployment.timeouts, stream=True),
+            )
+        except Exception as exc:
+            raise self._failed(transport_error(self.name, exc), secrets) from exc
+        if resp.status >= 400:
+            try:
+                raw = await resp.read()
+            except Exception as exc:
+                raise self._failed(transport_error(self.name, exc), secrets) from exc
+            finally:
+                resp.close()
+            raise self._failed(self.parse_error(resp.status, redact_bytes(raw, secrets), resp.headers), secrets)
+        return resp
 
     async def events(self, call: Call, deployment: Deployment) -> AsyncGenerator[tuple[str | None, bytes]]:
         """Open the stream and yield its decoded events, credentials redacted; the connection is

@@ -20,7 +20,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from unigate.config import ModelRoutingConfig
 from unigate.errors import GatewayError, NotFound, UpstreamRateLimited, UpstreamServerError, UpstreamTimeout
@@ -150,6 +150,23 @@ class Router:
         if cont is None:
             cont = group.routing.continue_on_failure
         return self._serve(primed, request, group, trace, options, allowed, cont and continuation.allowed(request))
+
+    async def call(
+        self,
+        request: Any,
+        group: ModelGroup,
+        trace: RouteTrace,
+        call: Callable[[Any, Any, Deployment], Awaitable[T]],
+        *,
+        allowed: frozenset[str] | None = None,
+    ) -> T:
+        """Any other request kind (audio, images, rerank, …): ``call(provider, request,
+        deployment)`` tried with the same retries, fallbacks and health as chat."""
+        options = parse_options(request, self.groups, allowed)
+        _, result = await self._route(
+            cast(ChatRequest, request), group, trace, options, allowed, cast(Call[T], call), stream=False
+        )
+        return result
 
     # -- the loop ---------------------------------------------------------------------------
 

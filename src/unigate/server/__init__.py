@@ -34,6 +34,10 @@ def _install_optional_surfaces(app: App) -> None:
     for module_name in (
         "unigate.server.anthropic_api",
         "unigate.server.responses_api",
+        "unigate.server.audio_api",
+        "unigate.server.images_api",
+        "unigate.server.rerank_api",
+        "unigate.server.moderation_api",
         "unigate.accounts.install",
         "unigate.server.portal_api",
         "unigate.routing.install",

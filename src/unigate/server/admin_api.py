@@ -16,10 +16,9 @@ GET    /v1/key/info                the calling key's own settings and balance
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
-
-import orjson
 
 from unigate.accounts.install import AccountsRuntime, runtime_of
 from unigate.accounts.models import PERIODS, hash_secret, iso, new_id, new_secret, to_nano, to_usd
@@ -28,54 +27,74 @@ from unigate.gateway import Principal
 from unigate.server.app import App
 from unigate.server.auth import require_admin
 from unigate.server.http import Request, Response, json_response
+from unigate.server.validation import parse_json_object
 
 _LIMITS = ("rpm", "tpm", "max_concurrency")
 _KEY_FIELDS = {"name", "team_id", "owner", "tags", "models", "credit", "budget", "budget_period", *_LIMITS}
 _KEY_FIELDS |= {"expires_at", "enabled", "metadata"}
 _TEAM_FIELDS = {"name", "credit", "budget", "budget_period", "enabled", "metadata", *_LIMITS}
+# Bounds that keep every stored value inside its column (BigInteger nano-USD, Integer limits,
+# String(200) names) and every stored time printable: refused with a 400 rather than stored
+# and failing later, on every listing.
+MAX_USD = 1_000_000_000  # 1e18 nano-USD, well inside a 64-bit column even after top-ups
+MAX_LIMIT = 1_000_000_000
+MAX_NAME = 200
+MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
 def _body(request: Request) -> dict[str, Any]:
-    try:
-        data = orjson.loads(request.body or b"{}")
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"Request body is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise BadRequest("Request body must be a JSON object.")
-    return data
+    """The JSON object body ({} when empty). Only ``application/json`` is read: a web page can
+    send ``text/plain`` or form bodies across origins without asking, never JSON."""
+    if not request.body:
+        return {}
+    return parse_json_object(request.body, request.header(b"content-type"))
 
 
 def _timestamp(value: Any, name: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
+    seconds: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
         try:
-            return float(value)  # query strings carry unix times as text
+            seconds = float(value)  # query strings carry unix times as text
         except ValueError:
-            pass
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            pass
-    raise BadRequest(f"'{name}' must be a unix time or an ISO 8601 date", param=name)
+            with contextlib.suppress(ValueError, OverflowError, OSError):
+                seconds = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    if seconds is None or seconds != seconds:  # NaN
+        raise BadRequest(f"'{name}' must be a unix time or an ISO 8601 date", param=name)
+    if not 0 <= seconds <= MAX_TIMESTAMP:
+        hint = " (it looks like milliseconds: send seconds)" if MAX_TIMESTAMP < seconds < MAX_TIMESTAMP * 1000 else ""
+        raise BadRequest(f"'{name}' must be a unix time in seconds between 1970 and 9999{hint}", param=name)
+    return seconds
 
 
 def _money(value: Any, name: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise BadRequest(f"'{name}' must be a non-negative amount in USD", param=name)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_USD:
+        raise BadRequest(f"'{name}' must be an amount in USD from 0 to {MAX_USD:,}", param=name)
     return to_nano(float(value))
 
 
 def _positive(value: Any, name: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise BadRequest(f"'{name}' must be a positive integer", param=name)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_LIMIT:
+        raise BadRequest(f"'{name}' must be a positive integer (at most {MAX_LIMIT:,})", param=name)
     return value
+
+
+def _topup_amount(body: dict[str, Any], row: Any) -> int:
+    """A positive top-up in USD that keeps the total credit within :data:`MAX_USD`."""
+    amount = body.get("amount")
+    if isinstance(amount, bool) or not isinstance(amount, int | float) or not 0 < amount <= MAX_USD:
+        raise BadRequest(f"'amount' must be a positive amount in USD (at most {MAX_USD:,})", param="amount")
+    nano = to_nano(float(amount))
+    if (row.credit_nusd or 0) + nano > to_nano(MAX_USD):
+        raise BadRequest(f"'amount' would take the credit above {MAX_USD:,} USD", param="amount")
+    return nano
 
 
 def parse_account_fields(data: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
@@ -86,12 +105,15 @@ def parse_account_fields(data: dict[str, Any], allowed: set[str]) -> dict[str, A
     values: dict[str, Any] = {}
     for name, value in data.items():
         if name in ("name", "owner", "team_id"):
-            if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise BadRequest(f"'{name}' must be a non-empty string", param=name)
+            longest = 40 if name == "team_id" else MAX_NAME
+            if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > longest):
+                raise BadRequest(f"'{name}' must be a non-empty string of at most {longest} characters", param=name)
             values[name] = value
         elif name in ("tags", "models"):
-            if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
-                raise BadRequest(f"'{name}' must be a list of strings", param=name)
+            if value is not None and (
+                not isinstance(value, list) or not all(isinstance(v, str) and len(v) <= MAX_NAME for v in value)
+            ):
+                raise BadRequest(f"'{name}' must be a list of strings (each at most {MAX_NAME})", param=name)
             values["allowed_models" if name == "models" else name] = value
         elif name == "credit":
             values["credit_nusd"] = _money(value, name)
@@ -215,10 +237,7 @@ def install(app: App) -> None:
         if row is None:
             raise NotFound(f"No key with id '{key_id}'")
         if action == "topup" and request.method == "POST":
-            amount = _body(request).get("amount")
-            if isinstance(amount, bool) or not isinstance(amount, int | float):
-                raise BadRequest("'amount' (USD) is required", param="amount")
-            await rt.store.topup_key(key_id, to_nano(float(amount)))
+            await rt.store.topup_key(key_id, _topup_amount(_body(request), row))
         elif action:
             raise NotFound(f"Unknown endpoint: {request.method} {request.path}", code="unknown_url")
         elif request.method == "PATCH":
@@ -257,10 +276,7 @@ def install(app: App) -> None:
         if row is None:
             raise NotFound(f"No team with id '{team_id}'")
         if action == "topup" and request.method == "POST":
-            amount = _body(request).get("amount")
-            if isinstance(amount, bool) or not isinstance(amount, int | float):
-                raise BadRequest("'amount' (USD) is required", param="amount")
-            await rt.store.topup_team(team_id, to_nano(float(amount)))
+            await rt.store.topup_team(team_id, _topup_amount(_body(request), row))
         elif action:
             raise NotFound(f"Unknown endpoint: {request.method} {request.path}", code="unknown_url")
         elif request.method == "PATCH":

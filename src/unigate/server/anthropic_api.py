@@ -4,8 +4,10 @@ Anthropic clients (the ``anthropic`` SDK, coding agents speaking the Messages AP
 model the gateway serves: the request is translated to the canonical OpenAI form
 (``providers/anthropic/inbound.py``), routed by ``Gateway.chat`` / ``chat_stream`` like any other, and the
 answer translated back. Every error — auth, validation, routing, upstream — is answered in
-Anthropic's shape (``{"type": "error", "error": {"type", "message"}}``), so these routes
-authenticate themselves rather than leave it to the app (whose errors are OpenAI-shaped).
+Anthropic's shape (``{"type": "error", "error": {"type", "message"}}``): the routes register
+:func:`error_response` as their error renderer, so the app renders body-limit, auth and
+unexpected errors in that shape too. Bodies are checked against the Anthropic schema
+(``anthropic_validation``) before translation.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from unigate.providers.anthropic.inbound import (
 )
 from unigate.providers.base import TokenCountingProvider
 from unigate.providers.registry import capabilities
+from unigate.server.anthropic_validation import validate_messages_body
 from unigate.server.app import App
 from unigate.server.http import Request, Response, StreamingResponse, merge_route_headers
 from unigate.server.openai_api import route_headers
@@ -95,13 +98,13 @@ def estimate_tokens(request: ChatRequest) -> int:
         parts = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
         for part in parts:
             if part.get("type") == "text":
-                chars += len(part.get("text", ""))
+                chars += len(part.get("text") or "")
             elif part.get("type") in ("image_url", "file"):
                 images += 1
         for call in message.get("tool_calls") or ():
             chars += len(orjson.dumps(call.get("function") or {}))
         for block in message.get("thinking_blocks") or ():
-            chars += len(block.get("thinking", ""))
+            chars += len(block.get("thinking") or "")
     for tool in request.get("tools") or ():
         chars += len(orjson.dumps(tool))
     return max(1, math.ceil(chars / 4) + images * IMAGE_TOKENS)
@@ -110,53 +113,45 @@ def estimate_tokens(request: ChatRequest) -> int:
 def install(app: App) -> None:
     gateway = app.gateway
 
-    async def authenticate(request: Request) -> Principal:
-        # read at request time: the accounts package may replace the authenticator after install
-        return await app.authenticator.authenticate(request)
-
-    async def messages(request: Request) -> Response | StreamingResponse:
+    async def messages(request: Request, principal: Principal) -> Response | StreamingResponse:
         request_id = request.path_params["request_id"]
-        try:
-            principal = await authenticate(request)
-            body = parse_json_object(request.body, request.header(b"content-type"))
-            model = body.get("model")
-            providers = serving_providers(gateway, model) if isinstance(model, str) else frozenset()
-            chat = to_openai(body, providers)
-            validate_chat(as_json(chat))
-            merge_route_headers(request, as_json(chat))
-            id_header = (b"request-id", request_id.encode())
-            if chat.get("stream"):
-                stream = await gateway.chat_stream(chat, principal, request_id=request_id)
-                headers = [*SSE_HEADERS, id_header, *route_headers(stream.context)]
-                return StreamingResponse(anthropic_sse(stream.chunks, body["model"]), headers=headers)
-            result = await gateway.chat(chat, principal, request_id=request_id)
-            message = to_anthropic(result.response, body["model"])
-            return Response(
-                orjson.dumps(message), 200, [(b"content-type", JSON), id_header, *route_headers(result.context)]
-            )
-        except GatewayError as exc:
-            return error_response(exc, request_id)
+        chat, model = _chat_request(gateway, request)
+        validate_chat(as_json(chat))
+        merge_route_headers(request, as_json(chat))
+        id_header = (b"request-id", request_id.encode())
+        if chat.get("stream"):
+            stream = await gateway.chat_stream(chat, principal, request_id=request_id)
+            headers = [*SSE_HEADERS, id_header, *route_headers(stream.context)]
+            return StreamingResponse(anthropic_sse(stream.chunks, model), headers=headers)
+        result = await gateway.chat(chat, principal, request_id=request_id)
+        message = to_anthropic(result.response, model)
+        return Response(
+            orjson.dumps(message), 200, [(b"content-type", JSON), id_header, *route_headers(result.context)]
+        )
 
-    async def count_tokens(request: Request) -> Response:
-        request_id = request.path_params["request_id"]
-        try:
-            principal = await authenticate(request)
-            body = parse_json_object(request.body, request.header(b"content-type"))
-            model = body.get("model")
-            providers = serving_providers(gateway, model) if isinstance(model, str) else frozenset()
-            chat = to_openai(body, providers, count_only=True)
-            allowed = principal.allowed_models
-            if allowed is not None and chat["model"] not in allowed:
-                raise NotFound(f"The model '{chat['model']}' does not exist or is not available to this key.")
-            counts_natively = bool(providers) and all(capabilities(p).count_tokens for p in providers)
-            counted = await _upstream_count(gateway, chat) if counts_natively else None
-            tokens = counted if counted is not None else estimate_tokens(chat)
-            return Response(orjson.dumps(count_tokens_reply(tokens)), 200, [(b"content-type", JSON)])
-        except GatewayError as exc:
-            return error_response(exc, request_id)
+    async def count_tokens(request: Request, principal: Principal) -> Response:
+        chat, _ = _chat_request(gateway, request, count_only=True)
+        validate_chat(as_json(chat))
+        allowed = principal.allowed_models
+        if allowed is not None and chat["model"] not in allowed:
+            raise NotFound(f"The model '{chat['model']}' does not exist or is not available to this key.")
+        providers = serving_providers(gateway, chat["model"])
+        counts_natively = bool(providers) and all(capabilities(p).count_tokens for p in providers)
+        counted = await _upstream_count(gateway, chat) if counts_natively else None
+        tokens = counted if counted is not None else estimate_tokens(chat)
+        return Response(orjson.dumps(count_tokens_reply(tokens)), 200, [(b"content-type", JSON)])
 
-    app.route("POST", "/v1/messages", messages, public=True)
-    app.route("POST", "/v1/messages/count_tokens", count_tokens, public=True)
+    # every error of these routes, from the body limit to an unexpected failure, is Anthropic-shaped
+    app.route("POST", "/v1/messages", messages, errors=error_response)
+    app.route("POST", "/v1/messages/count_tokens", count_tokens, errors=error_response)
+
+
+def _chat_request(gateway: Gateway, request: Request, *, count_only: bool = False) -> tuple[ChatRequest, str]:
+    """The body, checked against the Anthropic schema and translated to the canonical chat form."""
+    body = parse_json_object(request.body, request.header(b"content-type"))
+    validate_messages_body(body)
+    model = body["model"]
+    return to_openai(body, serving_providers(gateway, model), count_only=count_only), model
 
 
 async def _upstream_count(gateway: Gateway, chat: ChatRequest) -> int | None:

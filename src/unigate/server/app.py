@@ -35,6 +35,12 @@ log = logging.getLogger("unigate.server")
 # A handler that needs the caller gets it as a second argument.
 AuthedHandler = Callable[[Request, Principal], Awaitable[Response | StreamingResponse]]
 Lifecycle = Callable[[], Awaitable[None]]
+# Renders an error in a surface's own shape (OpenAI's by default): (error, request id) → response.
+ErrorRenderer = Callable[[GatewayError, str], Response]
+
+
+def openai_error(error: GatewayError, request_id: str) -> Response:
+    return error_response(error)
 
 
 @dataclass(slots=True)
@@ -42,6 +48,8 @@ class Route:
     handler: Any
     public: bool  # no authentication (health probes, static UI assets)
     prefix: bool = False
+    errors: ErrorRenderer = openai_error
+    max_body: int | None = None  # this route's body limit (uploads), else server.max_body_bytes
 
 
 class App:
@@ -59,14 +67,25 @@ class App:
 
     # -- registration ----------------------------------------------------------------------
 
-    def route(self, method: str, path: str, handler: Handler | AuthedHandler, *, public: bool = False) -> None:
+    def route(
+        self,
+        method: str,
+        path: str,
+        handler: Handler | AuthedHandler,
+        *,
+        public: bool = False,
+        errors: ErrorRenderer = openai_error,
+        max_body: int | None = None,
+    ) -> None:
         """Register ``handler`` for ``method path``; a path ending in ``/*`` matches a prefix and the
-        rest of the path is in ``request.path_params["rest"]``."""
+        rest of the path is in ``request.path_params["rest"]``. ``errors`` renders every error of
+        the route — body limits, auth, validation, an unexpected exception — in its surface's shape."""
         if path.endswith("/*"):
-            self._prefix.append((method, path[:-1], Route(handler, public, prefix=True)))
+            route = Route(handler, public, prefix=True, errors=errors, max_body=max_body)
+            self._prefix.append((method, path[:-1], route))
             self._prefix.sort(key=lambda item: -len(item[1]))
         else:
-            self._exact[(method, path)] = Route(handler, public)
+            self._exact[(method, path)] = Route(handler, public, errors=errors, max_body=max_body)
 
     def _match(self, method: str, path: str, request: Request) -> Route:
         route = self._exact.get((method, path))
@@ -137,22 +156,22 @@ class App:
         id_header = (b"x-request-id", request_id.encode())
         request = Request(scope, receive)
         request.path_params["request_id"] = request_id
+        route: Route | None = None
         try:
             route = self._match(scope["method"], scope["path"], request)
             if scope["method"] in ("POST", "PUT", "PATCH"):
-                request.body = await read_body(receive, self.max_body)
+                request.body = await read_body(receive, route.max_body or self.max_body)
             if route.public:
                 response = await route.handler(request)
             else:
                 principal = await self.authenticator.authenticate(request)
                 response = await route.handler(request, principal)
         except GatewayError as exc:
-            response = error_response(exc)
+            response = (route.errors if route is not None else openai_error)(exc, request_id)
         except Exception:
             log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-            response = error_response(
-                GatewayError("Internal error in the gateway; see its log.", code="internal_error")
-            )
+            internal = GatewayError("Internal error in the gateway; see its log.", code="internal_error")
+            response = (route.errors if route is not None else openai_error)(internal, request_id)
         if isinstance(response, StreamingResponse):
             await self._stream(response, receive, send, id_header)
         else:

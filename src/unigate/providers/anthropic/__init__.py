@@ -47,7 +47,7 @@ __all__ = [
 
 class AnthropicProvider(HttpProvider):
     name = PROVIDER
-    capabilities = Capabilities(count_tokens=True, anthropic_fields=True, signed_thinking=True)
+    capabilities = Capabilities(count_tokens=True, anthropic_fields=True, signed_thinking=True, cache_marks=True)
 
     async def call(self, request: ChatRequest, deployment: Deployment, stream: bool) -> Call:
         return build_call(request, deployment, stream)

@@ -117,12 +117,12 @@ def _part(block: dict[str, Any]) -> dict[str, Any] | None:
     return part
 
 
-def _parts(content: Any, native: bool) -> Any:
+def _parts(content: Any, marks: bool) -> Any:
     """Block list → a string when it is plain text, else OpenAI parts."""
     if isinstance(content, str):
         return content
     parts = [p for b in content or () if (p := _part(b)) is not None]
-    if not native or not any("cache_control" in p for p in parts):
+    if not marks or not any("cache_control" in p for p in parts):
         for p in parts:
             p.pop("cache_control", None)
         if all(p["type"] == "text" for p in parts) and len(parts) == 1:
@@ -130,16 +130,16 @@ def _parts(content: Any, native: bool) -> Any:
     return parts
 
 
-def _tool_result(block: dict[str, Any], native: bool) -> dict[str, Any]:
+def _tool_result(block: dict[str, Any], native: bool, marks: bool) -> dict[str, Any]:
     content = block.get("content")
-    result: Any = "" if content is None else _parts(content, native)
+    result: Any = "" if content is None else _parts(content, marks)
     message: dict[str, Any] = {"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": result}
     if block.get("is_error") and isinstance(result, str) and not native:
         message["content"] = f"Error: {result}"
     return message
 
 
-def _user_messages(content: Any, native: bool) -> list[dict[str, Any]]:
+def _user_messages(content: Any, native: bool, marks: bool) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"role": "user", "content": content}]
     messages: list[dict[str, Any]] = []
@@ -148,11 +148,11 @@ def _user_messages(content: Any, native: bool) -> list[dict[str, Any]]:
         if not isinstance(block, dict):
             raise _fail("content blocks must be objects", "messages")
         if block.get("type") == "tool_result":
-            messages.append(_tool_result(block, native))
+            messages.append(_tool_result(block, native, marks))
         else:
             rest.append(block)
     if rest or not messages:
-        messages.append({"role": "user", "content": _parts(rest, native)})
+        messages.append({"role": "user", "content": _parts(rest, marks)})
     return messages
 
 
@@ -254,6 +254,8 @@ def to_openai(
     _validate(body)
     flags = [capabilities(p) for p in providers]
     native = bool(flags) and all(f.anthropic_fields for f in flags)
+    # cache_control marks: Anthropic takes them as they are, Bedrock as cache points
+    marks = bool(flags) and all(f.cache_marks for f in flags)
     keep_thinking = bool(flags) and all(f.signed_thinking for f in flags)
     max_tokens = body.get("max_tokens")
     if not count_only and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
@@ -261,12 +263,12 @@ def to_openai(
     messages: list[dict[str, Any]] = []
     system = body.get("system")
     if system:
-        messages.append({"role": "system", "content": _parts(system, native)})
+        messages.append({"role": "system", "content": _parts(system, marks)})
     for message in body["messages"]:
         if message["role"] == "user":
-            messages.extend(_user_messages(message["content"], native))
+            messages.extend(_user_messages(message["content"], native, marks))
         elif message["role"] == "system":
-            messages.append({"role": "system", "content": _parts(message["content"], native)})
+            messages.append({"role": "system", "content": _parts(message["content"], marks)})
         else:
             messages.append(_assistant_message(message["content"], keep_thinking))
     request: dict[str, Any] = {"model": body["model"], "messages": messages}

@@ -13,7 +13,7 @@ from unigate.errors import ProviderError
 from unigate.providers.base import Capabilities, ProviderContext
 from unigate.providers.bedrock.auth import CredentialCache
 from unigate.providers.bedrock.errors import error_from_exception, parse_error
-from unigate.providers.bedrock.request import build_call, native_url, region_of, to_native
+from unigate.providers.bedrock.request import build_call, native_url, region_of, rerank_call, to_native
 from unigate.providers.bedrock.response import STOP_REASONS, from_native
 from unigate.providers.bedrock.stream import BedrockStreamState, StreamTranslator, from_native_event
 from unigate.providers.shell import AwsException, Call, HttpProvider
@@ -38,7 +38,7 @@ class BedrockProvider(HttpProvider):
 
     name = "bedrock"
     framing = "aws-eventstream"
-    capabilities = Capabilities(signed_thinking=True)
+    capabilities = Capabilities(signed_thinking=True, cache_marks=True)
 
     def __init__(self, context: ProviderContext) -> None:
         super().__init__(context)
@@ -58,3 +58,10 @@ class BedrockProvider(HttpProvider):
 
     def stream_exception(self, exception: AwsException) -> ProviderError:
         return error_from_exception(exception.kind, exception.message, None, exception.raw[:2000])
+
+    async def rerank(self, request: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
+        """Rerank models (Cohere Rerank, Amazon Rerank) through InvokeModel."""
+        from unigate.providers.media import rerank_reply
+
+        reply = await self.post(await rerank_call(request, deployment, self.credentials), deployment)
+        return rerank_reply(reply.get("results") or [], request, deployment.public_name)

@@ -6,7 +6,7 @@ foundation model, a cross-region inference profile (``us.anthropic.claude-…``)
 percent-encoded into one path segment, exactly as botocore's own client does.
 
 Auth: a Bedrock API key (``deployment.api_key`` or ``AWS_BEARER_TOKEN_BEDROCK``) as a bearer
-token, otherwise SigV4 with the standard AWS credential chain (see :mod:`._bedrock_auth`).
+token, otherwise SigV4 with the standard AWS credential chain (see :mod:`.auth`).
 botocore is used for signing and event-stream decoding only; HTTP goes through the shared
 aiohttp session.
 
@@ -211,6 +211,8 @@ def _tool_config(request: ChatRequest, messages: list[dict[str, Any]]) -> dict[s
         if function.get("description"):
             spec["description"] = function["description"]
         tools.append({"toolSpec": spec})
+        if tool.get("cache_control"):  # a prompt-cache mark → a cache checkpoint after this tool
+            tools.append({"cachePoint": {"type": "default"}})
     if not tools:
         return None
     choice = request.get("tool_choice")
@@ -314,14 +316,38 @@ def to_native(request: ChatRequest, deployment: Deployment) -> dict[str, Any]:
 
 
 async def build_call(request: ChatRequest, deployment: Deployment, stream: bool, credentials: CredentialCache) -> Call:
-    """The Converse call, authorized: a Bedrock API key as a bearer token, else SigV4."""
-    body = orjson.dumps(to_native(request, deployment))
+    """The Converse call, authorized."""
     region = region_of(deployment)
-    url = native_url(deployment, stream, region)
     headers = {"content-type": "application/json"}
     if stream:
         headers["accept"] = "application/vnd.amazon.eventstream"
-    headers.update(deployment.headers)
+    body = orjson.dumps(to_native(request, deployment))
+    return await authorized(native_url(deployment, stream, region), body, headers, deployment, region, credentials)
+
+
+def rerank_body(request: dict[str, Any]) -> bytes:
+    """InvokeModel body of a rerank model (Cohere Rerank, Amazon Rerank)."""
+    from unigate.providers.media import rerank_documents
+
+    native: dict[str, Any] = {"query": request["query"], "documents": rerank_documents(request), "api_version": 2}
+    if request.get("top_n") is not None:
+        native["top_n"] = request["top_n"]
+    return orjson.dumps(native)
+
+
+async def rerank_call(request: dict[str, Any], deployment: Deployment, credentials: CredentialCache) -> Call:
+    region = region_of(deployment)
+    base = deployment.api_base or f"https://bedrock-runtime.{region}.amazonaws.com"
+    url = join_url(base, f"model/{segment(deployment.model)}/invoke")
+    headers = {"content-type": "application/json", "accept": "application/json"}
+    return await authorized(url, rerank_body(request), headers, deployment, region, credentials)
+
+
+async def authorized(
+    url: str, body: bytes, headers: dict[str, str], deployment: Deployment, region: str, credentials: CredentialCache
+) -> Call:
+    """A Bedrock API key as a bearer token, else SigV4 with the credential chain."""
+    headers = {**headers, **dict(deployment.headers)}
     token = bearer_token(deployment)
     if token:
         headers["authorization"] = "Bearer " + token

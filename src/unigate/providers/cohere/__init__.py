@@ -11,7 +11,7 @@ from typing import Any
 from unigate.errors import ProviderError
 from unigate.providers.base import Capabilities
 from unigate.providers.cohere.errors import PROVIDER, parse_error
-from unigate.providers.cohere.request import build_call, chat_url, native_headers, to_native
+from unigate.providers.cohere.request import build_call, chat_url, native_headers, rerank_call, to_native
 from unigate.providers.cohere.response import finish_reason, from_native, usage_from_native
 from unigate.providers.cohere.stream import StreamTranslator
 from unigate.providers.shell import Call, HttpProvider
@@ -46,3 +46,14 @@ class CohereProvider(HttpProvider):
 
     def parse_error(self, status: int, raw: bytes, headers: Any) -> ProviderError:
         return parse_error(status, raw, headers)
+
+    async def rerank(self, request: dict[str, Any], deployment: Deployment) -> dict[str, Any]:
+        """Cohere's ``POST /v2/rerank``; documents go back from the request when asked for."""
+        from unigate.providers.media import rerank_reply
+
+        reply = await self.post(rerank_call(request, deployment), deployment)
+        answer = rerank_reply(reply.get("results") or [], request, deployment.public_name)
+        units = ((reply.get("meta") or {}).get("billed_units") or {}).get("search_units")
+        if units:
+            answer["meta"]["billed_units"]["search_units"] = int(units)
+        return answer

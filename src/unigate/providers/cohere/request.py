@@ -190,6 +190,22 @@ def chat_url(deployment: Deployment) -> str:
     return join_url(base, "chat" if base.endswith("/v2") else "v2/chat")
 
 
+def rerank_call(request: dict[str, Any], deployment: Deployment) -> Call:
+    """Cohere's ``POST /v2/rerank``."""
+    from unigate.providers.media import rerank_documents
+
+    base = (deployment.api_base or DEFAULT_API_BASE).rstrip("/")
+    body: dict[str, Any] = {
+        "model": deployment.model,
+        "query": request["query"],
+        "documents": rerank_documents(request),
+    }
+    if request.get("top_n") is not None:
+        body["top_n"] = request["top_n"]
+    url = join_url(base, "rerank" if base.endswith("/v2") else "v2/rerank")
+    return Call(url, orjson.dumps(body), native_headers(deployment))
+
+
 def build_call(request: ChatRequest, deployment: Deployment, stream: bool) -> Call:
     body = orjson.dumps(to_native(request, deployment, stream=stream))
     headers = native_headers(deployment)

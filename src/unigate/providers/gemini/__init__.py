@@ -10,9 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from unigate.errors import ProviderError
+from unigate.providers._gemini_media import GeminiMediaMixin
 from unigate.providers.base import Capabilities
 from unigate.providers.gemini.errors import parse_error
-from unigate.providers.gemini.request import SKIP_SIGNATURE, build_call, guess_mime, native_url, to_native
+from unigate.providers.gemini.request import (
+    SKIP_SIGNATURE,
+    build_call,
+    guess_mime,
+    native_headers,
+    native_url,
+    to_native,
+)
 from unigate.providers.gemini.response import FINISH_REASONS, from_native
 from unigate.providers.gemini.stream import GeminiStreamState, StreamTranslator, from_native_event, stream_usage_chunk
 from unigate.providers.shell import Call, HttpProvider
@@ -33,8 +41,9 @@ __all__ = [
 ]
 
 
-class GeminiProvider(HttpProvider):
-    """Gemini Developer API and (with ``vertex_project``) Vertex AI generateContent."""
+class GeminiProvider(HttpProvider, GeminiMediaMixin):
+    """Gemini Developer API and (with ``vertex_project``) Vertex AI generateContent; images and
+    transcription from :class:`GeminiMediaMixin`."""
 
     name = "gemini"
     capabilities = Capabilities()
@@ -50,3 +59,10 @@ class GeminiProvider(HttpProvider):
 
     def parse_error(self, status: int, raw: bytes, headers: Any) -> ProviderError:
         return parse_error(status, raw, headers, provider=self.name)
+
+    # what the media mixin builds its calls from
+    def _headers(self, deployment: Deployment) -> dict[str, str]:
+        return native_headers(deployment)
+
+    def _parse_error(self, status: int, raw: bytes, headers: Any) -> ProviderError:
+        return self.parse_error(status, raw, headers)

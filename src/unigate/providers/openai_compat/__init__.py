@@ -9,14 +9,17 @@ from typing import Any, cast
 
 from unigate.errors import ProviderError
 from unigate.providers import openai_responses
+from unigate.providers._openai_media import OpenAIMediaMixin
 from unigate.providers.base import Capabilities, ProviderContext
 from unigate.providers.openai_compat.errors import parse_error
 from unigate.providers.openai_compat.request import (
     GATEWAY_FIELDS,
     build_call,
     embedding_call,
+    headers,
     responses_call,
     to_native,
+    url,
 )
 from unigate.providers.openai_compat.response import from_native
 from unigate.providers.openai_compat.stream import ResponsesStreamTranslator, StreamTranslator, from_native_event
@@ -37,8 +40,9 @@ __all__ = [
 ]
 
 
-class OpenAICompatProvider(HttpProvider):
-    """One instance per row; the deployment says which model, base URL and key to use."""
+class OpenAICompatProvider(HttpProvider, OpenAIMediaMixin):
+    """One instance per row; the deployment says which model, base URL and key to use.
+    Audio, images, moderation and rerank come from :class:`OpenAIMediaMixin`."""
 
     def __init__(self, name: str, row: CompatRow, context: ProviderContext) -> None:
         super().__init__(context)
@@ -79,6 +83,16 @@ class OpenAICompatProvider(HttpProvider):
 
     def parse_error(self, status: int, raw: bytes, headers: Any) -> ProviderError:
         return parse_error(self.name, status, raw, headers)
+
+    # what the media mixin builds its calls from
+    def _url(self, deployment: Deployment, path: str) -> str:
+        return url(self.row, deployment, path)
+
+    def _headers(self, deployment: Deployment) -> dict[str, str]:
+        return headers(self.row, deployment)
+
+    def _parse_error(self, status: int, raw: bytes, headers: Any) -> ProviderError:
+        return self.parse_error(status, raw, headers)
 
     async def embed(self, request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
         reply: dict[str, Any] = await self.post(embedding_call(request, deployment, self.row), deployment)

@@ -58,6 +58,8 @@ COMPAT_PROVIDERS: dict[str, CompatRow] = {
     "huggingface": CompatRow("https://router.huggingface.co/v1", "HF_TOKEN"),
     "nvidia": CompatRow("https://integrate.api.nvidia.com/v1", "NVIDIA_API_KEY"),
     "sambanova": CompatRow("https://api.sambanova.ai/v1", "SAMBANOVA_API_KEY"),
+    "jina": CompatRow("https://api.jina.ai/v1", "JINA_API_KEY"),
+    "infinity": CompatRow("http://127.0.0.1:7997", None, local=True),
     "nebius": CompatRow("https://api.studio.nebius.com/v1", "NEBIUS_API_KEY"),
     "moonshot": CompatRow("https://api.moonshot.ai/v1", "MOONSHOT_API_KEY"),
     "novita": CompatRow("https://api.novita.ai/v3/openai", "NOVITA_API_KEY"),
