@@ -8,6 +8,9 @@ STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
 NODE   := $(VENV)/node
 NSTAMP := $(NODE)/.installed
+# the local OpenID provider the single sign-on test signs in against (tests/support/oidc.py)
+OIDC   := tests/support/oidc_provider
+OSTAMP := $(OIDC)/node_modules/.installed
 # the agent CLIs the acceptance tests drive (tests/e2e/test_agent_clients.py)
 AGENT_CLIS := @anthropic-ai/claude-code@2.1.197 @openai/codex@0.171.0
 SHELL  := bash
@@ -30,6 +33,8 @@ $(TSTAMP): pyproject.toml $(STAMP)
 	$(BIN)/pip install -q -e '.[local,test]'
 	@command -v chromium >/dev/null || { echo "unigate: installing Debian's chromium for the dashboard tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v espeak-ng >/dev/null || { echo "unigate: installing Debian's espeak-ng for the audio tests (real speech WAVs)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null; }
 	touch $@
 
 $(NSTAMP): Makefile
@@ -37,6 +42,12 @@ $(NSTAMP): Makefile
 	  echo "unigate: installing Claude Code and Codex into $(NODE) for the agent tests"; \
 	  npm install --prefix $(NODE) --no-audit --no-fund --loglevel=error $(AGENT_CLIS) >/dev/null && touch $@; \
 	else echo "unigate: npm not found: the Claude Code and Codex tests will be skipped"; fi
+
+$(OSTAMP): $(OIDC)/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  echo "unigate: installing the local OpenID provider for the single sign-on test"; \
+	  npm ci --prefix $(OIDC) --no-audit --no-fund --loglevel=error >/dev/null && touch $@; \
+	else echo "unigate: npm not found: the single sign-on test will be skipped"; fi
 
 install: $(STAMP)
 install-test: $(TSTAMP)
@@ -49,7 +60,7 @@ lint: $(TSTAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
-test: lint $(NSTAMP)
+test: lint $(NSTAMP) $(OSTAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)

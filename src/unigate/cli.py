@@ -54,6 +54,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    # everything the gateway writes (database, journals, prompts, uploads) is owner-only
+    os.umask(0o077)
     logging.basicConfig(level=os.environ.get("UNIGATE_LOG_LEVEL", "INFO"), format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations on start: quiet unless they fail
     common: dict[str, Any] = {

@@ -164,7 +164,10 @@ class ObservabilityConfig(_Strict):
     log_requests: bool = Field(True, description="one line per request on the unigate.requests logger")
     log_prompts: bool = Field(False, description="include request messages in the request log (off: never logged)")
     metrics: bool = Field(True, description="serve Prometheus metrics at /metrics")
-    metrics_public: bool = Field(True, description="/metrics without the master key (labels never hold keys)")
+    metrics_public: bool = Field(False, description="/metrics without any credential (it shows per-team usage)")
+    metrics_token: str | None = Field(
+        None, description="a bearer token that may read /metrics (for a scraper), besides the master key"
+    )
     otel: bool = Field(False, description="OpenTelemetry spans per request (needs the 'otel' extra)")
 
 
@@ -297,7 +300,7 @@ class OidcConfig(_Strict):
     client_secret: str | None = None
     scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
     groups_claim: str = "groups"
-    group_teams: dict[str, str] = Field(default_factory=dict, description="group → team id its members join")
+    group_teams: dict[str, str] = Field(default_factory=dict, description="group → team (id or name) its members join")
     team_admin_groups: list[str] = Field(default_factory=list, description="members of these are team admins")
     admin_groups: list[str] = Field(default_factory=list, description="members of these are admins")
     button_label: str = "Sign in with single sign-on"
@@ -332,7 +335,7 @@ class PortalConfig(_Strict):
     secure_cookies: bool | None = Field(None, description="default: true when public_url is https")
     require_verified_email: bool | None = Field(None, description="default: true when smtp is set")
     signup_credit: float | None = Field(0.0, ge=0, description="USD credit of a new user; null: no user credit limit")
-    default_team: str | None = Field(None, description="team id new users join")
+    default_team: str | None = Field(None, description="team (id or name) new users join")
     markup: float = Field(0.0, ge=0, description="resale markup: 0.2 shows users prices +20%")
     min_password_length: int = Field(10, ge=8)
     login: LoginLimitsConfig = Field(default_factory=LoginLimitsConfig)

@@ -138,6 +138,9 @@ class Gateway:
         self._dynamic_names = 0
         self._environ = dict(os.environ if environ is None else environ)
         self.groups = build_groups(config, self.catalog, self._environ)
+        # what the config (and the environment's providers) serve; the groups dict also comes to
+        # hold remembered client-chosen provider/<model> names, which are never listed
+        self.configured_models = frozenset(self.groups)
         self.providers: ProviderSet | None = None
         self.router: Router | None = None
         self.health = Health()  # deployment cooldowns; routing.install swaps in a shared store
@@ -168,6 +171,17 @@ class Gateway:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """The environment the gateway reads provider keys from."""
+        return self._environ
+
+    def http_session(self) -> Any:
+        """The shared upstream HTTP session (an ``aiohttp.ClientSession``) once started."""
+        if self.providers is None:
+            raise RuntimeError("Gateway.start() has not been called")
+        return self.providers.context.http
 
     def add_hook(self, hook: RequestHook) -> None:
         self.hooks.append(hook)
@@ -222,6 +236,12 @@ class Gateway:
                 code="model_not_found",
                 param="model",
             )
+        await self.admit(ctx, request)
+        return group
+
+    async def admit(self, ctx: RequestContext, request: dict[str, Any]) -> None:
+        """The hooks' ``before`` (limits, budget, …) for a request the caller routes itself
+        (native pass-through); ``finish`` must follow it exactly once."""
         for index, hook in enumerate(self.hooks):
             try:
                 await hook.before(ctx, request)
@@ -231,7 +251,13 @@ class Gateway:
                 for earlier in self.hooks[:index]:
                     await earlier.after(ctx)
                 raise
-        return group
+
+    async def finish(self, ctx: RequestContext) -> None:
+        """Price ``ctx.usage`` on ``ctx.trace.deployment`` and run the hooks' ``after``."""
+        deployment = ctx.trace.deployment
+        if ctx.usage is not None and deployment is not None and ctx.cost is None:
+            ctx.cost = self.catalog.request_cost(deployment.provider, deployment.model, ctx.usage, None)
+        await self._after(ctx)
 
     async def _after(self, ctx: RequestContext) -> None:
         ctx.latency_ms = (time.perf_counter() - ctx.started) * 1e3
@@ -503,7 +529,7 @@ class Gateway:
         return self.catalog.info(first.provider, first.model, name)
 
     def list_models(self) -> list[dict[str, Any]]:
-        return [self.describe_model(name) for name in self.groups]
+        return [self.describe_model(name) for name in self.groups if name in self.configured_models]
 
     def describe_model(self, name: str) -> dict[str, Any]:
         group = self.groups.get(name)

@@ -187,7 +187,7 @@ def test_client_disconnect_mid_stream_cancels_upstream(start_gateway, make_upstr
     sock = socket.create_connection(("127.0.0.1", gateway.port))
     body = json.dumps({"model": "slow", "stream": True, "messages": [{"role": "user", "content": "x"}]})
     sock.sendall(
-        f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n{body}".encode()
     )
     assert b"200 OK" in sock.recv(4096)

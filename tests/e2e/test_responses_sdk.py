@@ -46,6 +46,11 @@ def gateway(agent_upstream: Any, tmp_path_factory: pytest.TempPathFactory) -> It
                 "pricing": {"input_per_mtok": 1.0, "output_per_mtok": 2.0},
             },
             {"name": "claude", "deployments": [deployment("anthropic", "claude-sonnet-4-5", agent_upstream.url)]},
+            {
+                "name": "native-priced",
+                "deployments": [deployment("openai", "gpt-up", agent_upstream.base_url)],
+                "pricing": {"input_per_mtok": 1.0, "output_per_mtok": 2.0},
+            },
         ],
     }
     process = GatewayProcess(config=config, workdir=tmp_path_factory.mktemp("responses-sdk")).start()
@@ -296,8 +301,53 @@ def test_unknown_model_and_unknown_response_are_404(gateway: GatewayProcess) -> 
         client(gateway).responses.retrieve("resp_missing")
 
 
-def test_usage_is_priced_and_in_the_ledger(gateway: GatewayProcess) -> None:
+def test_streamed_native_usage_is_priced(gateway: GatewayProcess) -> None:
+    with client(gateway).responses.stream(model="native-priced", input="price me") as stream:
+        final = stream.get_final_response()
+    assert final.usage is not None
+    # 20 input tokens at $1/M + 5 output tokens at $2/M (no cached-input price configured)
+    assert final.usage.model_extra["cost"] == pytest.approx(20e-6 + 10e-6, rel=0.2)
+
+
+def test_translated_usage_is_priced(gateway: GatewayProcess) -> None:
     response = client(gateway).responses.create(model="chat", input="price me")
     assert response.usage is not None
     # 20 input tokens at $1/M (3 cached: no cached price configured) + 5 output at $2/M
     assert response.usage.model_extra["cost"] == pytest.approx(20e-6 + 10e-6, rel=0.2)
+
+
+def test_items_without_a_chat_form_pass_through_to_a_responses_upstream(
+    gateway: GatewayProcess, agent_upstream: Any
+) -> None:
+    history = [
+        {"type": "web_search_call", "id": "ws_1", "status": "completed", "action": {"type": "search", "query": "x"}},
+        {"type": "item_reference", "id": "msg_earlier"},
+    ]
+    client(gateway).responses.create(model="native", input=[*history, {"role": "user", "content": "and now?"}])  # type: ignore[list-item]
+    assert last_body(agent_upstream, "/v1/responses")["input"][:2] == history
+    with pytest.raises(openai.BadRequestError) as info:  # a translated upstream cannot take them
+        client(gateway).responses.create(model="chat", input=[*history, {"role": "user", "content": "x"}])  # type: ignore[list-item]
+    assert info.value.body["param"] == "input[0].type"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"input": [{"type": "reasoning", "summary": 5}, {"role": "user", "content": "x"}]},
+        {"input": "x", "tools": [{"type": "namespace", "name": "n", "tools": 5}]},
+        {"input": "x", "tools": [5]},
+        {"input": [{"role": "user", "content": [5]}]},
+        {"input": "x", "tool_choice": {"type": "allowed_tools", "mode": "x"}, "tools": [WEATHER]},
+    ],
+)
+@pytest.mark.parametrize("model", MODELS)
+def test_malformed_parts_are_4xx_never_5xx(gateway: GatewayProcess, body: dict[str, Any], model: str) -> None:
+    reply = httpx.post(
+        gateway.base_url + "/responses",
+        json={"model": model, **body},
+        headers={"authorization": f"Bearer {MASTER}"},
+        timeout=30,
+    )
+    assert 400 <= reply.status_code < 500 or reply.status_code == 200, reply.text
+    if reply.status_code != 200:
+        assert reply.json()["error"]["type"] == "invalid_request_error"

@@ -64,8 +64,8 @@ def samples(hook: ObservabilityHook) -> list[tuple[str, dict[str, str], float]]:
 async def test_team_and_model_labels_are_bounded_and_keys_never_appear():
     hook = ObservabilityHook(make_gateway(), ObservabilityConfig(log_requests=False))
     assert hook.metrics is not None
-    hook.metrics.team_label = BoundedLabel(cap=3)
-    hook.metrics.model_label = BoundedLabel(["m1"], cap=2)
+    hook.metrics.labels.team = BoundedLabel(cap=3)
+    hook.metrics.labels.model = BoundedLabel(["m1"], cap=2)
     for i in range(10):
         ctx = ctx_for(team=f"team-{i}", key=f"sk-secret-{i}")
         await hook.before(ctx, {"messages": []})

@@ -6,6 +6,7 @@ import json
 import time
 import urllib.request
 
+import httpx
 import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -106,17 +107,71 @@ def test_request_log_lines_are_json_without_prompts(gateway):
     assert "do not log this prompt" not in gateway.log()
 
 
-def test_metrics_need_the_master_key_when_not_public(start_gateway, upstream):
+def test_metrics_are_private_by_default(start_gateway, upstream):
+    """Per-team usage is in /metrics: with a master key it needs the master key or the scrape
+    token; a virtual key is not enough."""
     gateway = start_gateway(
         {
             "server": {"master_key": "mk-test"},
             "models": [openai_model("good", upstream.base_url)],
-            "observability": {"metrics_public": False},
+            "observability": {"metrics_token": "scrape-token"},
         }
     )
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(gateway.url + "/metrics", timeout=5)
-    assert refused.value.code == 401
-    request = urllib.request.Request(gateway.url + "/metrics", headers={"authorization": "Bearer mk-test"})
-    with urllib.request.urlopen(request, timeout=5) as reply:
-        assert b"unigate_deployment_state" in reply.read()
+    url = gateway.url + "/metrics"
+    created = httpx.post(
+        gateway.url + "/admin/keys", json={"name": "app"}, headers={"authorization": "Bearer mk-test"}, timeout=30
+    )
+    for headers, status in (
+        ({}, 401),
+        ({"authorization": "Bearer wrong"}, 401),
+        ({"authorization": f"Bearer {created.json()['key']}"}, 403),
+    ):
+        refused = httpx.get(url, headers=headers, timeout=30)
+        assert refused.status_code == status, refused.text
+        assert "unigate_" not in refused.text and refused.json()["error"]["message"]
+    for token in ("mk-test", "scrape-token"):
+        allowed = httpx.get(url, headers={"authorization": f"Bearer {token}"}, timeout=30)
+        assert allowed.status_code == 200 and "unigate_deployment_state" in allowed.text
+
+
+def test_metrics_can_be_made_public(start_gateway, upstream):
+    gateway = start_gateway(
+        {
+            "server": {"master_key": "mk-test"},
+            "models": [openai_model("good", upstream.base_url)],
+            "observability": {"metrics_public": True},
+        }
+    )
+    assert httpx.get(gateway.url + "/metrics", timeout=30).status_code == 200
+
+
+def test_client_chosen_model_names_keep_metrics_and_memory_bounded(start_gateway, upstream):
+    """Every request names a new ``openai/<model>``: past a small cap they share the label
+    ``other``, so /metrics stops growing however many names clients invent."""
+    gateway = start_gateway(
+        {
+            "providers": {"openai": {"api_base": upstream.base_url, "api_key": "sk-up"}},
+            "models": [openai_model("good", upstream.base_url)],
+        }
+    )
+
+    def send(names: range) -> None:
+        with httpx.Client(base_url=gateway.base_url, timeout=30) as client:
+            for i in names:
+                body = {"model": f"openai/invented-{i}", "messages": [{"role": "user", "content": "x"}]}
+                assert client.post("/chat/completions", json=body).status_code == 200
+
+    def size() -> int:
+        return len(httpx.get(gateway.url + "/metrics", timeout=30).content)
+
+    send(range(40))
+    first = size()
+    send(range(40, 440))
+    later = size()
+    assert later < first * 1.05, (first, later)  # counters grow in value, not in series
+    samples = scrape(gateway.url)
+    models = {lab["model"] for lab, _ in samples["unigate_requests_total"]}
+    assert "other" in models and len(models) <= 22  # the configured model, 20 invented ones, other
+    assert total(samples, "unigate_requests_total") == 440
+    states = {lab["model"] for lab, _ in samples["unigate_deployment_state"]}
+    assert states == {"good"}  # health gauges: configured deployments only

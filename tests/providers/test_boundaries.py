@@ -29,6 +29,8 @@ ALLOWED_IMPORTS = frozenset(
         # the canonical shapes of media operations (uploads, replies, stream heads) and their
         # usage readers, shared by the media surfaces and the providers that serve them
         "unigate.providers.media",
+        # native pass-through: where each provider's own API lives, its auth, the usage it reports
+        "unigate.providers.passthrough",
     }
 )
 

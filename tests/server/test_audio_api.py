@@ -29,7 +29,7 @@ def gateway(fake: ThreadedMedia, tmp_path_factory: pytest.TempPathFactory) -> It
     config = {
         "local_model": {"enabled": False},
         "discover_providers": False,
-        "models": media_models(fake),
+        "models": media_models(fake, chat_base=fake.base_url),
         "media": {"max_audio_bytes": 2_000_000},
     }
     process = GatewayProcess(config=config, workdir=workdir).start()
@@ -121,6 +121,16 @@ def test_openai_compatible_server_as_a_table_row(client: openai.OpenAI, fake: Th
     # a local server row sends a configured key as a bearer token (vllm serve --api-key)
     assert fake.seen[before].headers["authorization"] == "Bearer sk-upstream-secret"
     assert float(raw.headers["x-unigate-cost"]) == pytest.approx(wav_seconds(wav) / 60 * 0.001, rel=1e-3)
+
+
+def test_azure_deployment_path_and_key_header(client: openai.OpenAI, fake: ThreadedMedia, wav: Path) -> None:
+    before = len(fake.seen)
+    with wav.open("rb") as handle:
+        result = client.audio.transcriptions.create(model="azure-whisper", file=handle)
+    assert "bytes of speech.wav" in result.text
+    sent = fake.seen[before]
+    assert sent.path == "/openai/deployments/whisper/audio/transcriptions"
+    assert sent.headers["api-key"] == "sk-upstream-secret" and "authorization" not in sent.headers
 
 
 def test_gemini_transcribes_through_its_audio_input(client: openai.OpenAI, fake: ThreadedMedia, wav: Path) -> None:
@@ -236,3 +246,56 @@ def test_speech_bad_input(client: openai.OpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as exc:
         client.audio.speech.create(model="tts-1", voice="alloy", input="")
     assert _error(exc)["param"] == "input"
+
+
+# -- chat with audio -----------------------------------------------------------------------------
+
+
+def _audio_message(wav: Path) -> list[dict[str, object]]:
+    import base64
+
+    data = base64.b64encode(wav.read_bytes()).decode()
+    return [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is said?"},
+                {"type": "input_audio", "input_audio": {"data": data, "format": "wav"}},
+            ],
+        }
+    ]
+
+
+def test_chat_audio_input_reaches_gemini_natively(client: openai.OpenAI, fake: ThreadedMedia, wav: Path) -> None:
+    before = len(fake.seen)
+    reply = client.chat.completions.create(model="gemini-flash", messages=_audio_message(wav))  # type: ignore[arg-type]
+    assert reply.choices[0].message.content == "gemini heard you"
+    parts = fake.seen[before].json["contents"][0]["parts"]
+    assert any(p.get("inlineData", {}).get("mimeType") == "audio/wav" for p in parts)
+
+
+def test_chat_audio_to_a_model_without_audio_is_refused(client: openai.OpenAI, wav: Path) -> None:
+    with pytest.raises(openai.BadRequestError) as exc:
+        client.chat.completions.create(model="gpt-4o-mini", messages=_audio_message(wav))  # type: ignore[arg-type]
+    error = _error(exc)
+    assert error["code"] == "model_not_supported" and "gpt-4o-mini" in str(error["message"])
+    assert "audio input" in str(error["message"])
+    with pytest.raises(openai.BadRequestError) as exc:
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "hi"}],
+            modalities=["text", "audio"],
+            audio={"voice": "alloy", "format": "wav"},
+        )
+    assert "audio output" in str(_error(exc)["message"])
+
+
+def test_models_report_endpoints_and_modalities(client: openai.OpenAI) -> None:
+    models = {m.id: m.model_extra or {} for m in client.models.list()}
+    assert models["whisper-1"]["endpoints"] == ["transcription", "translation"]
+    assert models["whisper-1"]["modalities"] == {"input": ["audio"], "output": ["text"]}
+    assert models["tts-1"]["modalities"] == {"input": ["text"], "output": ["audio"]}
+    assert models["gemini-flash"]["endpoints"] == ["chat", "transcription"]
+    assert "audio" in models["gemini-flash"]["modalities"]["input"]
+    assert models["my-whisper"]["endpoints"] == ["transcription", "translation"]  # from config
+    assert models["rerank-cohere"]["modalities"]["output"] == ["score"]

@@ -29,3 +29,27 @@ async def test_a_torn_last_line_is_delivered_as_is(tmp_path: Path) -> None:
     (tmp_path / "ledger.00000000.journal").write_bytes(b'{"a": 1}\n{"b": ')
     state = MemoryState(tmp_path)
     assert [r for _, r in await state.queue_read("ledger", "c", 10)] == [b'{"a": 1}', b'{"b": ']
+
+
+async def test_a_stuck_consumer_cannot_exhaust_memory_records_spill_to_the_journal(tmp_path: Path) -> None:
+    state = MemoryState(tmp_path)
+    queue = state._queue("ledger")
+    queue.memory_limit = 100
+    total = 3 * 1000 + 17
+    for i in range(total):
+        await state.settle(f"h{i}", record=("ledger", b"r%d" % i))
+        if i % 400 == 0:  # a consumer that reads and fails (the database is away): nothing acknowledged
+            await state.queue_read("ledger", "c", 50)
+    assert await state.queue_len("ledger") == total
+    # the memory limit, plus the one segment the consumer keeps reading (the reader rotated every 400)
+    assert state.queue_memory("ledger") <= 100 + 401 < total
+    # the backlog drains in order, every record exactly as written, memory bounded throughout
+    seen: list[bytes] = []
+    while batch := await state.queue_read("ledger", "c", 500):
+        seen += [record for _, record in batch]
+        await state.queue_ack("ledger", [rid for rid, _ in batch])
+        assert state.queue_memory("ledger") <= 100 + 10_000
+    assert seen == [b"r%d" % i for i in range(total)]
+    assert await state.queue_len("ledger") == 0
+    await state.aclose()
+    assert list(tmp_path.glob("*.journal")) == []

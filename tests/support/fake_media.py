@@ -55,6 +55,7 @@ class FakeMedia:
         app.router.add_post("/v1/audio/transcriptions", self._transcribe)
         app.router.add_post("/v1/audio/translations", self._transcribe)
         app.router.add_post("/v1/audio/speech", self._speech)
+        app.router.add_post("/openai/deployments/{deployment}/audio/transcriptions", self._transcribe)  # Azure
         app.router.add_post("/v1/images/generations", self._generate)
         app.router.add_post("/v1/images/edits", self._edit)
         app.router.add_post("/v1/moderations", self._moderate)

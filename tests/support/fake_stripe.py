@@ -41,6 +41,22 @@ class FakeStripe:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def do_GET(self) -> None:
+                """The hosted checkout page a browser is sent to: a link back to the merchant."""
+                session = fake.sessions.get(self.path.rsplit("/", 1)[-1])
+                if session is None:
+                    self._reply(404, {"error": {"type": "invalid_request_error", "message": "No such checkout"}})
+                    return
+                page = (
+                    f"<!doctype html><title>Checkout</title><h1>Pay {session['amount_total'] / 100:.2f} "
+                    f"{session['currency'].upper()}</h1><a id='return' href='{session['success_url']}'>Return</a>"
+                ).encode()
+                self.send_response(200)
+                self.send_header("content-type", "text/html")
+                self.send_header("content-length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 form = dict(parse_qsl(self.rfile.read(length).decode()))

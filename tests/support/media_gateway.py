@@ -20,6 +20,7 @@ def media_models(fake: ThreadedMedia, chat_base: str | None = None) -> list[dict
     models = [
         one("whisper-1", "openai", "whisper-1", fake.base_url),
         one("groq-whisper", "groq", "whisper-large-v3", fake.base_url),
+        one("azure-whisper", "azure", "whisper", fake.root_url),
         one("gpt-4o-transcribe", "openai", "gpt-4o-transcribe", fake.base_url),
         one("gemini-flash", "gemini", "gemini-2.5-flash", fake.root_url),
         one("tts-1", "openai", "tts-1", fake.base_url),

@@ -53,6 +53,7 @@ class Browser:
         self.url = url
         self.http = httpx.Client(base_url=url, timeout=20, follow_redirects=False)
         self.csrf: str | None = None
+        self.last_login: httpx.Response | None = None
 
     def close(self) -> None:
         self.http.close()
@@ -80,6 +81,7 @@ class Browser:
     def login(self, email: str, password: str = PASSWORD) -> httpx.Response:
         self.session()
         reply = self.post("/auth/login", {"email": email, "password": password})
+        self.last_login = reply
         if reply.status_code == 200:
             self.csrf = reply.json()["csrf_token"]
         return reply

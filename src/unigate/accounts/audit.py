@@ -13,8 +13,35 @@ from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from unigate.accounts.user_schema import audit
+from unigate.gateway import Principal
 
 log = logging.getLogger("unigate.audit")
+
+
+def actor_of(principal: Principal) -> tuple[str, str | None]:
+    """(actor id, email) of who acts: a signed-in user, the master key, or the keyless local admin."""
+    user = principal.metadata.get("user")
+    if user is not None:
+        return str(user.id), str(user.email)
+    if principal.kind == "key":
+        return str(principal.key_id), None
+    return principal.kind, None
+
+
+def entry_view(row: Row[Any]) -> dict[str, Any]:
+    from unigate.accounts.models import iso
+
+    return {
+        "id": row.id,
+        "ts": iso(row.ts),
+        "actor": row.actor,
+        "actor_email": row.actor_email,
+        "action": row.action,
+        "target": row.target,
+        "detail": row.detail,
+        "ip": row.ip,
+        "ok": row.ok,
+    }
 
 
 class AuditLog:
@@ -46,6 +73,10 @@ class AuditLog:
                 )
             )
         log.info("audit %s by %s on %s", action, actor, target)
+
+    async def by(self, principal: Principal, action: str, **fields: Any) -> None:
+        actor, email = actor_of(principal)
+        await self.record(actor, action, actor_email=email, **fields)
 
     async def entries(
         self,

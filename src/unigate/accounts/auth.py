@@ -1,9 +1,10 @@
 """Bearer token → Principal for the master key and virtual keys (constant-time comparisons).
 
 - master key configured: the master key, or a valid virtual key; anything else is 401.
-- no master key and no virtual keys: everyone is the anonymous (loopback-only) admin.
-- no master key but virtual keys exist: a valid virtual key is required (manage keys with the
-  ``unigate keys`` command, which talks to the database directly).
+- no master key and no virtual key ever created: everyone is the anonymous (loopback-only) admin.
+- no master key and a virtual key was ever created (even if every key is revoked since): a valid
+  virtual key is required; the anonymous admin never comes back for this database (manage keys
+  with the ``unigate keys`` command, which talks to the database directly).
 """
 
 from __future__ import annotations

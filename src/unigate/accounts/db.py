@@ -14,6 +14,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from unigate.private_files import private_dir, private_file
+
 VERSION_TABLE = "unigate_accounts_version"
 _LOCK_ID = 0x756E6967  # "unig"
 
@@ -21,8 +23,7 @@ _LOCK_ID = 0x756E6967  # "unig"
 def database_url(config: Any) -> str:
     url: str | None = config.database_url
     if not url:
-        directory = Path(config.data_dir)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = private_dir(config.data_dir)
         return f"sqlite+aiosqlite:///{(directory / 'unigate.db').resolve()}"
     for plain, driver in (
         ("postgresql://", "postgresql+asyncpg://"),
@@ -38,6 +39,12 @@ def create_engine(config: Any) -> AsyncEngine:
     url = database_url(config)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30})
+        path = engine.url.database
+        if path and path != ":memory:":
+            # owner-only before SQLite first opens it; its -wal and -shm files copy this mode
+            for name in (path, path + "-wal", path + "-shm"):
+                if name == path or Path(name).exists():
+                    private_file(name)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -77,7 +84,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head", migrations: Path 
         import asyncio
         import fcntl
 
-        with open(database + ".migrate.lock", "w") as lock:
+        with open(private_file(database + ".migrate.lock"), "w") as lock:
             await asyncio.to_thread(fcntl.flock, lock, fcntl.LOCK_EX)
             try:
                 await _upgrade(engine, revision, migrations)

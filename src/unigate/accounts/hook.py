@@ -20,14 +20,16 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from unigate.accounts.backlog import SettleBacklog
 from unigate.accounts.ledger import QUEUE, encode, usage_row
 from unigate.accounts.models import Account, Limits, iso, to_nano, to_usd
 from unigate.accounts.reservation import ReservationPolicy
-from unigate.accounts.service import AccountsService
+from unigate.accounts.service import AccountsService, unavailable
 from unigate.config import RateLimitsConfig
-from unigate.errors import BudgetExceeded, PermissionDenied, RateLimited
+from unigate.errors import BudgetExceeded, GatewayError, PermissionDenied, RateLimited
 from unigate.gateway import Gateway, RequestContext
 from unigate.state import BalanceCheck, Charge, SemaphoreCheck, WindowAdd, WindowCheck
 
@@ -68,20 +70,38 @@ class Accountant:
         self.settings = service.settings
         self.ttl = self.settings.reservation_ttl
         self.policy = ReservationPolicy(gateway.find_group, gateway.catalog, self.settings)
+        self.backlog = SettleBacklog(Path(gateway.config.data_dir) / "journal")
         self._active: dict[str, Ticket] = {}
         self._refresher: asyncio.Task[None] | None = None
+        self._replayer: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
         self._refresher = asyncio.ensure_future(self._refresh_loop())
+        self._replayer = asyncio.ensure_future(self._replay_loop())
 
     async def stop(self) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
-            self._refresher = None
+        for task in (self._refresher, self._replayer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._refresher = self._replayer = None
+        with contextlib.suppress(Exception):
+            await self.backlog.replay(self.state)
+        await self.backlog.aclose()
+
+    async def _replay_loop(self) -> None:
+        """Settlements kept while the shared state was away go to it as soon as it answers."""
+        await self.backlog.start()
+        while True:
+            if self.backlog.pending:
+                try:
+                    await self.backlog.replay(self.state)
+                except Exception as exc:
+                    log.debug("shared state still unavailable: %s", exc)
+            await asyncio.sleep(1.0)
 
     async def _refresh_loop(self) -> None:
         """Keep the reservations of long requests alive; a dead process stops doing this."""
@@ -117,6 +137,26 @@ class Accountant:
             name, _, end = limits.budget_counter(now)
             plan.balances.append(BalanceCheck(name, limits.budget_nusd, amount))
             plan.balance_owners.append((limits, f"{_ADJECTIVE[limits.budget_period]} budget", end))
+
+    async def admit_unmetered(self, principal: Any, holder: str) -> None:
+        """A request that costs nothing upstream (count_tokens, feedback) still counts against
+        the key's and its team's requests per minute; refused with 429 past them."""
+        account: Account | None = principal.metadata.get("account")
+        if account is None:
+            return
+        plan = _Plan()
+        owners = [(f"key '{account.key.name}'", f"key:{account.key.id}", account.key)]
+        if account.team is not None:
+            owners.append((f"team '{account.team.name}'", f"team:{account.team.id}", account.team))
+        for label, key, limits in owners:
+            if limits.rpm:
+                plan.windows.append(WindowCheck(f"rpm:{key}", limits.rpm, MINUTE))
+                plan.window_labels.append(f"{label} allows {limits.rpm} requests per minute")
+        if not plan.windows:
+            return
+        admission = await self.state.admit(holder, self.ttl, plan.windows)
+        if not admission.ok:
+            raise self._refusal(admission.kind, admission.index or 0, admission, plan, 0)
 
     # -- the hook --------------------------------------------------------------------------
 
@@ -156,12 +196,19 @@ class Accountant:
             if account.user is not None:
                 self._spend_limits(plan, account.user, ticket.reserved, now)
         holder = ctx.request_id
-        for _ in range(3):
-            admission = await self.state.admit(holder, self.ttl, plan.windows, plan.semaphores, plan.balances)
-            if admission.kind != "missing":
-                break
-            for index in admission.missing:
-                await self.service.seed(plan.balance_owners[index][0], plan.balances[index].key)
+        try:
+            if self.backlog.pending:  # charges made while the state was away come first
+                await self.backlog.replay(self.state)
+            for _ in range(3):
+                admission = await self.state.admit(holder, self.ttl, plan.windows, plan.semaphores, plan.balances)
+                if admission.kind != "missing":
+                    break
+                for index in admission.missing:
+                    await self.service.seed(plan.balance_owners[index][0], plan.balances[index].key)
+        except GatewayError:
+            raise
+        except Exception as exc:
+            raise unavailable("the shared state", exc) from exc
         if not admission.ok:
             raise self._refusal(admission.kind, admission.index or 0, admission, plan, ticket.reserved)
         ticket.semaphores = [s.key for s in plan.semaphores]
@@ -214,12 +261,21 @@ class Accountant:
             tokens = int(usage.get("total_tokens") or 0) or int(usage.get("prompt_tokens") or 0) + int(
                 usage.get("completion_tokens") or 0
             )
-            await self.state.settle(
-                holder,
-                semaphores=ticket.semaphores,
-                charges=[Charge(key, cost) for key in ticket.counters],
-                windows=[WindowAdd(key, MINUTE, tokens) for key in ticket.tpm_windows],
-                record=(QUEUE, encode(usage_row(ctx, cost))),
-            )
+            charges = [Charge(key, cost) for key in ticket.counters]
+            windows = [WindowAdd(key, MINUTE, tokens) for key in ticket.tpm_windows]
+            record = (QUEUE, encode(usage_row(ctx, cost)))
         except Exception:
-            log.exception("could not settle request %s", ctx.request_id)
+            log.exception("could not price request %s", ctx.request_id)
+            return
+        try:
+            if self.backlog.pending:
+                raise ConnectionError("earlier settlements are still waiting")  # keep their order
+            await self.state.settle(
+                holder, semaphores=ticket.semaphores, charges=charges, windows=windows, record=record
+            )
+        except Exception as exc:
+            log.warning("shared state unavailable (%s); settlement of %s kept locally", exc, ctx.request_id)
+            try:
+                await self.backlog.keep(holder, ticket.semaphores, charges, windows, record)
+            except Exception:
+                log.exception("could not keep the settlement of request %s", ctx.request_id)

@@ -25,6 +25,11 @@ class SingleSignOnFailed(AuthError):
     default_code = "sso_failed"
 
 
+class SingleSignOnUnavailable(GatewayError):
+    status = 502
+    default_code = "sso_unavailable"
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     subject: str  # "<issuer> <sub>": unique across providers
@@ -58,16 +63,23 @@ class OidcClient:
 
     async def metadata(self) -> dict[str, Any]:
         if self._metadata is None or time.monotonic() - self._metadata_at > DISCOVERY_TTL:
-            async with self._client() as client:
-                reply = await client.get(self.issuer + "/.well-known/openid-configuration")
-                reply.raise_for_status()
-                found = reply.json()
-                if found.get("issuer", "").rstrip("/") != self.issuer:
-                    raise GatewayError("The provider's discovery document names another issuer.", code="sso_failed")
-                reply = await client.get(found["jwks_uri"])
-                reply.raise_for_status()
-                self._jwks = reply.json()
-            self._metadata, self._metadata_at = found, time.monotonic()
+            try:
+                import httpx
+
+                async with httpx.AsyncClient(timeout=10.0) as client:
+                    reply = await client.get(self.issuer + "/.well-known/openid-configuration")
+                    reply.raise_for_status()
+                    found = reply.json()
+                    reply = await client.get(found["jwks_uri"])
+                    reply.raise_for_status()
+                    jwks = reply.json()
+            except Exception as exc:  # unreachable, not JSON, no jwks_uri: the provider is not usable now
+                raise SingleSignOnUnavailable(
+                    f"The identity provider could not be reached or answered oddly ({type(exc).__name__})."
+                ) from exc
+            if str(found.get("issuer", "")).rstrip("/") != self.issuer:
+                raise SingleSignOnUnavailable("The provider's discovery document names another issuer.")
+            self._metadata, self._jwks, self._metadata_at = found, jwks, time.monotonic()
         return self._metadata
 
     async def authorization(self) -> tuple[str, dict[str, str]]:
@@ -94,11 +106,13 @@ class OidcClient:
             claims = self._id_token_claims(str(token.get("id_token") or ""), nonce)
             userinfo_endpoint = metadata.get("userinfo_endpoint")
             if userinfo_endpoint:
-                reply = await client.get(userinfo_endpoint)
-                if reply.status_code == 200:
-                    info = reply.json()
-                    if info.get("sub") == claims["sub"]:  # userinfo must describe the same person
-                        claims = {**info, **claims}
+                try:
+                    reply = await client.get(userinfo_endpoint)
+                    info = reply.json() if reply.status_code == 200 else {}
+                except Exception:  # the ID token alone still identifies the person
+                    info = {}
+                if isinstance(info, dict) and info.get("sub") == claims["sub"]:  # the same person only
+                    claims = {**info, **claims}
         groups = claims.get(self.config.groups_claim) or []
         if isinstance(groups, str):
             groups = [groups]

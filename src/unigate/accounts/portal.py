@@ -29,6 +29,7 @@ from unigate.accounts.users import UserStore, normalize_email
 from unigate.config import GatewayConfig, PortalConfig
 from unigate.errors import AuthError, BadRequest, GatewayError, NotFound, PermissionDenied, RateLimited
 from unigate.gateway import Principal
+from unigate.state import WindowCheck
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
 VERIFY_TTL = 2 * 86400.0
@@ -197,8 +198,8 @@ class Portal:
         invite = None
         if data.get("invite") is not None:
             raw = _text(data, "invite", limit=200) or ""
-            invite = await self.users.consume_token("invite", raw)
-            if invite is None or invite.email != email:
+            invite = await self.users.peek_token("invite", raw)
+            if invite is None or invite.email != email:  # a wrong guess does not use up the invitation
                 raise PermissionDenied("The invitation is not valid for this email address.", code="invalid_invite")
         elif mode != "open":
             raise PermissionDenied(
@@ -206,7 +207,9 @@ class Portal:
                 code="registration_closed",
             )
         password_hash = await self._check_password(data.get("password"))
-        team_id = (invite.data or {}).get("team_id") if invite else self.settings.default_team
+        if invite is not None and await self.users.consume_token("invite", raw) is None:
+            raise PermissionDenied("The invitation was used meanwhile.", code="invalid_invite")
+        team_id = (invite.data or {}).get("team_id") if invite else await self._team_id(self.settings.default_team)
         team_role = (invite.data or {}).get("team_role", "member") if invite else "member"
         user_id = new_id("user")
         verified = invite is not None or not self.require_verified  # an invitation mail proved the address
@@ -257,11 +260,14 @@ class Portal:
         return True
 
     async def throttle(self, ip: str | None) -> None:
-        """Sign-in attempts per client address per minute (shared by every replica)."""
-        minute = int(time.time() // 60)
-        count = await self.service.state.incr(f"portal:login:{ip or '-'}:{minute}", 1, ttl=120)
-        if count > self.settings.login.per_ip_per_minute:
-            raise RateLimited("Too many sign-in attempts from this address. Wait a minute.", retry_after=60)
+        """Sign-in attempts per client address in any 60 s (a sliding window shared by every replica)."""
+        window = WindowCheck(f"portal:login:{ip or '-'}", self.settings.login.per_ip_per_minute, 60.0)
+        admission = await self.service.state.admit(new_id("login"), 60.0, [window])
+        if not admission.ok:
+            raise RateLimited(
+                "Too many sign-in attempts from this address. Wait a minute.",
+                retry_after=math.ceil(admission.retry_after or 60),
+            )
 
     async def login(self, data: dict[str, Any], ip: str | None, old_session: str | None) -> tuple[Any, str, str]:
         """(user, new session value, its CSRF token); the browser's previous session is ended."""
@@ -368,7 +374,8 @@ class Portal:
 
     async def _sso_user(self, identity: Identity, ip: str | None) -> Any:
         assert self.oidc is not None
-        team_id, team_role, role = self.oidc.roles_for(identity.groups)
+        team_ref, team_role, role = self.oidc.roles_for(identity.groups)
+        team_id = await self._team_id(team_ref)
         user = await self.users.user_by_subject(identity.subject)
         if user is None and identity.email and identity.email_verified:
             user = await self.users.user_by_email(identity.email)  # an existing account signs in by SSO too
@@ -386,7 +393,7 @@ class Portal:
                     "name": identity.name,
                     "password_hash": None,
                     "role": role,
-                    "team_id": team_id or self.settings.default_team,
+                    "team_id": team_id or await self._team_id(self.settings.default_team),
                     "team_role": team_role or "member",
                     "email_verified": identity.email_verified,
                     "disabled": False,
@@ -423,6 +430,15 @@ class Portal:
         assert found is not None
         await self.service.changed()
         return found
+
+    async def _team_id(self, reference: str | None) -> str | None:
+        """A team named in config by id or by name (names are known before the team exists)."""
+        if reference is None:
+            return None
+        if await self.store.team(reference) is not None:
+            return reference
+        named = [team.id for team in await self.store.list_teams() if team.name == reference]
+        return named[0] if named else None
 
     # -- who am I ---------------------------------------------------------------------------
 
@@ -662,6 +678,8 @@ class Portal:
         if not (actor.admin or actor.team_admin):
             raise PermissionDenied("Only admins and team admins change users.", code="team_admin_required")
         admin_only = {"role", "team_id", "disabled"} & set(data)
+        if data.get("team_id", "") is None and target.team_id == actor.team_id and actor.team_admin:
+            admin_only.discard("team_id")  # a team admin may take a member out of their own team
         if admin_only and not actor.admin:
             raise PermissionDenied(
                 f"Only admins change {', '.join(sorted(admin_only))}.",

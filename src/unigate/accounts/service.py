@@ -18,10 +18,26 @@ from unigate.accounts.models import Account, Limits, hash_secret, limits_from_ro
 from unigate.accounts.store import Store
 from unigate.accounts.users import UserStore
 from unigate.config import AccountsConfig
+from unigate.errors import Overloaded
 from unigate.gateway import Principal
 from unigate.state import StateBackend
 
 log = logging.getLogger("unigate.accounts")
+
+
+class AccountsUnavailable(Overloaded):
+    """The database or the shared state is away: a request whose limits cannot be checked is
+    refused (503, retry shortly), never served unchecked."""
+
+    default_code = "accounts_unavailable"
+
+
+def unavailable(what: str, exc: BaseException) -> AccountsUnavailable:
+    log.warning("%s is unavailable: %s: %s", what, type(exc).__name__, exc)
+    return AccountsUnavailable(
+        f"Keys and budgets cannot be checked right now ({what} is unavailable). Retry shortly.", retry_after=5
+    )
+
 
 VERSION_KEY = "accounts:version"
 VERSION_POLL = 1.0
@@ -51,7 +67,14 @@ class AccountsService:
         if cached is not None and cached[1] > now:
             principal = cached[0]
         else:
-            principal = await self._load(digest)
+            try:
+                principal = await self._load(digest)
+            except Exception as exc:
+                # the database is away: a key this process knows keeps its last known answer
+                # (no change can be made while it is away); an unknown key must wait
+                if cached is None:
+                    raise unavailable("the accounts database", exc) from exc
+                principal = cached[0]
             if principal is None and len(self._cache) > NEGATIVE_CACHE:
                 self._cache.clear()
             self._cache[digest] = (principal, now + self.settings.key_cache_ttl)
@@ -66,6 +89,23 @@ class AccountsService:
         row = await self.store.key_by_hash(digest)
         if row is None or not hmac.compare_digest(row.secret_hash, digest):
             return None
+        return await self._principal_of(row)
+
+    async def principal_by_id(self, key_id: str) -> Principal | None:
+        """The Principal of a key by its id (work done later on a key's behalf, e.g. batches);
+        None if the key no longer exists or may not be used."""
+        row = await self.store.key(key_id)
+        if row is None:
+            return None
+        principal = await self._principal_of(row)
+        if principal is None:
+            return None
+        account: Account = principal.metadata["account"]
+        if account.expires_at is not None and account.expires_at <= time.time():
+            return None
+        return principal
+
+    async def _principal_of(self, row: Any) -> Principal | None:
         if not row.enabled or row.revoked_at is not None:
             return None
         team = None
@@ -105,7 +145,11 @@ class AccountsService:
         now = time.monotonic()
         await self._check_version(now)
         if self._has_keys is None or self._has_keys[1] <= now:
-            self._has_keys = (await self.store.has_keys(), now + self.settings.key_cache_ttl)
+            try:
+                self._has_keys = (await self.store.has_keys(), now + self.settings.key_cache_ttl)
+            except Exception as exc:
+                if self._has_keys is None:
+                    raise unavailable("the accounts database", exc) from exc
         return self._has_keys[0]
 
     async def changed(self) -> None:

@@ -59,8 +59,10 @@ class Store:
             return list((await conn.execute(query)).all())
 
     async def has_keys(self) -> bool:
+        """Whether a key was ever created here, revoked ones included: revoking the last key must
+        not turn a keyless gateway back into an open one (anonymous admin stays off)."""
         async with self.engine.connect() as conn:
-            found = await conn.execute(select(keys.c.id).where(keys.c.revoked_at.is_(None)).limit(1))
+            found = await conn.execute(select(keys.c.id).limit(1))
             return found.first() is not None
 
     async def update_key(self, key_id: str, values: dict[str, Any]) -> bool:
@@ -109,6 +111,12 @@ class Store:
             return bool(result.rowcount)
 
     # -- ledger ----------------------------------------------------------------------------
+
+    async def request_owner(self, request_id: str) -> tuple[bool, str | None]:
+        """(found, key id) of a request in the ledger."""
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(ledger.c.key_id).where(ledger.c.request_id == request_id))).first()
+        return (False, None) if row is None else (True, row[0])
 
     async def spent_since(self, kind: str, account_id: str, since: float) -> int:
         column = ledger.c.key_id if kind == "key" else ledger.c.team_id

@@ -122,6 +122,19 @@ class UserStore:
             )
         return raw
 
+    async def peek_token(self, purpose: str, raw: str) -> Row[Any] | None:
+        """The live (unused, unexpired) token's row, without using it."""
+        query = select(tokens).where(
+            and_(
+                tokens.c.token_hash == token_hash(raw),
+                tokens.c.purpose == purpose,
+                tokens.c.used_at.is_(None),
+                tokens.c.expires_at > time.time(),
+            )
+        )
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).first()
+
     async def consume_token(self, purpose: str, raw: str) -> Row[Any] | None:
         """The token's row, marked used — once: a second use, an expired token or another
         purpose's token gives None."""

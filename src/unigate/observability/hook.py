@@ -11,7 +11,7 @@ from typing import Any
 
 from unigate.config import ObservabilityConfig
 from unigate.observability.logs import LogSetup, request_fields
-from unigate.observability.metrics import GatewayMetrics
+from unigate.observability.metrics import NONE, GatewayMetrics, LabelSet
 from unigate.observability.timeseries import TimeSeries
 from unigate.observability.tracing import Tracer, make_tracer
 
@@ -29,6 +29,8 @@ class ObservabilityHook:
     ) -> None:
         self.config = config or ObservabilityConfig()
         self.metrics: GatewayMetrics | None = GatewayMetrics(gateway) if self.config.metrics else None
+        # the time series keeps 24 h of buckets: its keys are bounded like the metrics labels
+        self.labels = self.metrics.labels if self.metrics is not None else LabelSet(dict(gateway.groups))
         self.series = TimeSeries()
         self.logs = logs if self.config.log_requests else None
         self.tracer = tracer if tracer is not None else (make_tracer() if self.config.otel else None)
@@ -59,13 +61,14 @@ class ObservabilityHook:
             self.metrics.finished(ctx)
         deployment = ctx.trace.deployment
         usage = ctx.usage
+        model, deployment_id, provider, _ = self.labels(
+            ctx.model,
+            deployment.id if deployment is not None else NONE,
+            deployment.provider if deployment is not None else NONE,
+            NONE,
+        )
         self.series.record(
-            (
-                ctx.model,
-                deployment.id if deployment is not None else "none",
-                deployment.provider if deployment is not None else "none",
-                ctx.principal.key_id,
-            ),
+            (model, deployment_id, provider, ctx.principal.key_id),
             error=ctx.status == "error",
             cost=ctx.cost,
             input_tokens=(usage.get("prompt_tokens") or 0) if usage else 0,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import hmac
 
 from unigate.observability.hook import ObservabilityHook
 from unigate.observability.logs import LogSetup
 from unigate.server.app import App
-from unigate.server.auth import require_admin
+from unigate.server.auth import bearer_token, require_admin
 from unigate.server.http import Request, Response
 
 PROMETHEUS_CONTENT_TYPE = b"text/plain; version=0.0.4; charset=utf-8"
@@ -38,17 +38,14 @@ def install(app: App) -> None:
     if metrics is None:
         return
 
-    def render() -> Response:
+    scraper = config.metrics_token.encode() if config.metrics_token else None
+
+    async def serve_metrics(request: Request) -> Response:
+        # private by default: the master key (or the anonymous loopback admin), or the scrape token
+        if not config.metrics_public:
+            token = bearer_token(request)
+            if scraper is None or token is None or not hmac.compare_digest(token.encode(), scraper):
+                require_admin(await app.authenticator.authenticate(request))
         return Response(metrics.render(), 200, [(b"content-type", PROMETHEUS_CONTENT_TYPE)])
 
-    async def public_metrics(request: Request) -> Response:
-        return render()
-
-    async def private_metrics(request: Request, principal: Any) -> Response:
-        require_admin(principal)
-        return render()
-
-    if config.metrics_public:
-        app.route("GET", "/metrics", public_metrics, public=True)
-    else:
-        app.route("GET", "/metrics", private_metrics)
+    app.route("GET", "/metrics", serve_metrics, public=True)

@@ -1,12 +1,15 @@
 """Prometheus metrics for one gateway, in a registry of its own (never the process-global one).
 
-Labels are bounded: public model, deployment and provider come from the gateway's own config
-(unknown or dynamic names collapse to ``other`` past a cap), teams are capped the same way,
-errors are labelled by class name from the fixed error tree. Keys, key names and prompts are
-never labels.
+Labels are bounded whatever clients send: public model, deployment and provider come from the
+gateway's own config (the groups it has at start); names clients choose (dynamic
+``provider/model`` names) are kept up to a small cap and then collapse to ``other``; teams are
+capped the same way; errors are labelled by class name from the fixed error tree. Keys, key
+names and prompts are never labels. The scrape-time health gauges cover the configured
+deployments only. So the number of series, the size of a scrape and the memory held here have
+a fixed ceiling (``tests/observability/test_metrics.py`` sends thousands of names to show it).
 
-The hot path (:meth:`GatewayMetrics.observe`) costs a few dict lookups: the prometheus
-child objects for each label tuple are resolved once and cached.
+The hot path (:meth:`GatewayMetrics.finished`) costs a few set and dict lookups: the
+prometheus child objects for each (bounded) label tuple are resolved once and cached.
 """
 
 from __future__ import annotations
@@ -48,6 +51,27 @@ class BoundedLabel:
         return value
 
 
+class LabelSet:
+    """The bounded model / deployment / provider / team labels of one gateway (shared by the
+    metrics and the dashboard's time series, so both stay within the same ceiling)."""
+
+    def __init__(self, groups: dict[str, Any], *, team_cap: int = 50, model_cap: int = 20) -> None:
+        deployments = [d for g in groups.values() for d in g.deployments]
+        # model_cap: names beyond the config (client-chosen) that get a label of their own
+        self.model = BoundedLabel(list(groups), cap=model_cap)
+        self.deployment = BoundedLabel([d.id for d in deployments], cap=model_cap)
+        self.provider = BoundedLabel([d.provider for d in deployments], cap=10)
+        self.team = BoundedLabel(cap=team_cap)
+
+    def __call__(self, model: str, deployment: str, provider: str, team: str) -> tuple[str, str, str, str]:
+        return (
+            self.model(model),
+            self.deployment(deployment) if deployment != NONE else NONE,
+            self.provider(provider) if provider != NONE else NONE,
+            self.team(team) if team != NONE else NONE,
+        )
+
+
 @dataclass(slots=True)
 class _Children:
     """The prometheus children for one (model, deployment, provider, team, status) tuple."""
@@ -66,8 +90,9 @@ class HealthCollector(Collector):
     ``gateway.health.state(deployment_id)`` at scrape time (``healthy`` if there is no health
     tracker)."""
 
-    def __init__(self, gateway: Any) -> None:
+    def __init__(self, gateway: Any, known: frozenset[str]) -> None:
         self._gateway = gateway
+        self._known = known  # configured groups: remembered dynamic ones would grow the scrape
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
@@ -82,6 +107,8 @@ class HealthCollector(Collector):
         )
         health = getattr(self._gateway, "health", None)
         for group in list(self._gateway.groups.values()):
+            if group.name not in self._known:
+                continue
             for deployment in group.deployments:
                 state = "healthy"
                 if health is not None:
@@ -98,14 +125,10 @@ class HealthCollector(Collector):
 
 
 class GatewayMetrics:
-    def __init__(self, gateway: Any, *, team_cap: int = 50, model_cap: int = 100) -> None:
+    def __init__(self, gateway: Any, *, team_cap: int = 50, model_cap: int = 20) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        groups = getattr(gateway, "groups", {}) or {}
-        deployments = [d for g in groups.values() for d in g.deployments]
-        self.model_label = BoundedLabel(list(groups), cap=model_cap)
-        self.deployment_label = BoundedLabel([d.id for d in deployments], cap=model_cap)
-        self.provider_label = BoundedLabel([d.provider for d in deployments], cap=30)
-        self.team_label = BoundedLabel(cap=team_cap)
+        groups = dict(getattr(gateway, "groups", {}) or {})
+        self.labels = LabelSet(groups, team_cap=team_cap, model_cap=model_cap)
         base = ["model", "deployment", "provider", "team"]
         r = self.registry
         self.requests = Counter(
@@ -144,7 +167,8 @@ class GatewayMetrics:
             ["chosen"],
             registry=r,
         )
-        self.registry.register(HealthCollector(gateway))
+        self.registry.register(HealthCollector(gateway, frozenset(groups)))
+        # caches of prometheus children, keyed by the bounded labels (never by what a client sent)
         self._children: dict[tuple[str, str, str, str, str], _Children] = {}
         self._in_flight: dict[str, Any] = {}
         self._errors: dict[tuple[str, str, str, str, str], Any] = {}
@@ -152,21 +176,24 @@ class GatewayMetrics:
     # -- hot path ----------------------------------------------------------------------------
 
     def started(self, model: str) -> None:
-        child = self._in_flight.get(model)
+        label = self.labels.model(model)
+        child = self._in_flight.get(label)
         if child is None:
-            child = self._in_flight[model] = self.in_flight.labels(self.model_label(model))
+            child = self._in_flight[label] = self.in_flight.labels(label)
         child.inc()
 
     def finished(self, ctx: Any) -> None:
-        model = ctx.model
-        in_flight = self._in_flight.get(model)
+        in_flight = self._in_flight.get(self.labels.model(ctx.model))
         if in_flight is not None:
             in_flight.dec()
         deployment = ctx.trace.deployment
-        dep_id = deployment.id if deployment is not None else NONE
-        provider = deployment.provider if deployment is not None else NONE
-        team = ctx.principal.team_id or NONE
-        key = (model, dep_id, provider, team, ctx.status)
+        labels = self.labels(
+            ctx.model,
+            deployment.id if deployment is not None else NONE,
+            deployment.provider if deployment is not None else NONE,
+            ctx.principal.team_id or NONE,
+        )
+        key = (*labels, ctx.status)
         children = self._children.get(key)
         if children is None:
             children = self._children[key] = self._make_children(key)
@@ -192,33 +219,24 @@ class GatewayMetrics:
             children.ttft.observe(ttft / 1e3)
         if ctx.status == "error":
             error = type(ctx.error).__name__ if ctx.error is not None else "Refused"
-            ekey = (model, dep_id, provider, team, error)
+            ekey = (*labels, error)
             counter = self._errors.get(ekey)
             if counter is None:
-                counter = self._errors[ekey] = self.errors.labels(*self._labels(ekey[:4]), error)
+                counter = self._errors[ekey] = self.errors.labels(*ekey)
             counter.inc()
         attempts = ctx.trace.attempts
         if len(attempts) > 1 or (attempts and attempts[0].error):
             for attempt in attempts:
                 if attempt.error:
-                    self.attempt_failures.labels(self.deployment_label(attempt.deployment), attempt.error[:60]).inc()
+                    self.attempt_failures.labels(self.labels.deployment(attempt.deployment), attempt.error[:60]).inc()
         auto = ctx.extras.get("auto")
         if auto is not None:
             self._auto(ctx, auto)
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _labels(self, key: tuple[str, ...]) -> tuple[str, str, str, str]:
-        model, dep_id, provider, team = key[:4]
-        return (
-            self.model_label(model),
-            self.deployment_label(dep_id) if dep_id != NONE else NONE,
-            self.provider_label(provider) if provider != NONE else NONE,
-            self.team_label(team) if team != NONE else NONE,
-        )
-
     def _make_children(self, key: tuple[str, str, str, str, str]) -> _Children:
-        labels = self._labels(key)
+        labels = key[:4]
         short = labels[:3]
         return _Children(
             requests=self.requests.labels(*labels, key[4]),
@@ -241,8 +259,8 @@ class GatewayMetrics:
                     return value
             return None
 
-        chosen = self.model_label(str(field("chosen", "model", "choice") or ctx.model))
-        requested = self.model_label(str(field("policy", "requested", "requested_model") or "auto"))
+        chosen = self.labels.model(str(field("chosen", "model", "choice") or ctx.model))
+        requested = self.labels.model(str(field("policy", "requested", "requested_model") or "auto"))
         self.auto_choices.labels(requested, chosen).inc()
         saving = field("estimated_saving", "estimated_saving_usd", "saving")
         if isinstance(saving, int | float) and saving > 0:

@@ -160,9 +160,12 @@ def _tool_output(output: Any, path: str) -> Any:
 
 
 class _Builder:
-    """Folds items into chat messages: calls and reasoning join the assistant turn they belong to."""
+    """Folds items into chat messages: calls and reasoning join the assistant turn they belong to.
+    ``lenient``: item types with no chat form are left out instead of refused (the request goes to
+    an upstream that reads them natively; the chat form only serves estimates and routing)."""
 
-    def __init__(self) -> None:
+    def __init__(self, lenient: bool = False) -> None:
+        self.lenient = lenient
         self.messages: list[dict[str, Any]] = []
         self._reasoning: list[str] = []
         self._thinking: list[dict[str, Any]] = []
@@ -227,7 +230,8 @@ class _Builder:
         blocks = unpack_thinking(item.get("encrypted_content"))
         if blocks:
             self._thinking.extend(blocks)
-        for part in item.get("summary") or ():
+        summary = item.get("summary")
+        for part in summary if isinstance(summary, list) else ():
             if isinstance(part, dict) and isinstance(part.get("text"), str):
                 self._reasoning.append(part["text"])
 
@@ -243,6 +247,8 @@ class _Builder:
             self.function_call_output(item, path)
         elif kind == "reasoning":
             self.reasoning(item)
+        elif self.lenient:
+            return
         elif kind == "item_reference":
             raise _fail("item_reference inputs are not supported; send the item itself.", f"{path}.type")
         else:
@@ -263,8 +269,8 @@ def input_items(value: Any) -> list[dict[str, Any]]:
     return value
 
 
-def messages(instructions: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    builder = _Builder()
+def messages(instructions: Any, items: list[dict[str, Any]], lenient: bool = False) -> list[dict[str, Any]]:
+    builder = _Builder(lenient)
     if instructions:
         if not isinstance(instructions, str):
             raise _fail("'instructions' must be a string.", "instructions")
@@ -309,7 +315,10 @@ def _tools(tools: list[Any], names: ToolNames) -> list[dict[str, Any]]:
             namespace = tool.get("name")
             if not isinstance(namespace, str) or not namespace:
                 raise _fail(f"'{path}.name' is required.", f"{path}.name")
-            for j, inner in enumerate(tool.get("tools") or ()):
+            inner_tools = tool.get("tools")
+            if not isinstance(inner_tools, list):
+                raise _fail(f"'{path}.tools' must be an array.", f"{path}.tools")
+            for j, inner in enumerate(inner_tools):
                 if isinstance(inner, dict) and inner.get("type") in ("function", "custom"):
                     out.append(_function(inner, f"{path}.tools[{j}]", namespace, names))
         # hosted tools: refused by the surface unless the upstream runs them natively
@@ -353,13 +362,16 @@ def _response_format(text: Any) -> dict[str, Any] | None:
     raise _fail("'text.format.type' must be 'text', 'json_object' or 'json_schema'.", "text.format.type")
 
 
-def to_chat(body: dict[str, Any], history: list[dict[str, Any]], names: ToolNames | None = None) -> dict[str, Any]:
+def to_chat(
+    body: dict[str, Any], history: list[dict[str, Any]], names: ToolNames | None = None, *, lenient: bool = False
+) -> dict[str, Any]:
     """The canonical chat request for a Responses request whose conversation so far is ``history``
     (the stored items of ``previous_response_id``) followed by this request's ``input``.
-    ``names`` is filled with the chat name of every tool."""
+    ``names`` is filled with the chat name of every tool; ``lenient``: only upstreams with the
+    Responses API can serve it, so items without a chat form are left out, not refused."""
     names = {} if names is None else names
     items = [*history, *input_items(body.get("input"))]
-    chat: dict[str, Any] = {"model": body["model"], "messages": messages(body.get("instructions"), items)}
+    chat: dict[str, Any] = {"model": body["model"], "messages": messages(body.get("instructions"), items, lenient)}
     tools = body.get("tools")
     if tools:
         if not isinstance(tools, list):

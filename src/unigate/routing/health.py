@@ -85,21 +85,34 @@ class Health:
 
     async def admit(self, deployment_id: str) -> Admission:
         """``ok`` (in rotation), ``probe`` (half-open and this request holds the probe) or ``cooling``."""
-        circuit = await self.store.get(deployment_id)
+        try:
+            circuit = await self.store.get(deployment_id)
+        except Exception as exc:  # a shared store that went away: this process's last view
+            log.debug("cooldown store unavailable: %s", exc)
+            circuit = self.store.cached(deployment_id)
         if circuit is None or circuit.trips == 0:
             return "ok"
         now = self.clock()
         verdict = admission(circuit, now)
-        if verdict == "probe" and not await self.store.claim_probe(deployment_id, now, self.policy(deployment_id)):
-            return "cooling"
+        if verdict == "probe":
+            try:
+                claimed = await self.store.claim_probe(deployment_id, now, self.policy(deployment_id))
+            except Exception:
+                claimed = True
+            if not claimed:
+                return "cooling"
         return verdict
 
     async def failed(self, deployment_id: str, error: str, *, trip: bool, retry_after: float | None) -> None:
         now = self.clock()
         before = self.store.cached(deployment_id)
-        circuit = await self.store.failure(
-            deployment_id, now, self.policy(deployment_id), trip=trip, retry_after=retry_after, error=error
-        )
+        try:
+            circuit = await self.store.failure(
+                deployment_id, now, self.policy(deployment_id), trip=trip, retry_after=retry_after, error=error
+            )
+        except Exception as exc:  # a cooldown is a preference: routing goes on without it
+            log.debug("cooldown store unavailable: %s", exc)
+            return
         if circuit.open_until > now and (before is None or before.open_until != circuit.open_until):
             log.warning(
                 "%s routing: deployment %s cooling down until %s (%s, trip %d)",
@@ -117,7 +130,11 @@ class Health:
         circuit = self.store.cached(deployment_id)
         if circuit is None or circuit.open_until > self.clock():
             return
-        await self.store.success(deployment_id)
+        try:
+            await self.store.success(deployment_id)
+        except Exception as exc:
+            log.debug("cooldown store unavailable: %s", exc)
+            return
         if circuit.trips:
             log.warning("%s routing: deployment %s healthy again", _stamp(self.clock()), deployment_id)
 

@@ -38,6 +38,8 @@ def _install_optional_surfaces(app: App) -> None:
         "unigate.server.images_api",
         "unigate.server.rerank_api",
         "unigate.server.moderation_api",
+        "unigate.server.batches_api",
+        "unigate.server.passthrough_api",
         "unigate.accounts.install",
         "unigate.server.portal_api",
         "unigate.routing.install",

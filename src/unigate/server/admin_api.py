@@ -11,6 +11,8 @@ GET    /admin/usage                ledger rows or ?group_by=key|team|model|provi
                                    filters: key_id, team_id, model, provider, status, since, until
                                    (a virtual key may call it: it sees its own usage only)
 POST   /admin/usage/flush          write queued ledger records now
+GET    /admin/audit                the audit log (?actor= ?action= ?target= ?since= ?limit=); every change
+                                   made through this API is in it
 GET    /v1/key/info                the calling key's own settings and balance
 """
 
@@ -20,6 +22,7 @@ import contextlib
 from datetime import datetime
 from typing import Any
 
+from unigate.accounts.audit import AuditLog, entry_view
 from unigate.accounts.install import AccountsRuntime, runtime_of
 from unigate.accounts.models import PERIODS, hash_secret, iso, new_id, new_secret, to_nano, to_usd
 from unigate.errors import AuthError, BadRequest, NotFound
@@ -219,11 +222,19 @@ def install(app: App) -> None:
 
     # -- keys ------------------------------------------------------------------------------
 
+    async def audit(principal: Principal, request: Request, action: str, target: str, **detail: Any) -> None:
+        """Every change made here is an audit record (docs/self-service.md)."""
+        client = request.scope.get("client")
+        await AuditLog(runtime().store.engine).by(
+            principal, action, target=target, detail=detail or None, ip=str(client[0]) if client else None
+        )
+
     async def keys_collection(request: Request, principal: Principal) -> Response:
         require_admin(principal)
         rt = runtime()
         if request.method == "POST":
             secret, row = await create_key(rt, _body(request))
+            await audit(principal, request, "key.create", row.id, name=row.name, team_id=row.team_id)
             return json_response({**key_view(row), "key": secret}, status=201)
         query = request.query
         rows = await rt.store.list_keys(query.get("team_id"), query.get("include_revoked") in ("1", "true"))
@@ -237,7 +248,9 @@ def install(app: App) -> None:
         if row is None:
             raise NotFound(f"No key with id '{key_id}'")
         if action == "topup" and request.method == "POST":
-            await rt.store.topup_key(key_id, _topup_amount(_body(request), row))
+            amount = _topup_amount(_body(request), row)
+            await rt.store.topup_key(key_id, amount)
+            await audit(principal, request, "key.topup", key_id, amount=to_usd(amount))
         elif action:
             raise NotFound(f"Unknown endpoint: {request.method} {request.path}", code="unknown_url")
         elif request.method == "PATCH":
@@ -245,10 +258,12 @@ def install(app: App) -> None:
             if values.get("team_id") is not None and await rt.store.team(values["team_id"]) is None:
                 raise NotFound(f"No team with id '{values['team_id']}'", param="team_id")
             await rt.store.update_key(key_id, values)
+            await audit(principal, request, "key.update", key_id, fields=sorted(values))
         elif request.method == "DELETE":
             import time
 
             await rt.store.update_key(key_id, {"revoked_at": time.time(), "enabled": False})
+            await audit(principal, request, "key.revoke", key_id)
         if request.method != "GET":
             await rt.service.changed()
             row = await rt.store.key(key_id)
@@ -265,6 +280,7 @@ def install(app: App) -> None:
                 raise BadRequest("'name' is required", param="name")
             team_id = new_id("team")
             await rt.store.insert_team({"id": team_id, **values})
+            await audit(principal, request, "team.create", team_id, name=values["name"])
             return json_response(team_view(await rt.store.team(team_id)), status=201)
         return json_response({"object": "list", "data": [team_view(row) for row in await rt.store.list_teams()]})
 
@@ -276,13 +292,18 @@ def install(app: App) -> None:
         if row is None:
             raise NotFound(f"No team with id '{team_id}'")
         if action == "topup" and request.method == "POST":
-            await rt.store.topup_team(team_id, _topup_amount(_body(request), row))
+            amount = _topup_amount(_body(request), row)
+            await rt.store.topup_team(team_id, amount)
+            await audit(principal, request, "team.topup", team_id, amount=to_usd(amount))
         elif action:
             raise NotFound(f"Unknown endpoint: {request.method} {request.path}", code="unknown_url")
         elif request.method == "PATCH":
-            await rt.store.update_team(team_id, parse_account_fields(_body(request), _TEAM_FIELDS))
+            values = parse_account_fields(_body(request), _TEAM_FIELDS)
+            await rt.store.update_team(team_id, values)
+            await audit(principal, request, "team.update", team_id, fields=sorted(values))
         elif request.method == "DELETE":
             await rt.store.update_team(team_id, {"enabled": False})
+            await audit(principal, request, "team.disable", team_id)
         if request.method != "GET":
             await rt.service.changed()
             row = await rt.store.team(team_id)
@@ -336,6 +357,24 @@ def install(app: App) -> None:
     for method in ("GET", "PATCH", "DELETE", "POST"):
         app.route(method, "/admin/keys/*", key_item)
         app.route(method, "/admin/teams/*", team_item)
+
+    async def audit_log(request: Request, principal: Principal) -> Response:
+        require_admin(principal)
+        query = request.query
+        try:
+            limit = min(1000, max(1, int(query.get("limit") or 200)))
+        except ValueError as exc:
+            raise BadRequest("'limit' must be an integer", param="limit") from exc
+        rows = await AuditLog(runtime().store.engine).entries(
+            actor=query.get("actor") or None,
+            action=query.get("action") or None,
+            target=query.get("target") or None,
+            since=_timestamp(query.get("since"), "since"),
+            limit=limit,
+        )
+        return json_response({"object": "list", "data": [entry_view(row) for row in rows]})
+
+    app.route("GET", "/admin/audit", audit_log)
     app.route("GET", "/admin/usage", usage)
     app.route("POST", "/admin/usage/flush", flush)
     app.route("GET", "/v1/key/info", key_info)

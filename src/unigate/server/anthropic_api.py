@@ -35,6 +35,7 @@ from unigate.server.app import App
 from unigate.server.http import Request, Response, StreamingResponse, merge_route_headers
 from unigate.server.openai_api import route_headers
 from unigate.server.sse import SSE_HEADERS
+from unigate.server.unmetered import admit_unmetered
 from unigate.server.validation import parse_json_object, validate_chat
 from unigate.types import ChatChunk, ChatRequest, as_json
 
@@ -130,6 +131,7 @@ def install(app: App) -> None:
         )
 
     async def count_tokens(request: Request, principal: Principal) -> Response:
+        await admit_unmetered(app, request, principal)
         chat, _ = _chat_request(gateway, request, count_only=True)
         validate_chat(as_json(chat))
         allowed = principal.allowed_models

@@ -17,6 +17,7 @@ from typing import Any
 from unigate.errors import GatewayError, NotFound
 from unigate.gateway import Gateway, Principal
 from unigate.server.auth import Authenticator, MasterKeyAuthenticator
+from unigate.server.guard import check_request
 from unigate.server.http import (
     Handler,
     Receive,
@@ -58,6 +59,8 @@ class App:
         self.config = gateway.config
         self.authenticator: Authenticator = authenticator or MasterKeyAuthenticator(self.config.server.master_key)
         self.max_body = self.config.server.max_body_bytes
+        # no master key: loopback only, and requests addressed to other hosts are refused (guard.py)
+        self.loopback_mode = not self.config.server.master_key
         self._exact: dict[tuple[str, str], Route] = {}
         self._prefix: list[tuple[str, str, Route]] = []
         self.on_startup: list[Lifecycle] = []
@@ -87,6 +90,10 @@ class App:
         else:
             self._exact[(method, path)] = Route(handler, public, errors=errors, max_body=max_body)
 
+    def resolve(self, method: str, path: str, request: Request) -> Route:
+        """The route serving ``method path`` (an alias path handing over to another route)."""
+        return self._match(method, path, request)
+
     def _match(self, method: str, path: str, request: Request) -> Route:
         route = self._exact.get((method, path))
         if route is not None:
@@ -102,6 +109,35 @@ class App:
         if any(p == path for (_, p) in self._exact):
             raise _MethodNotAllowed(f"Method {method} is not allowed on {path}.")
         raise NotFound(f"Unknown endpoint: {method} {path}", code="unknown_url")
+
+    async def dispatch(
+        self, method: str, path: str, body: bytes, principal: Principal, request_id: str
+    ) -> Response | StreamingResponse:
+        """Serve a request made inside the gateway (a batch line) as ``principal``, through the
+        same route and handler as one from a client; errors come back as error responses."""
+        scope: Scope = {
+            "type": "http",
+            "method": method,
+            "path": path,
+            "headers": [(b"content-type", b"application/json")],
+            "query_string": b"",
+        }
+
+        async def nothing() -> dict[str, Any]:
+            return {"type": "http.disconnect"}
+
+        request = Request(scope, nothing, body)
+        request.path_params["request_id"] = request_id
+        try:
+            route = self._match(method, path, request)
+            if route.public:
+                return await route.handler(request)
+            return await route.handler(request, principal)
+        except GatewayError as exc:
+            return error_response(exc)
+        except Exception:
+            log.exception("unhandled error on internal %s %s", method, path)
+            return error_response(GatewayError("Internal error in the gateway; see its log.", code="internal_error"))
 
     # -- ASGI ------------------------------------------------------------------------------
 
@@ -159,6 +195,7 @@ class App:
         route: Route | None = None
         try:
             route = self._match(scope["method"], scope["path"], request)
+            check_request(request, self.loopback_mode)
             if scope["method"] in ("POST", "PUT", "PATCH"):
                 request.body = await read_body(receive, route.max_body or self.max_body)
             if route.public:

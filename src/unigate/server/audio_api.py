@@ -12,7 +12,7 @@ import io
 from typing import Any
 
 from unigate.errors import BadRequest, PayloadTooLarge
-from unigate.gateway import Operation, Principal
+from unigate.gateway import Gateway, Operation, Principal, RequestContext
 from unigate.providers.media import MediaReply, StreamHead, Upload
 from unigate.server.app import App
 from unigate.server.http import Request, Response, StreamingResponse
@@ -156,8 +156,63 @@ TRANSCRIBE_STREAM = Operation(
 SPEECH = Operation("speech", "speech", lambda p, r, d: p.speech(r, d), _usage_of_head)
 
 
+def wants_audio(request: dict[str, Any]) -> tuple[bool, bool]:
+    """Whether a chat request sends audio (``input_audio`` parts) and asks for audio back."""
+    modalities = request.get("modalities")
+    audio_out = (isinstance(modalities, list) and "audio" in modalities) or bool(request.get("audio"))
+    audio_in = False
+    for message in request.get("messages") or ():
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list) and any(
+            isinstance(part, dict) and part.get("type") == "input_audio" for part in content
+        ):
+            audio_in = True
+            break
+    return audio_in, audio_out
+
+
+class AudioChatCheck:
+    """A RequestHook: chat with audio in or out goes only to a model that takes it. A model the
+    catalog knows and lists without audio is refused with a 400 naming it; an unknown model is
+    left to its upstream."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def before(self, ctx: RequestContext, request: dict[str, Any]) -> None:
+        if ctx.endpoint != "chat":
+            return
+        audio_in, audio_out = wants_audio(request)
+        if not (audio_in or audio_out):
+            return
+        group = self.gateway.find_group(ctx.model)
+        if group is None:
+            return
+        for deployment in group.deployments:
+            catalog = self.gateway.catalog
+            if catalog.endpoints(deployment.provider, deployment.model, deployment.public_name) is None:
+                return  # unknown to the catalog: the upstream decides
+            media = catalog.media(deployment.provider, deployment.model)
+            if media is not None and (media.audio_in or not audio_in) and (media.audio_out or not audio_out):
+                return
+        missing = "audio input and output" if audio_in and audio_out else "audio input" if audio_in else "audio output"
+        error = BadRequest(
+            f"The model '{ctx.model}' does not support {missing}.", param="model", code="model_not_supported"
+        )
+        ctx.error = error
+        raise error
+
+    async def after(self, ctx: RequestContext) -> None:
+        return None
+
+
 def install(app: App) -> None:
     gateway = app.gateway
+
+    async def add_check() -> None:
+        gateway.add_hook(AudioChatCheck(gateway))  # after the plug-ins: a refusal is logged
+
+    app.on_startup.append(add_check)
     limit = app.config.media.max_audio_bytes
     # the body holds the file plus a few form fields
     body_limit = max(app.config.server.max_body_bytes, limit + 1024 * 1024)

@@ -24,8 +24,8 @@ def bearer_token(request: Request) -> str | None:
         if scheme.lower() == "bearer" and token.strip():
             return token.strip()
         return None
-    # Anthropic-style clients send x-api-key; accept it on every surface.
-    api_key = request.header(b"x-api-key")
+    # Anthropic-style clients send x-api-key, Gemini's x-goog-api-key; accept both on every surface.
+    api_key = request.header(b"x-api-key") or request.header(b"x-goog-api-key")
     return api_key.decode("latin-1").strip() if api_key else None
 
 

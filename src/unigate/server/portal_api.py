@@ -35,8 +35,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-import orjson
-
+from unigate.accounts.audit import entry_view
 from unigate.accounts.install import runtime_of
 from unigate.accounts.models import iso
 from unigate.accounts.payments import WebhookRejected
@@ -63,19 +62,18 @@ from unigate.errors import AuthError, BadRequest, GatewayError, NotFound
 from unigate.gateway import Principal
 from unigate.server.app import App
 from unigate.server.http import Request, Response, json_response
+from unigate.server.validation import parse_json_object
 
 ATTRIBUTE = "portal"
 NO_STORE = (b"cache-control", b"no-store")
 
 
 def _body(request: Request) -> dict[str, Any]:
-    try:
-        data = orjson.loads(request.body or b"{}")
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"Request body is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise BadRequest("Request body must be a JSON object.")
-    return data
+    """The JSON object body ({} when empty); only ``application/json`` is read, as on the admin
+    API: a page on another site can send form or text bodies without asking, never JSON."""
+    if not request.body:
+        return {}
+    return parse_json_object(request.body, request.header(b"content-type"))
 
 
 def _ip(request: Request) -> str | None:
@@ -123,6 +121,11 @@ def key_view(portal: Portal, row: Any) -> dict[str, Any]:
 
 def install(app: App) -> None:
     if not app.config.portal.enabled:
+
+        async def disabled(request: Request) -> Response:  # the dashboard asks before showing its sign-in
+            return json_response({"enabled": False, "signed_in": False})
+
+        app.route("GET", "/auth/session", disabled, public=True)
         return
     runtime = runtime_of(app)
     if runtime is None:
@@ -169,6 +172,7 @@ def install(app: App) -> None:
     async def session_info(request: Request) -> Response:
         session = await authenticator.session_of(request)
         base = {
+            "enabled": True,
             "registration": portal.settings.registration,
             "oidc": portal.settings.oidc.button_label if portal.settings.oidc else None,
             "password_reset": portal.mailer.enabled,
@@ -241,7 +245,7 @@ def install(app: App) -> None:
             _, raw, _ = await portal.sso_finish(code, state, _ip(request), session_cookie(request, secure))
         except GatewayError as exc:
             return _redirect(f"/ui#/signin?error={quote(exc.message[:200])}", [clear])
-        return _redirect("/ui#/keys", [clear, *session_cookies(raw)])
+        return _redirect("/ui#/mykeys", [clear, *session_cookies(raw)])
 
     async def stripe_webhook(request: Request) -> Response:
         if portal.payments is None:
@@ -387,25 +391,7 @@ def install(app: App) -> None:
             since=_since(query.get("since")),
             limit=limit,
         )
-        return json_response(
-            {
-                "object": "list",
-                "data": [
-                    {
-                        "id": r.id,
-                        "ts": iso(r.ts),
-                        "actor": r.actor,
-                        "actor_email": r.actor_email,
-                        "action": r.action,
-                        "target": r.target,
-                        "detail": r.detail,
-                        "ip": r.ip,
-                        "ok": r.ok,
-                    }
-                    for r in rows
-                ],
-            }
-        )
+        return json_response({"object": "list", "data": [entry_view(row) for row in rows]})
 
     app.route("GET", "/auth/session", session_info, public=True)
     app.route("POST", "/auth/register", register, public=True)

@@ -137,6 +137,11 @@ class ResponsesSurface:
             deployments.extend(fallback.deployments if fallback is not None else ())
         return deployments
 
+    def _native_only(self, model: str) -> bool:
+        """Every deployment the request can reach has the Responses API natively."""
+        deployments = self._reachable(model)
+        return bool(deployments) and all(serves_responses(d) for d in deployments)
+
     def _check_hosted_tools(self, body: dict[str, Any]) -> None:
         hosted = convert.hosted_tools(body)
         choice = body.get("tool_choice")
@@ -175,8 +180,10 @@ class ResponsesSurface:
         history = await self._history(body, principal)
         new_items = convert.input_items(body.get("input"))
         names: convert.ToolNames = {}
-        converted = convert.to_chat(body, history, names)
-        if not any(m["role"] != "system" for m in converted["messages"]):
+        native_only = self._native_only(body["model"])
+        converted = convert.to_chat(body, history, names, lenient=native_only)
+        said = bool(new_items or history) if native_only else any(m["role"] != "system" for m in converted["messages"])
+        if not said:
             raise BadRequest("Missing required parameter: 'input'.", param="input", code="missing_required_parameter")
         native = {k: v for k, v in body.items() if k != "previous_response_id"}
         native["input"] = [*history, *new_items]
@@ -258,6 +265,9 @@ class ResponsesSurface:
                     if isinstance(response, dict):
                         event = {**event, "response": self._own(response, body, response_id)}
                         if event.get("type") in ("response.completed", "response.incomplete"):
+                            usage = event["response"].get("usage")
+                            if isinstance(usage, dict) and stream.context.cost is not None:
+                                event["response"]["usage"] = {**usage, "cost": stream.context.cost}
                             await self._save(event["response"], body, conversation, principal)
                     yield sse(event)
                     continue

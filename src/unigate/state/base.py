@@ -11,7 +11,9 @@ The primitives:
   recorded and the first failing check is reported.
 - **settle** — the other half: drop ``holder``'s reservations and semaphore slots, charge the
   actual amounts, add to windows, and append a record to a durable queue — atomically, so a
-  charge and its ledger record can never be separated (charge first, then acknowledge).
+  charge and its ledger record can never be separated (charge first, then acknowledge). On a
+  shared backend a holder settles at most once, so a settle retried after a lost reply (the
+  connection died after the server applied it) is not applied twice.
 - **refresh** — extend ``holder``'s TTLs (a live replica keeps its long requests alive; a dead
   replica's reservations and slots expire).
 - **counters** — a balance counter is ``spent`` plus the sum of live reservations; the limit is

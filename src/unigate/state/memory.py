@@ -3,7 +3,9 @@ to completion on the event loop without awaiting in between.
 
 Queues are journaled: each record is appended (one ``write`` syscall, no fsync) to a segment
 file in ``journal_dir`` before ``settle`` returns, so a killed process loses nothing that was
-settled; on start the journal is loaded back as pending records (consumers must be idempotent).
+settled; on start the journal is found again as pending records (consumers must be idempotent).
+Memory stays bounded however long the consumer is stuck (a database outage): past
+``MEMORY_RECORDS`` queued records, new ones live only in the journal and are read back from it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from unigate.private_files import private_dir
 from unigate.state.base import (
     Admission,
     BalanceCheck,
@@ -29,6 +32,7 @@ from unigate.state.base import (
 
 BUCKETS = 60  # a window is kept as this many sub-buckets (1 s for a minute)
 SEGMENT_RECORDS = 10_000
+MEMORY_RECORDS = 20_000  # queued records held in memory per queue; the rest wait in the journal
 
 
 @dataclass(slots=True)
@@ -45,46 +49,74 @@ class _Balance:
 
 
 @dataclass(slots=True)
+class _Segment:
+    """One journal file: its records not yet acknowledged, in memory (``records``) or only on
+    disk (``records is None``: spilled, loaded again when it is read)."""
+
+    number: int
+    remaining: int = 0  # records not yet acknowledged
+    records: dict[int, bytes] | None = field(default_factory=dict)  # seq → record
+
+
+@dataclass(slots=True)
 class _Queue:
+    """A journaled FIFO. At most ``memory_limit`` records are held in memory; beyond that new
+    records live only in the journal (a database outage cannot exhaust memory) and are read
+    back a segment at a time."""
+
     name: str
     directory: Path | None
-    pending: dict[str, bytes] = field(default_factory=dict)  # id → record, in append order
-    segments: dict[int, set[str]] = field(default_factory=dict)
-    segment: int = 0
+    memory_limit: int = MEMORY_RECORDS
+    segments: dict[int, _Segment] = field(default_factory=dict)  # oldest first
+    current: int = 0  # the segment appends go to
     seq: int = 0
     handle: int | None = None
+    in_memory: int = 0
 
     def path(self, segment: int) -> Path:
         assert self.directory is not None
         return self.directory / f"{self.name}.{segment:08d}.journal"
 
     def load(self) -> None:
+        """Find the journal left by a previous run; its records are read lazily (spilled)."""
         if self.directory is None:
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)  # unwritten ledger rows: owner-only
         for path in sorted(self.directory.glob(f"{self.name}.*.journal")):
-            segment = int(path.name.rsplit(".", 2)[1])
-            ids: set[str] = set()
-            for seq, line in enumerate(path.read_bytes().split(b"\n")):
-                if line:  # a torn last line (killed mid-write) is only ever partial JSON: skipped by the consumer
-                    rid = f"{segment}-{seq}"
-                    self.pending[rid] = line
-                    ids.add(rid)
-            self.segments[segment] = ids
-            if not ids:
+            number = int(path.name.rsplit(".", 2)[1])
+            with path.open("rb") as handle:
+                count = sum(1 for line in handle if line.strip())
+            if count:
+                self.segments[number] = _Segment(number, count, None)
+            else:
                 path.unlink(missing_ok=True)
-                del self.segments[segment]
-            self.segment = max(self.segment, segment + 1)
+            self.current = max(self.current, number + 1)
+
+    def _read_segment(self, segment: _Segment) -> None:
+        # a torn last line (killed mid-write) is only ever partial JSON: the consumer decides
+        records = {seq: line for seq, line in enumerate(self.path(segment.number).read_bytes().split(b"\n")) if line}
+        segment.records = records
+        segment.remaining = len(records)
+        self.in_memory += len(records)
 
     def append(self, record: bytes) -> None:
         if self.directory is not None and (self.handle is None or self.seq >= SEGMENT_RECORDS):
             self.rotate()
-        rid = f"{self.segment}-{self.seq}"
+        segment = self.segments.get(self.current)
+        if segment is None:
+            segment = self.segments[self.current] = _Segment(self.current)
+        seq = self.seq
         self.seq += 1
         if self.handle is not None:
             os.write(self.handle, record + b"\n")
-        self.pending[rid] = record
-        self.segments.setdefault(self.segment, set()).add(rid)
+        segment.remaining += 1
+        if segment.records is not None:
+            if self.in_memory < self.memory_limit or self.directory is None:
+                segment.records[seq] = record
+                self.in_memory += 1
+            else:  # memory is full: this segment lives on disk from now on
+                self.in_memory -= len(segment.records)
+                segment.records = None
 
     def rotate(self) -> None:
         """Start a new segment; records already written stay in the old one until acknowledged."""
@@ -93,34 +125,59 @@ class _Queue:
         if self.handle is not None:
             os.close(self.handle)
             self.handle = None
-            if not self.segments.get(self.segment):
-                self._drop(self.segment)
-            self.segment += 1
+            old = self.segments.get(self.current)
+            if old is not None and not old.remaining:
+                self._drop(self.current)
+            self.current += 1
         self.seq = 0
-        self.handle = os.open(self.path(self.segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.handle = os.open(self.path(self.current), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def read(self, count: int) -> list[tuple[str, bytes]]:
+        out: list[tuple[str, bytes]] = []
+        for number in sorted(self.segments):
+            segment = self.segments[number]
+            if segment.records is None:
+                if number == self.current and self.handle is not None:
+                    self.rotate()  # stop appending to a file about to be read back
+                self._read_segment(segment)
+            assert segment.records is not None
+            for seq, record in segment.records.items():
+                out.append((f"{number}-{seq}", record))
+                if len(out) >= count:
+                    break
+            if number == self.current and segment.records and self.handle is not None:
+                self.rotate()  # new appends go to a fresh segment; delivered ones can be dropped on ack
+            if len(out) >= count:
+                break
+        return out
+
+    @property
+    def pending(self) -> int:
+        return sum(segment.remaining for segment in self.segments.values())
 
     def ack(self, ids: Sequence[str]) -> None:
         for rid in ids:
-            if self.pending.pop(rid, None) is None:
+            number_text, _, seq_text = rid.partition("-")
+            segment = self.segments.get(int(number_text))
+            if segment is None or segment.records is None or segment.records.pop(int(seq_text), None) is None:
                 continue
-            segment = int(rid.split("-", 1)[0])
-            members = self.segments.get(segment)
-            if members is not None:
-                members.discard(rid)
-                if not members and segment != self.segment:
-                    self._drop(segment)
+            self.in_memory -= 1
+            segment.remaining -= 1
+            if not segment.remaining and segment.number != self.current:
+                self._drop(segment.number)
 
-    def _drop(self, segment: int) -> None:
-        self.segments.pop(segment, None)
+    def _drop(self, number: int) -> None:
+        self.segments.pop(number, None)
         if self.directory is not None:
-            self.path(segment).unlink(missing_ok=True)
+            self.path(number).unlink(missing_ok=True)
 
     def close(self) -> None:
         if self.handle is not None:
             os.close(self.handle)
             self.handle = None
-            if not self.segments.get(self.segment):
-                self._drop(self.segment)
+            current = self.segments.get(self.current)
+            if current is None or not current.remaining:
+                self._drop(self.current)
 
 
 class MemoryState:
@@ -274,21 +331,17 @@ class MemoryState:
         return queue
 
     async def queue_read(self, queue: str, consumer: str, count: int) -> list[tuple[str, bytes]]:
-        q = self._queue(queue)
-        out = []
-        for rid, record in q.pending.items():
-            out.append((rid, record))
-            if len(out) >= count:
-                break
-        if out and q.handle is not None:
-            q.rotate()  # new appends go to a fresh segment; delivered ones can be dropped on ack
-        return out
+        return self._queue(queue).read(count)
 
     async def queue_ack(self, queue: str, ids: Sequence[str]) -> None:
         self._queue(queue).ack(ids)
 
     async def queue_len(self, queue: str) -> int:
-        return len(self._queue(queue).pending)
+        return self._queue(queue).pending
+
+    def queue_memory(self, queue: str) -> int:
+        """Records of ``queue`` held in memory (the rest are only in the journal)."""
+        return self._queue(queue).in_memory
 
     # -- values ----------------------------------------------------------------------------
 

@@ -142,11 +142,14 @@ return {1, '', 0, 0, '0', {}}
 """
 )
 
-# KEYS: semaphores (ns), charges (3 each: b, bh, be), windows (nw), [stream]
+# KEYS: semaphores (ns), charges (3 each: b, bh, be), windows (nw), [stream], done marker
 # ARGV: holder, ns, nc, nw, has_record, charge amount*, window (window_ms, amount)*, [record]
+# A holder settles once: a settle retried after a lost reply (the connection died after the
+# script ran) changes nothing.
 _SETTLE = (
     _LUA_COMMON
     + """
+if not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', 86400000) then return 0 end
 local holder = ARGV[1]
 local ns, nc, nw, has_record = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local a = 6
@@ -301,6 +304,7 @@ class RedisState:
         if record is not None:
             keys.append(f"{p}q:{record[0]}")
             args.append(record[1])
+        keys.append(f"{p}d:{holder}")
         await self._settle(keys=keys, args=args)
 
     async def refresh(self, holder: str, ttl: float, semaphores: Sequence[str], balances: Sequence[str]) -> None:

@@ -3,7 +3,8 @@
   "use strict";
   const C = window.UGCharts;
   const KEY_STORE = "unigate.key";
-  const state = { key: sessionStorage.getItem(KEY_STORE) || "", who: null, timer: null, models: null, aborts: [] };
+  // key: an API key typed in (kept for the tab); csrf: set when signed in with an account (a cookie session)
+  const state = { key: sessionStorage.getItem(KEY_STORE) || "", csrf: null, who: null, timer: null, models: null, aborts: [] };
 
   // ---------------------------------------------------------------------------------------
   // helpers
@@ -31,7 +32,9 @@
 
   async function api(path, options) {
     const opts = Object.assign({ method: "GET" }, options || {});
-    const headers = { authorization: "Bearer " + state.key };
+    const headers = {};
+    if (state.key || !state.csrf) headers.authorization = "Bearer " + state.key;
+    if (state.csrf && opts.method !== "GET") headers["x-csrf-token"] = state.csrf;
     if (opts.body !== undefined) headers["content-type"] = "application/json";
     const reply = await fetch(path, { method: opts.method, headers: headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
     const raw = await reply.text();
@@ -103,19 +106,38 @@
       throw err;
     }
     sessionStorage.setItem(KEY_STORE, key);
+    enter();
+  }
+
+  // Show the dashboard for state.who: a key or the master key, or a signed-in user (who.user),
+  // whose pages depend on their role (admin, team admin, member).
+  function enter() {
     $("#signin").hidden = true;
     $("#app").hidden = false;
     const who = state.who;
-    $("#who").textContent = who.admin ? (who.kind === "master" ? "admin (master key)" : "admin (no auth)") : `key ${who.key_name || who.key_id}`;
-    for (const link of document.querySelectorAll("[data-admin]")) link.hidden = !who.admin;
+    if (who.user) $("#who").textContent = `${who.user.email} (${who.role.replace("_", " ")})`;
+    else $("#who").textContent = who.admin ? (who.kind === "master" ? "admin (master key)" : "admin (no auth)") : `key ${who.key_name || who.key_id}`;
+    for (const link of document.querySelectorAll("#nav a")) link.hidden = !allowed(link.dataset.page);
     route();
+  }
+
+  // which pages the signed-in party sees: account pages for users, operator pages for keys and admins
+  function allowed(name) {
+    const page = pages[name], who = state.who;
+    if (!page || !who) return false;
+    if (page.allowed) return page.allowed(who);
+    if (who.user && !who.admin) return false;
+    return name !== "keys" || who.admin;
   }
 
   function signOut(message) {
     clearTimer();
+    if (state.csrf) fetch("/auth/logout", { method: "POST", headers: { "x-csrf-token": state.csrf } }).catch(() => null);
     state.key = "";
+    state.csrf = null;
     state.who = null;
     sessionStorage.removeItem(KEY_STORE);
+    if (window.UGPortal) window.UGPortal.signedOut();
     $("#app").hidden = true;
     $("#signin").hidden = false;
     $("#signin-error").textContent = message || "";
@@ -204,6 +226,31 @@
     }
     await load();
     every(5, load);
+  };
+
+  pages.batches = async function (page) {
+    page.append(h("div", { class: "toolbar" }, h("h2", { text: "Batches" })), h("div", { class: "card", id: "batches" }));
+    async function load() {
+      const data = (await api("/ui/api/batches")).data;
+      const rows = data.map((b) => {
+        const counts = b.request_counts;
+        const done = counts.completed + counts.failed;
+        return h("tr", { "data-batch": b.id },
+          h("td", {}, b.id), h("td", {}, b.endpoint),
+          h("td", {}, h("span", { class: "badge " + b.status, text: b.status })),
+          h("td", { class: "num" }, num(done) + " / " + num(counts.total)),
+          h("td", { class: "num" }, counts.total ? pct(done / counts.total) : "—"),
+          h("td", { class: "num" }, num(counts.failed)),
+          h("td", {}, new Date(b.created_at * 1000).toISOString().replace("T", " ").slice(0, 19)));
+      });
+      const box = $("#batches");
+      box.innerHTML = "";
+      box.appendChild(data.length
+        ? table(["batch", "endpoint", "status", { label: "answered", num: 1 }, { label: "progress", num: 1 }, { label: "failed", num: 1 }, "created"], rows, { id: "batches-table" })
+        : h("p", { text: "No batches yet (POST /v1/batches)." }));
+    }
+    await load();
+    every(2, load);
   };
 
   pages.spend = async function (page) {
@@ -527,8 +574,9 @@
   async function route() {
     clearTimer();
     if (!state.who) return;
-    let name = (location.hash.replace(/^#\//, "") || "overview").split("?")[0];
-    if (!pages[name] || (name === "keys" && !state.who.admin)) name = "overview";
+    const home = state.who.user && !state.who.admin ? "mykeys" : "overview";
+    let name = (location.hash.replace(/^#\//, "") || home).split("?")[0];
+    if (!allowed(name)) name = home;
     for (const link of document.querySelectorAll("#nav a")) link.classList.toggle("active", link.dataset.page === name);
     const page = $("#page");
     page.innerHTML = "";
@@ -537,6 +585,8 @@
   }
   window.addEventListener("hashchange", route);
 
+  window.UGApp = { h, $, api, pages, state, usd, num, table, stat, showError, every, enter, signIn, signOut, route };
+  if (window.UGPortal) window.UGPortal.start();
   // A gateway without a master key lets anyone on loopback in: try that before asking for a key.
-  signIn(state.key).catch(() => signOut(""));
+  else signIn(state.key).catch(() => signOut(""));
 })();

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from unigate.routing.auto.candidates import Candidate
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from unigate.routing.auto.selector import AutoRouter
 
 log = logging.getLogger("unigate.auto")
+
+# Recent request ids → the key that made them (None: master / anonymous), so feedback is taken
+# only from the request's own key. Bounded: older ids are looked up in the ledger instead.
+MAX_OWNERS = 50_000
 
 
 class AutoHook:
@@ -37,11 +42,16 @@ class AutoHook:
         self.live = live
         self.candidates = candidates
         self.prompts = prompts
+        self.owners: OrderedDict[str, str | None] = OrderedDict()
 
     async def before(self, ctx: RequestContext, request: dict[str, Any]) -> None:
         return None
 
     async def after(self, ctx: RequestContext) -> None:
+        owners = self.owners
+        owners[ctx.request_id] = ctx.principal.key_id
+        if len(owners) > MAX_OWNERS:
+            owners.popitem(last=False)
         try:
             self.live.record(ctx)
             auto = ctx.extras.get("auto")

@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from unigate.errors import BadRequest
+from unigate.private_files import private_dir, private_file
 
 log = logging.getLogger("unigate.auto")
 
@@ -40,8 +41,8 @@ WINNER_LABELS = frozenset({"strong", "weak", "tie"})
 
 
 def _append(path: Path, lines: list[bytes]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("ab") as fh:
+    private_dir(path.parent)
+    with private_file(path).open("ab") as fh:  # prompts and scores: owner-only
         fh.write(b"".join(line + b"\n" for line in lines))
         fh.flush()
         os.fsync(fh.fileno())

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from unigate.errors import BadRequest
+from unigate.errors import BadRequest, NotFound
 from unigate.routing.auto.accounting import AutoHook
 from unigate.routing.auto.feedback import FeedbackStore, PromptStore, validate_feedback
 from unigate.routing.auto.policy import Policy, build_policy, policy_configs
@@ -72,10 +72,13 @@ def install(app: App) -> None:
     app.on_shutdown.append(shutdown)
 
     async def post_feedback(request: Request, principal: Principal) -> Response:
+        from unigate.server.unmetered import admit_unmetered
         from unigate.server.validation import parse_json_object
 
+        await admit_unmetered(app, request, principal)
         body = parse_json_object(request.body, request.header(b"content-type"))
         record = validate_feedback(body)
+        await check_owner(app, hook, record["request_id"], principal)
         record["key_id"] = principal.key_id
         try:
             await feedback.add(record)
@@ -84,12 +87,52 @@ def install(app: App) -> None:
         return json_response({"object": "feedback", "request_id": record["request_id"], "recorded": True})
 
     async def get_policies(request: Request, principal: Principal) -> Response:
-        data = [{"id": name, **policy.describe()} for name, policy in _named(router).items()]
+        data = [{"id": name, **visible(policy.describe(), principal)} for name, policy in _named(router).items()]
         return json_response({"object": "list", "data": data})
 
     app.route("POST", "/v1/feedback", post_feedback)
     app.route("POST", "/feedback", post_feedback)
     app.route("GET", "/v1/auto/policies", get_policies)
+
+
+async def check_owner(app: App, hook: AutoHook, request_id: str, principal: Principal) -> None:
+    """Feedback is taken for the caller's own requests only (an admin's for any): the id must be
+    a recent request of this process or in the ledger, made with the caller's key. Another key's
+    id gets the same answer as an unknown one."""
+    if request_id in hook.owners:
+        found, owner = True, hook.owners[request_id]
+    else:
+        found, owner = await _ledger_owner(app, request_id)
+    if found and (principal.is_admin or owner == principal.key_id):
+        return
+    raise NotFound(
+        f"No request '{request_id}' made with this key is known (feedback is for your own recent requests).",
+        param="request_id",
+        code="unknown_request_id",
+    )
+
+
+async def _ledger_owner(app: App, request_id: str) -> tuple[bool, str | None]:
+    try:
+        from unigate.accounts.install import runtime_of
+    except ModuleNotFoundError:
+        return False, None
+    runtime = runtime_of(app)
+    if runtime is None:
+        return False, None
+    return await runtime.store.request_owner(request_id)
+
+
+def visible(description: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    """A policy as a key may see it: only the candidate models the key may use."""
+    allowed = principal.allowed_models
+    if allowed is None:
+        return description
+    return {
+        **description,
+        "candidates": [name for name in description["candidates"] if name in allowed],
+        "unavailable": [name for name in description["unavailable"] if name in allowed],
+    }
 
 
 def _named(router: AutoRouter) -> dict[str, Policy]:

@@ -89,6 +89,7 @@ class AutoRouter:
 
         eligible: list[Candidate] = []
         rejected: dict[str, str] = {}
+        allowed = ctx.principal.allowed_models
         for candidate in policy.candidates:
             reason = reject_reason(candidate, needs, limits, self.live)
             if reason is None:
@@ -97,16 +98,20 @@ class AutoRouter:
                 rejected[candidate.name] = reason
         for name in policy.unavailable:
             rejected[name] = "unavailable"
+        # the record (logs, ledger) keeps every reason; what the caller sees names only models its
+        # key may use: a restricted key never learns the names of the others
+        shown = rejected if allowed is None else {n: r for n, r in rejected.items() if n in allowed}
         if not eligible:
             raise NoEligibleModel(
-                _no_model_message(policy, rejected),
+                _no_model_message(policy, shown),
                 param="model",
-                headers={"x-unigate-auto-policy": policy.public_name, "x-unigate-auto-rejected": _compact(rejected)},
+                headers={"x-unigate-auto-policy": policy.public_name, "x-unigate-auto-rejected": _compact(shown)},
             )
 
         front, dominated = frontier(eligible)
         for candidate in dominated:
             rejected[candidate.name] = "dominated"
+            shown[candidate.name] = "dominated"
         top = strong_tier(front, policy.config.strong_quality)
         score: float | None = None
         if top > 0 and policy.threshold > 0:
@@ -133,8 +138,8 @@ class AutoRouter:
         headers["x-unigate-auto-threshold"] = f"{policy.threshold:.4g}"
         if score is not None:
             headers["x-unigate-auto-score"] = f"{score:.4f}"
-        if rejected:
-            headers["x-unigate-auto-rejected"] = _compact(rejected)
+        if shown:
+            headers["x-unigate-auto-rejected"] = _compact(shown)
         if self.record_prompts:
             self.pending_prompts[ctx.request_id] = needs.prompt
             while len(self.pending_prompts) > MAX_PENDING_PROMPTS:

@@ -1,0 +1,268 @@
+"""Runs batches inside the gateway: each line through the gateway's own route for its URL, as
+the batch's key, so limits, budgets, routing, cost and the ledger apply as for any request.
+
+- Interactive first: at most ``batches.concurrency`` lines are in flight, and only
+  ``batches.interactive_concurrency`` while interactive requests are in flight.
+- Headroom: a line waits while every deployment of its model that has an ``rpm`` has used
+  ``batches.headroom`` of it in the last minute.
+- Rate limits (the key's, or an upstream's after the router's retries) make a line wait and
+  try again; other errors are the line's answer (in the error file).
+- Restart: a line is pending until its answer is stored. Each line has a fixed request id, so
+  a line that was in flight when the process died runs again under the same id and the ledger
+  (idempotent on request id) charges it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import defaultdict, deque
+from typing import Any
+
+import orjson
+
+from unigate.batches.store import BatchStore, FileStore
+from unigate.config import BatchesConfig
+from unigate.gateway import Principal, RequestContext
+from unigate.server.http import Response, StreamingResponse
+
+log = logging.getLogger("unigate.batches")
+
+LINE_PREFIX = "req_batch_"
+CHUNK = 200
+MAX_RATE_LIMIT_RETRIES = 20
+WINDOW = 60.0
+
+
+def line_request_id(batch_id: str, line_no: int) -> str:
+    return f"{LINE_PREFIX}{batch_id.removeprefix('batch_')}_{line_no}"
+
+
+class TrafficGauge:
+    """A RequestHook that counts interactive requests in flight and each deployment's requests
+    in the last minute (what the runner yields to)."""
+
+    def __init__(self) -> None:
+        self.interactive = 0
+        self.recent: dict[str, deque[float]] = defaultdict(deque)
+
+    async def before(self, ctx: RequestContext, request: dict[str, Any]) -> None:
+        if not ctx.request_id.startswith(LINE_PREFIX):
+            self.interactive += 1
+            ctx.extras["interactive"] = True
+
+    async def after(self, ctx: RequestContext) -> None:
+        if ctx.extras.pop("interactive", False):
+            self.interactive -= 1
+        deployment = ctx.trace.deployment
+        if deployment is not None and deployment.rpm:
+            self.recent[deployment.id].append(time.monotonic())
+
+    def used(self, deployment_id: str) -> int:
+        window = self.recent.get(deployment_id)
+        if not window:
+            return 0
+        cutoff = time.monotonic() - WINDOW
+        while window and window[0] < cutoff:
+            window.popleft()
+        return len(window)
+
+
+class BatchRunner:
+    def __init__(self, app: Any, store: BatchStore, files: FileStore, config: BatchesConfig) -> None:
+        self.app = app
+        self.store = store
+        self.files = files
+        self.config = config
+        self.gauge = TrafficGauge()
+        self.inflight = 0
+        self._changed = asyncio.Event()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._stopping = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        for batch in await self.store.active():
+            self.submit(batch["id"])
+
+    async def stop(self) -> None:
+        self._stopping = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def submit(self, batch_id: str) -> None:
+        if batch_id not in self._tasks and not self._stopping:
+            task = asyncio.ensure_future(self._run(batch_id))
+            self._tasks[batch_id] = task
+            task.add_done_callback(lambda _t: self._tasks.pop(batch_id, None))
+
+    # -- one batch ---------------------------------------------------------------------------
+
+    async def _run(self, batch_id: str) -> None:
+        try:
+            batch = await self.store.get(batch_id)
+            if batch is None:
+                return
+            if batch["status"] == "validating":
+                await self.store.set(batch_id, status="in_progress", in_progress_at=time.time())
+            principal = await self._principal(batch)
+            running: set[asyncio.Task[None]] = set()
+            after = 0
+            cancelled = False
+            checked = time.monotonic()
+            while not cancelled:
+                chunk = await self.store.pending(batch_id, after, CHUNK)
+                if not chunk:
+                    break
+                for line in chunk:
+                    after = line["line_no"]
+                    if time.monotonic() - checked > 0.5:
+                        checked = time.monotonic()
+                        current = await self.store.get(batch_id)
+                        if current is None or current["status"] == "cancelling":
+                            cancelled = True
+                            break
+                    await self._admit(batch["endpoint"], line["body"])
+                    task = asyncio.ensure_future(self._line(batch, principal, line))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+            if running:
+                await asyncio.gather(*running, return_exceptions=True)
+            current = await self.store.get(batch_id)
+            if current is not None and current["status"] == "cancelling":
+                cancelled = True
+            await self._finalize(batch, cancelled)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("batch %s stopped on an error; it resumes on the next start", batch_id)
+
+    async def _principal(self, batch: dict[str, Any]) -> Principal | None:
+        who = batch["principal"] or {}
+        kind = who.get("kind", "anonymous")
+        if kind != "key":
+            return Principal(kind, key_name=who.get("key_name"))
+        from unigate.accounts.install import runtime_of
+
+        runtime = runtime_of(self.app)
+        if runtime is None:
+            return None
+        return await runtime.service.principal_by_id(str(who.get("key_id")))
+
+    async def _admit(self, endpoint: str, body: dict[str, Any]) -> None:
+        """Wait for a free line slot (fewer while interactive traffic is in flight) and for
+        rpm headroom on the line's model."""
+        while True:
+            limit = self.config.concurrency if self.gauge.interactive == 0 else self.config.interactive_concurrency
+            if self.inflight < limit and self._has_headroom(body.get("model")):
+                self.inflight += 1
+                return
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), 0.05)
+
+    def _has_headroom(self, model: Any) -> bool:
+        if not isinstance(model, str):
+            return True
+        group = self.app.gateway.find_group(model)
+        if group is None:
+            return True
+        for deployment in group.deployments:
+            if not deployment.rpm or self.gauge.used(deployment.id) < self.config.headroom * deployment.rpm:
+                return True
+        return False
+
+    async def _line(self, batch: dict[str, Any], principal: Principal | None, line: dict[str, Any]) -> None:
+        request_id = line_request_id(batch["id"], line["line_no"])
+        try:
+            if principal is None:
+                status, body = (
+                    401,
+                    {
+                        "error": {
+                            "message": "The key that created this batch can no longer be used.",
+                            "type": "authentication_error",
+                            "param": None,
+                            "code": "invalid_api_key",
+                        }
+                    },
+                )
+            else:
+                status, body = await self._execute(batch["endpoint"], line["body"], principal, request_id)
+            await self.store.finish(batch["id"], line["line_no"], status, body, request_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("batch %s line %s failed in the gateway", batch["id"], line["line_no"])
+        finally:
+            self.inflight -= 1
+            self._changed.set()
+
+    async def _execute(self, url: str, body: dict[str, Any], principal: Principal, request_id: str) -> tuple[int, Any]:
+        raw = orjson.dumps(body)
+        for attempt in range(MAX_RATE_LIMIT_RETRIES + 1):
+            response = await self.app.dispatch("POST", url, raw, principal, request_id)
+            if isinstance(response, StreamingResponse):  # lines never stream; drain to be safe
+                parts = [piece async for piece in response.chunks]
+                response = Response(b"".join(parts), response.status)
+            status = response.status
+            if status == 429 and attempt < MAX_RATE_LIMIT_RETRIES:
+                await asyncio.sleep(min(self.config.rate_limit_wait, _retry_after(response) or 1.0 * (attempt + 1)))
+                continue
+            try:
+                return status, orjson.loads(response.body)
+            except orjson.JSONDecodeError:
+                return status, {"raw": response.body.decode(errors="replace")}
+        raise AssertionError("unreachable")
+
+    # -- the end -----------------------------------------------------------------------------
+
+    async def _finalize(self, batch: dict[str, Any], cancelled: bool) -> None:
+        batch_id = batch["id"]
+        await self.store.set(batch_id, status="finalizing", finalizing_at=time.time())
+        output: list[bytes] = []
+        errors: list[bytes] = []
+        for line in await self.store.answered(batch_id):
+            record = {
+                "id": "batch_req_" + secrets.token_hex(12),
+                "custom_id": line["custom_id"],
+                "response": {
+                    "status_code": line["status_code"],
+                    "request_id": line["request_id"],
+                    "body": line["result"],
+                },
+                "error": None,
+            }
+            (output if (line["status_code"] or 500) < 300 else errors).append(orjson.dumps(record))
+        owner = batch["owner"]
+        output_id = error_id = None
+        if output:
+            made = await self.files.create(
+                owner, f"{batch_id}_output.jsonl", "batch_output", b"\n".join(output) + b"\n"
+            )
+            output_id = made["id"]
+        if errors:
+            made = await self.files.create(owner, f"{batch_id}_error.jsonl", "batch_output", b"\n".join(errors) + b"\n")
+            error_id = made["id"]
+        now = time.time()
+        final = (
+            {"status": "cancelled", "cancelled_at": now} if cancelled else {"status": "completed", "completed_at": now}
+        )
+        await self.store.set(batch_id, output_file_id=output_id, error_file_id=error_id, **final)
+        log.info("batch %s %s: %d answered, %d failed", batch_id, final["status"], len(output), len(errors))
+
+
+def _retry_after(response: Response) -> float | None:
+    for name, value in response.headers:
+        if name.lower() == b"retry-after":
+            try:
+                return max(0.1, float(value))
+            except ValueError:
+                return None
+    return None
