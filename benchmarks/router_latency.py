@@ -1,37 +1,34 @@
-"""Latency of the learned router's per-prompt score (what the gateway pays per "auto" request).
+"""Latency of the learned router per prompt (what the gateway pays per "auto" request), on one core.
 
-    .venv/bin/python benchmarks/router_latency.py [--n 3000] [--router mmlu] [--data DIR]
+    OMP_NUM_THREADS=1 taskset -c 0 .venv/bin/python benchmarks/router_latency.py [--n 2000] [--router default]
 
-Prints the one-time load cost, then p50 / p90 / p99 / max µs per ``Router.score`` call (wall
-clock, thread CPU time, and min-of-5 per prompt, since the machine may be shared) over
-real MMLU prompts (if the routing data is present) plus synthetic chat / math / code prompts,
-and per-prompt cost of ``score_many``. Single thread, warm cache.
+Prompts: real ones from every vendored source (datasets/routing-data), plus each of them
+stretched or cut to exactly 4,000 characters (the budget: p99 <= 5 ms for a 4,000-char prompt).
+Measures ``Router.explain`` with every profile (score + predicted success per model, the most
+the gateway asks for): wall clock, thread CPU time, and min-of-5 per prompt (the cost without
+contention from other processes on a shared machine). Single thread, warm caches.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import time
 
 import numpy as np
 
-SYNTHETIC = [
-    "What is the capital of Australia?",
-    "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
-    "How many clips did Natalia sell altogether in April and May?",
-    "Write a Python function that returns the longest palindromic substring of a string, "
-    "and explain its time complexity.\n```python\ndef longest(s: str) -> str:\n    ...\n```",
-    "Compose an engaging travel blog post about a recent trip to Hawaii, highlighting cultural "
-    "experiences and must-see attractions.",
-    "Explain step by step why the sum of the first n odd numbers is n^2, then prove it by induction.",
-]
+
+def _to_length(text: str, n: int) -> str:
+    while len(text) < n:
+        text = text + "\n" + text
+    return text[:n]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=3000)
-    ap.add_argument("--router", default="mmlu")
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--router", default="default")
     ap.add_argument("--data")
     args = ap.parse_args()
 
@@ -39,56 +36,51 @@ def main() -> None:
     from unigate.routing.learned.model import load_router
 
     router = load_router(args.router)
+    router.score("warm up")
     t_load = time.perf_counter() - t0
+    profiles = list(router.profiles)
 
-    prompts = list(SYNTHETIC)
-    from unigate.routing.learned.data import find_default_data_dir, load_mmlu
+    from unigate.router_training.data import find_default_data_dir
+    from unigate.router_training.sources import load_sources
 
     data = args.data or find_default_data_dir()
-    if data:
-        ex = load_mmlu(data)
-        prompts += [e.prompt for e in random.Random(0).sample(ex, min(args.n, len(ex)))]
-    sample = [prompts[i % len(prompts)] for i in range(args.n)]
+    rows = load_sources(data) if data else []
+    rng = random.Random(0)
+    real = [r.prompt for r in rng.sample(rows, min(args.n, len(rows)))] or ["What is 2 + 2?"]
+    long4k = [_to_length(p, 4000) for p in real[: max(200, args.n // 4)]]
 
-    for p in sample[:200]:  # warm up
-        router.score(p)
-    wall = np.empty(len(sample))
-    cpu = np.empty(len(sample))
-    for i, p in enumerate(sample):
-        t = time.perf_counter()
-        c = time.thread_time()
-        router.score(p)
-        cpu[i] = time.thread_time() - c
-        wall[i] = time.perf_counter() - t
-    best = np.empty(len(sample))  # min of 5 runs per prompt: the cost without CPU contention
-    for i, p in enumerate(sample):
-        b = 1.0
-        for _ in range(5):
+    try:
+        cores = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = []
+    print(f"router={args.router} heads={len(router.artifact.heads)} buckets={router.artifact.buckets} cores={cores}")
+    print(f"first load (import + artifact + word table + one score): {t_load * 1000:.1f} ms")
+    for label, sample in (("real prompts", real), ("4,000-char prompts", long4k)):
+        for p in sample[:100]:
+            router.explain(p, profiles)
+        wall = np.empty(len(sample))
+        cpu = np.empty(len(sample))
+        best = np.empty(len(sample))
+        for i, p in enumerate(sample):
             t = time.perf_counter()
-            router.score(p)
-            b = min(b, time.perf_counter() - t)
-        best[i] = b
-    chars = np.array([len(p) for p in sample])
-    t = time.perf_counter()
-    router.score_many(sample)
-    batch_us = (time.perf_counter() - t) / len(sample) * 1e6
-
-    print(f"router={args.router} prompts={len(sample)} (median {int(np.median(chars))} chars, max {chars.max()})")
-    print(f"first load (import + artifact + word table): {t_load * 1000:.1f} ms")
-    for label, arr in (("wall", wall), ("thread CPU", cpu), ("min of 5 (no contention)", best)):
-        us = arr * 1e6
-        print(
-            f"score() {label:>24}: p50 {np.percentile(us, 50):5.0f} µs  p90 {np.percentile(us, 90):5.0f} µs  "
-            f"p99 {np.percentile(us, 99):5.0f} µs  max {us.max():6.0f} µs"
-        )
-    print(f"score_many(): {batch_us:.0f} µs per prompt")
-    long_p = "Explain this. " + "The quick brown fox jumps over the lazy dog 42 times. " * 400
-    t = time.perf_counter()
-    for _ in range(50):
-        router.score(long_p)
-    print(
-        f"score() on a {len(long_p)}-char prompt (featurized on its first/last 2500 chars): {(time.perf_counter() - t) / 50 * 1e6:.0f} µs"
-    )
+            c = time.thread_time()
+            router.explain(p, profiles)
+            cpu[i] = time.thread_time() - c
+            wall[i] = time.perf_counter() - t
+            b = 1.0
+            for _ in range(5):
+                t = time.perf_counter()
+                router.explain(p, profiles)
+                b = min(b, time.perf_counter() - t)
+            best[i] = b
+        chars = np.array([len(p) for p in sample])
+        print(f"{label}: n={len(sample)} median {int(np.median(chars))} chars, max {chars.max()}")
+        for name, arr in (("wall", wall), ("thread CPU", cpu), ("min of 5", best)):
+            ms = arr * 1e3
+            print(
+                f"  explain() {name:>10}: p50 {np.percentile(ms, 50):6.3f} ms  p90 {np.percentile(ms, 90):6.3f} ms  "
+                f"p99 {np.percentile(ms, 99):6.3f} ms  max {ms.max():6.3f} ms"
+            )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from typing import Any
 
 # Packages that add their own subcommands with ``add_commands(subparsers)``.
 COMMAND_MODULES = (
-    "unigate.routing.learned.commands",
+    "unigate.router_training.commands",
     "unigate.accounts.commands",
     "unigate.compare.commands",
 )

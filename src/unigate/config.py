@@ -192,7 +192,16 @@ class AutoPolicyConfig(_Strict):
     max_ttft_ms: float | None = Field(None, gt=0)
     min_quality: float | None = Field(None, ge=0, le=1)
     strong_quality: float | None = Field(None, ge=0, le=1, description="strong tier: the cheapest this good")
-    router: str = "mmlu"
+    quality_target: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="N-model choice: the cheapest candidate predicted to reach this share of the best prediction",
+    )
+    profiles: dict[str, str] = Field(
+        default_factory=dict, description="public model name → router profile it is scored as (default: by name)"
+    )
+    router: str = "default"
 
     @model_validator(mode="after")
     def _one_threshold(self) -> AutoPolicyConfig:

@@ -118,6 +118,10 @@ def test_database_away_under_load_loses_nothing(start_gateway, make_upstream, pg
     assert stranger.status_code == 503 and stranger.json()["error"]["code"] == "accounts_unavailable"
     served = load.statuses[200] + 1
     usage = _drained(admin, key["id"], served)
+    print(
+        f"database away {OUTAGE:g} s: statuses {dict(load.statuses)}, {during[200]} answered during the outage, "
+        f"ledger rows {usage['requests']} for {served} served"
+    )
     assert usage["requests"] == served  # one row per charge, none lost
     credit = admin.get(f"/admin/keys/{key['id']}")["balance"]["credit"]
     assert credit["spent"] == pytest.approx(served * COST) == pytest.approx(usage["cost"])
@@ -155,6 +159,9 @@ def test_redis_away_under_load_loses_nothing(start_gateway, make_upstream, redis
     assert load.statuses[503] > 0 and "cannot be checked" in load.bodies[503]
     served = load.statuses[200]
     usage = _drained(admin, key["id"], served)
+    print(
+        f"Redis away {OUTAGE:g} s: statuses {dict(load.statuses)}, ledger rows {usage['requests']} for {served} served"
+    )
     assert usage["requests"] == served
     deadline = time.monotonic() + 30
     while (credit := admin.get(f"/admin/keys/{key['id']}")["balance"]["credit"])["reserved"] and (

@@ -154,3 +154,20 @@ def test_generations_wants_json(gateway: GatewayProcess) -> None:
         f"{gateway.base_url}/images/generations", content=b"prompt=x", headers={"content-type": "text/plain"}
     )
     assert reply.status_code == 415
+
+
+def test_edits_want_multipart(gateway: GatewayProcess) -> None:
+    reply = httpx.post(f"{gateway.base_url}/images/edits", json={"model": "dall-e-2", "prompt": "x"})
+    assert reply.status_code == 415 and reply.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_a_budgeted_key_reserves_and_pays_per_image(gateway: GatewayProcess) -> None:
+    created = httpx.post(f"{gateway.url}/admin/keys", json={"name": "images", "credit": 0.1}).json()
+    client = openai.OpenAI(base_url=gateway.base_url, api_key=created["key"], max_retries=0)
+    with pytest.raises(openai.APIStatusError) as exc:  # two hd images may cost $0.16 > $0.10
+        client.images.generate(model="dall-e-3", prompt="x", n=2, quality="hd", size="1024x1024")
+    assert exc.value.status_code == 402
+    raw = client.images.with_raw_response.generate(model="dall-e-3", prompt="x", quality="hd", size="1024x1024")
+    assert float(raw.headers["x-unigate-cost"]) == pytest.approx(0.08)
+    info = httpx.get(f"{gateway.url}/v1/key/info", headers={"authorization": f"Bearer {created['key']}"}).json()
+    assert info["spent"] == pytest.approx(0.08), info

@@ -29,7 +29,7 @@ def gateway(fake: ThreadedMedia, tmp_path_factory: pytest.TempPathFactory) -> It
     process.stop()
 
 
-@pytest.mark.parametrize("model", ["rerank-cohere", "rerank-local"])
+@pytest.mark.parametrize("model", ["rerank-cohere", "rerank-local", "rerank-bedrock"])
 def test_rerank(gateway: GatewayProcess, fake: ThreadedMedia, model: str) -> None:
     before = len(fake.seen)
     reply = httpx.post(
@@ -45,6 +45,10 @@ def test_rerank(gateway: GatewayProcess, fake: ThreadedMedia, model: str) -> Non
     assert sent.json["documents"][3] == "weather is fine" and sent.json["top_n"] == 2
     if model == "rerank-cohere":
         assert sent.path == "/v2/rerank"
+        assert float(reply.headers["x-unigate-cost"]) == pytest.approx(0.002)
+    elif model == "rerank-bedrock":
+        assert sent.path == "/model/cohere.rerank-v3-5:0/invoke" and sent.json["api_version"] == 2
+        assert sent.headers["authorization"] == "Bearer sk-upstream-secret"  # a Bedrock API key
         assert float(reply.headers["x-unigate-cost"]) == pytest.approx(0.002)
     else:
         assert sent.path == "/v1/rerank" and sent.json["model"] == "bge-reranker"

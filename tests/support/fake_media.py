@@ -62,6 +62,7 @@ class FakeMedia:
         app.router.add_post("/v1/rerank", self._rerank_jina)
         app.router.add_post("/v2/rerank", self._rerank_cohere)
         app.router.add_post("/v1beta/models/{model}", self._gemini)
+        app.router.add_post("/model/{model}/invoke", self._bedrock_rerank)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -216,6 +217,12 @@ class FakeMedia:
         return web.json_response(
             {"id": "rr", "results": results[: body.get("top_n") or None], "meta": {"billed_units": {"search_units": 1}}}
         )
+
+    async def _bedrock_rerank(self, request: web.Request) -> web.Response:
+        seen = await self._record(request)
+        body = seen.json
+        results = sorted(self._scores(body["query"], body["documents"]), key=lambda r: -r["relevance_score"])
+        return web.json_response({"results": results[: body.get("top_n") or None]})
 
     # -- Gemini ------------------------------------------------------------------------------
 

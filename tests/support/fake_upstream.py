@@ -15,7 +15,7 @@ import asyncio
 import json
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from aiohttp import web
@@ -29,7 +29,9 @@ class Mode:
     (``random``: one of ``choices``, picked per request by the upstream's seeded RNG)
 
     A request whose last message is an assistant message ending a prefix of the reply gets the
-    rest of the reply (the assistant-prefix continuation real providers offer).
+    rest of the reply (the assistant-prefix continuation real providers offer). A request whose
+    first message is a system message ``@mode {json}`` is answered in that mode (the test says,
+    per request, what the upstream does).
     """
 
     kind: str = "ok"
@@ -45,6 +47,7 @@ class Mode:
     tool_call: dict[str, Any] | None = None  # {"name":..., "arguments": "..."}: answer with a tool call
     choices: list[Mode] | None = None  # kind "random": pick one of these per request
     omit_usage: bool = False  # answer (and stream) without any usage
+    honest: bool = False  # usage counts the text sent (UTF-8 bytes / 4, rounded up), cut to max_tokens
     usage_delay: float = 0.0  # stream: seconds between the finish_reason chunk and the usage chunk
 
 
@@ -126,7 +129,7 @@ class FakeUpstream:
                 request.raw_path,
             )
         )
-        mode = self._next()
+        mode = _directed(body) or self._next()
         if mode.delay:
             await asyncio.sleep(mode.delay)
         if mode.kind == "status":
@@ -142,6 +145,11 @@ class FakeUpstream:
         if mode.kind == "malformed":
             return web.Response(body=b'{"choices": [ this is not json', content_type="application/json")
         text = mode.text if mode.text is not None else "echo: " + _last_user_text(body)
+        if mode.honest:  # a real upstream stops at max_tokens
+            limit = body.get("max_completion_tokens") or body.get("max_tokens")
+            if isinstance(limit, int):
+                text = text[: 4 * limit]
+            mode = replace(mode, completion_tokens=-(-len(text.encode()) // 4))
         prefix = _assistant_prefix(body)
         if prefix and text.startswith(prefix):
             text = text[len(prefix) :]
@@ -226,6 +234,19 @@ class FakeUpstream:
                 "usage": {"prompt_tokens": 3 * len(inputs), "total_tokens": 3 * len(inputs)},
             }
         )
+
+
+_MODE_FIELDS = {f.name for f in fields(Mode)} - {"choices"}
+
+
+def _directed(body: dict[str, Any]) -> Mode | None:
+    messages = body.get("messages") or []
+    first = messages[0] if messages and isinstance(messages[0], dict) else {}
+    content = first.get("content")
+    if first.get("role") == "system" and isinstance(content, str) and content.startswith("@mode "):
+        settings = json.loads(content[len("@mode ") :])
+        return Mode(**{k: v for k, v in settings.items() if k in _MODE_FIELDS})
+    return None
 
 
 def _usage(mode: Mode) -> dict[str, int]:

@@ -29,6 +29,7 @@ def media_models(fake: ThreadedMedia, chat_base: str | None = None) -> list[dict
         one("gemini-image", "gemini", "gemini-2.5-flash-image", fake.root_url),
         one("imagen", "gemini", "imagen-4.0-generate-001", fake.root_url),
         one("rerank-cohere", "cohere", "rerank-v3.5", fake.root_url),
+        one("rerank-bedrock", "bedrock", "cohere.rerank-v3-5:0", fake.root_url),
         one(
             "rerank-local",
             "vllm",

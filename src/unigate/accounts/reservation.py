@@ -20,6 +20,10 @@ and dynamic ``provider/<model>`` names whether or not the gateway remembers them
 
 A deployment without a known price makes the whole request unpriced: a key with a credit or a
 budget is refused (never served for free).
+
+Media requests (audio, images, rerank, moderation) are reserved in their own units: the most
+the request's seconds of audio, characters, images or searches cost on any reachable
+deployment at the catalog's media prices (``catalog/media.py``).
 """
 
 from __future__ import annotations
@@ -56,6 +60,8 @@ class _Catalog(Protocol):
     def worst_price(self, deployment: Any) -> Any: ...
 
     def info(self, provider: str, model: str) -> Any: ...
+
+    def request_cost(self, provider: str, model: str, usage: Any, public_name: str | None = None) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +119,34 @@ def request_fallbacks(request: Mapping[str, Any]) -> list[str]:
 def choices(request: Mapping[str, Any]) -> int:
     n = request.get("n")
     return n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
+
+
+MEDIA_ENDPOINTS = frozenset(
+    {"transcription", "translation", "speech", "image_generation", "image_edit", "rerank", "moderation"}
+)
+AUDIO_BYTES_PER_SECOND = 1000  # an upper bound on seconds when the file's duration is unknown (8 kbit/s)
+
+
+def media_units(request: Mapping[str, Any], endpoint: str) -> dict[str, Any]:
+    """The most a media request can be billed for, in the units its prices use."""
+    if endpoint in ("transcription", "translation"):
+        seconds = request.get("_duration")
+        if not isinstance(seconds, int | float):
+            upload = request.get("file")
+            seconds = len(getattr(upload, "data", b"")) / AUDIO_BYTES_PER_SECOND
+        return {"audio_seconds": float(seconds)}
+    if endpoint == "speech":
+        return {"characters": len(str(request.get("input") or ""))}
+    if endpoint in ("image_generation", "image_edit"):
+        return {
+            "images": choices(request),
+            "image_size": str(request.get("size") or "1024x1024"),
+            "image_quality": str(request.get("quality") or "standard"),
+        }
+    documents = request.get("documents")
+    if endpoint == "rerank":
+        return {"search_units": max(1, -(-len(documents) // 100)) if isinstance(documents, list) else 1}
+    return {"search_units": 1}
 
 
 class ReservationPolicy:
@@ -190,10 +224,35 @@ class ReservationPolicy:
         request["max_tokens"] = bound  # the reservation is the bound: the upstream may not exceed it
         return bound
 
+    def reserve_media(self, request: dict[str, Any], model: str, endpoint: str) -> Reservation:
+        units = media_units(request, endpoint)
+        worst = 0.0
+        unpriced: str | None = None
+        seen: set[str] = set()
+        pending = [model, *request_fallbacks(request)]
+        while pending:
+            current = pending.pop()
+            group = self.find_group(current) if current not in seen else None
+            seen.add(current)
+            if group is None:
+                continue
+            for deployment in group.deployments:
+                cost = self.catalog.request_cost(deployment.provider, deployment.model, units, deployment.public_name)
+                if cost is None:
+                    unpriced = unpriced or deployment.public_name
+                else:
+                    worst = max(worst, cost)
+            for chain in _CHAINS:
+                pending.extend(getattr(getattr(group, "routing", None), chain, None) or ())
+        exposure = Exposure(0.0, 0.0, 0, 0, unpriced=unpriced)
+        return Reservation(0, 0, 0 if unpriced else math.ceil(round(worst * 1e9, 3)), 0, exposure)
+
     def prompt_tokens(self, request: Mapping[str, Any]) -> int:
         return math.ceil(estimate_prompt_bytes(request) / self.settings.prompt_bytes_per_token)
 
     def reserve(self, request: dict[str, Any], model: str, endpoint: str) -> Reservation:
+        if endpoint in MEDIA_ENDPOINTS:
+            return self.reserve_media(request, model, endpoint)
         exposure = self.exposure(model, request)
         prompt_tokens = self.prompt_tokens(request)
         if exposure.unpriced is not None:

@@ -7,6 +7,8 @@ the batch's key, so limits, budgets, routing, cost and the ledger apply as for a
   ``batches.headroom`` of it in the last minute.
 - Rate limits (the key's, or an upstream's after the router's retries) make a line wait and
   try again; other errors are the line's answer (in the error file).
+- One runner: with several worker processes on one data directory, the one holding
+  ``<data_dir>/batches.lock`` runs every batch; the others only serve the API.
 - Restart: a line is pending until its answer is stored. Each line has a fixed request id, so
   a line that was in flight when the process died runs again under the same id and the ledger
   (idempotent on request id) charges it once.
@@ -20,7 +22,8 @@ import logging
 import secrets
 import time
 from collections import defaultdict, deque
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import orjson
 
@@ -32,6 +35,7 @@ from unigate.server.http import Response, StreamingResponse
 log = logging.getLogger("unigate.batches")
 
 LINE_PREFIX = "req_batch_"
+POLL = 2.0
 CHUNK = 200
 MAX_RATE_LIMIT_RETRIES = 20
 WINDOW = 60.0
@@ -82,22 +86,46 @@ class BatchRunner:
         self._changed = asyncio.Event()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
+        self._poller: asyncio.Task[None] | None = None
+        self._lock: IO[bytes] | None = None
+        self.runs = True  # False in a worker process that leaves batches to another
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        for batch in await self.store.active():
-            self.submit(batch["id"])
+    async def start(self, lock_path: Path | None = None) -> None:
+        """Run every unfinished batch, and any created later. With several worker processes on
+        one data directory, only the one holding ``lock_path`` runs batches (the others serve
+        the API); it looks for new batches every ``POLL`` seconds."""
+        if lock_path is not None:
+            self._lock = _try_lock(lock_path)
+            if self._lock is None:
+                self.runs = False
+                return
+        self._poller = asyncio.ensure_future(self._poll())
+
+    async def _poll(self) -> None:
+        while True:
+            try:
+                for batch in await self.store.active():
+                    self.submit(batch["id"])
+            except Exception:
+                log.exception("could not look for batches to run")
+            await asyncio.sleep(POLL)
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+        if self._lock is not None:
+            self._lock.close()
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def submit(self, batch_id: str) -> None:
-        if batch_id not in self._tasks and not self._stopping:
+        if batch_id not in self._tasks and not self._stopping and self.runs:
             task = asyncio.ensure_future(self._run(batch_id))
             self._tasks[batch_id] = task
             task.add_done_callback(lambda _t: self._tasks.pop(batch_id, None))
@@ -256,6 +284,19 @@ class BatchRunner:
         )
         await self.store.set(batch_id, output_file_id=output_id, error_file_id=error_id, **final)
         log.info("batch %s %s: %d answered, %d failed", batch_id, final["status"], len(output), len(errors))
+
+
+def _try_lock(path: Path) -> IO[bytes] | None:
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = path.open("ab")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
 
 
 def _retry_after(response: Response) -> float | None:

@@ -141,7 +141,7 @@ def install(app: App) -> None:
 
     async def startup() -> None:
         await store.migrate()
-        await runner.start()
+        await runner.start(Path(app.config.data_dir) / "batches.lock")
 
     async def shutdown() -> None:
         await runner.stop()

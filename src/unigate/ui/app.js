@@ -167,7 +167,8 @@
         stat("TTFT p95", "stat-ttft95"), stat("Spend today (UTC)", "stat-spend")),
       h("div", { class: "grid" },
         h("div", { class: "card", id: "chart-rps" }), h("div", { class: "card", id: "chart-errors" }),
-        h("div", { class: "card", id: "chart-latency" }), h("div", { class: "card", id: "chart-ttft" })));
+        h("div", { class: "card", id: "chart-latency" }), h("div", { class: "card", id: "chart-ttft" })),
+      h("div", { class: "card", id: "auto-routing", hidden: true }));
 
     async function load() {
       const data = await api(`/ui/api/overview?range=${range}`);
@@ -196,6 +197,26 @@
       }
       $("#stat-spend").textContent = usd(spend);
       $("#stat-spend").title = "from the " + source;
+      if (state.who.admin) await loadAuto();
+    }
+
+    // model: "auto": per policy, the share routed to each model, the estimated saving and the feedback quality
+    async function loadAuto() {
+      let stats;
+      try { stats = (await api("/v1/auto/stats")).data; } catch (err) { return; }  // auto routing off
+      const box = $("#auto-routing");
+      box.hidden = stats.length === 0;
+      const rows = [];
+      for (const p of stats) {
+        for (const m of p.models) {
+          rows.push(h("tr", {}, h("td", { text: p.policy }), h("td", { text: m.model }), h("td", { class: "num", text: pct(m.share) }),
+            h("td", { class: "num", text: num(m.requests) }), h("td", { class: "num", text: usd(m.estimated_saving_usd) }),
+            h("td", { class: "num", text: m.feedback ? m.feedback_mean.toFixed(2) + " (" + num(m.feedback) + ")" : "—" })));
+        }
+      }
+      box.replaceChildren(h("h3", { text: "Auto routing (this process)" }),
+        table(["policy", "model", { label: "share", num: true }, { label: "requests", num: true },
+          { label: "estimated saving", num: true }, { label: "feedback score (n)", num: true }], rows, { id: "auto-table" }));
     }
     await load();
     every(5, load);

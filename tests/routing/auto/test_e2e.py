@@ -162,6 +162,14 @@ def test_feedback_round_trip_and_export(gateway, upstream, tmp_path):
     }
     bad = httpx.post(gateway.base_url + "/feedback", json={"request_id": request_id, "score": 2})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "score"
+    # the dashboard's numbers: share per model, estimated saving, quality observed from feedback
+    reply = httpx.get(gateway.base_url + "/auto/stats")
+    assert reply.status_code == 200, reply.text
+    stats = {p["policy"]: p for p in reply.json()["data"]}
+    local = next(m for m in stats["auto/balanced"]["models"] if m["model"] == LOCAL)
+    assert local["requests"] >= 1 and 0 < local["share"] <= 1
+    assert local["feedback"] == 1 and local["feedback_mean"] == 0.25
+    assert stats["auto/balanced"]["estimated_saving_usd"] > 0  # the local model is free, the flagship is not
     gateway.stop()  # prompts are flushed on shutdown at the latest
 
     data_dir = tmp_path / "data"
@@ -176,7 +184,7 @@ def test_feedback_round_trip_and_export(gateway, upstream, tmp_path):
     records = [json.loads(line) for line in out.stdout.splitlines()]
     assert records == [{"prompt": TRIVIAL, "request_id": request_id, "label": 0.75}]
 
-    from unigate.routing.learned.data import load_jsonl
+    from unigate.router_training.data import load_jsonl
 
     path = tmp_path / "train.jsonl"
     path.write_text(out.stdout)

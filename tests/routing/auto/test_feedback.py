@@ -8,6 +8,7 @@ import json
 import pytest
 
 from unigate.errors import BadRequest
+from unigate.router_training.data import parse_record
 from unigate.routing.auto.feedback import (
     FEEDBACK_FILE,
     FeedbackStore,
@@ -17,7 +18,6 @@ from unigate.routing.auto.feedback import (
     validate_feedback,
     write_training,
 )
-from unigate.routing.learned.data import parse_record
 
 
 def prompt(rid: str, text: str, strong: bool) -> dict:

@@ -229,3 +229,73 @@ def test_zero_config_auto_covers_every_served_chat_model_once():
     assert "gpt-4o" not in names  # an alias of openai/gpt-4o
     assert not any("embedding" in n for n in names)
     assert router.policy("auto").threshold == pytest.approx(0.7)  # 30% strong by default
+
+
+class ProfileScorer(FixedScorer):
+    """Predicts success per model profile, like the learned router's ``explain``."""
+
+    profiles = ("gpt-4o", "gpt-4o-mini", "llama-3.1-8b")
+
+    def __init__(self, success: dict[str, float]) -> None:
+        super().__init__(0.5)
+        self.success = success
+
+    def explain(self, prompt: str, profiles: list[str]) -> tuple[float, dict[str, float]]:
+        self.prompts.append(prompt)
+        return 0.5, {p: self.success[p] for p in profiles if p in self.success}
+
+
+N_MODEL_CONFIG = {
+    **CONFIG,
+    "auto": {
+        "policies": [
+            {"name": "target", "candidates": ["tiny", "mini", "flagship"], "quality_target": 0.9},
+            {"name": "pinned", "candidates": ["tiny", "flagship"], "quality_target": 0.9,
+             "profiles": {"tiny": "gpt-4o-mini"}},
+        ]
+    },
+}  # fmt: skip
+
+
+def make_n_model(success: dict[str, float]):
+    from unigate.routing.auto.install import prepare
+
+    gateway = Gateway(validate(N_MODEL_CONFIG), environ={})
+    scorer = ProfileScorer(success)
+    router, _ = build_router(App(gateway), Scorers(loader=lambda name: scorer))
+    prepare(router, gateway)
+    return router
+
+
+def test_n_model_choice_takes_the_cheapest_candidate_meeting_the_quality_target() -> None:
+    router = make_n_model({"gpt-4o": 0.9, "gpt-4o-mini": 0.85, "llama-3.1-8b": 0.3})
+    policy = router.policy("auto/target")
+    # mini and flagship by name; the local llama3.2:1b has no profile of its own → nearest by catalog quality
+    assert policy.profiles["mini"] == "gpt-4o-mini" and policy.profiles["flagship"] == "gpt-4o"
+    assert policy.profiles["tiny"] == "llama-3.1-8b"
+    ctx = ctx_for("auto/target")
+    request = chat("What is 17 * 23?")
+    router.decide(ctx, request)
+    assert request["model"] == "mini"  # 0.85 ≥ 0.9 × 0.9; tiny's 0.3 is not
+    headers = ctx.extras["response_headers"]
+    assert headers["x-unigate-auto-success"] == "tiny=0.300;mini=0.850;flagship=0.900"
+    assert headers["x-unigate-auto-target"] == "0.9"
+    assert ctx.extras["auto"]["rejected"]["tiny"] == "below_target"
+    assert ctx.extras["auto"]["success"] == {"tiny": 0.3, "mini": 0.85, "flagship": 0.9}
+
+
+def test_n_model_choice_goes_up_when_only_the_flagship_is_predicted_to_succeed() -> None:
+    router = make_n_model({"gpt-4o": 0.8, "gpt-4o-mini": 0.4, "llama-3.1-8b": 0.1})
+    request = chat("Prove the Riemann hypothesis.")
+    ctx = ctx_for("auto/target")
+    router.decide(ctx, request)
+    assert request["model"] == "flagship"
+    assert ctx.extras["auto"]["rejected"] == {"tiny": "below_target", "mini": "below_target"}
+
+
+def test_config_profiles_pin_a_candidate_to_a_profile() -> None:
+    router = make_n_model({"gpt-4o": 0.9, "gpt-4o-mini": 0.85, "llama-3.1-8b": 0.3})
+    assert router.policy("auto/pinned").profiles["tiny"] == "gpt-4o-mini"
+    request = chat("hello")
+    router.decide(ctx_for("auto/pinned"), request)
+    assert request["model"] == "tiny"

@@ -10,20 +10,24 @@ import numpy as np
 import pytest
 
 from unigate.config import AutoPolicyConfig
+from unigate.router_training.calibrate import for_strong_share
+from unigate.router_training.data import find_default_data_dir
+from unigate.router_training.sources import load_sources
+from unigate.router_training.train import cap_per_source
 from unigate.routing.auto.thresholds import resolve_threshold
-from unigate.routing.learned.calibrate import for_strong_share
-from unigate.routing.learned.data import find_default_data_dir, load_mmlu
 from unigate.routing.learned.model import load_router
 
 
 @pytest.fixture(scope="module")
 def scores() -> np.ndarray:
+    """Scores of prompts drawn like the router's reference prompts (at most 1,000 per source),
+    but another sample of them (seed 7, every other one)."""
     data = find_default_data_dir()
     if data is None:
-        pytest.skip("MMLU routing data (datasets/routing-data) not found")
-    examples = load_mmlu(data)
-    pick = np.random.default_rng(7).permutation(len(examples))[:2400]
-    return load_router("mmlu").score_many([examples[i].prompt for i in pick])
+        pytest.skip("routing data (datasets/routing-data) not found")
+    rows = load_sources(data)
+    pick = np.random.default_rng(7).permutation(cap_per_source([r.source for r in rows], 1000, seed=7))[::2]
+    return load_router("default").score_many([rows[i].prompt for i in pick])
 
 
 @pytest.mark.parametrize("share", [0.1, 0.3, 0.5])
@@ -38,10 +42,10 @@ def test_calibrated_on_a_sample_hits_the_share_on_held_out_prompts(scores, share
 
 @pytest.mark.parametrize("share", [0.1, 0.3, 0.5])
 def test_target_strong_share_without_a_sample_uses_the_router_quantiles(scores, share):
-    router = load_router("mmlu")
+    router = load_router("default")
     threshold, source = resolve_threshold(AutoPolicyConfig(name="p", target_strong_share=share), router)
     assert threshold == pytest.approx(1 - share) and "target_strong_share" in source
-    # the shipped scores are quantiles of the router's reference prompts (MMLU)
+    # the shipped scores are quantiles of the router's reference prompts (a sample of every source)
     assert np.mean(scores >= threshold) == pytest.approx(share, abs=0.04)
 
 
@@ -77,7 +81,7 @@ def test_recorded_prompts_feed_router_calibrate(tmp_path):
         [
             sys.executable,
             "-m",
-            "unigate.routing.learned",
+            "unigate.router_training",
             "router",
             "calibrate",
             "--target-strong-share",

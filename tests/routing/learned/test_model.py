@@ -1,53 +1,48 @@
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from unigate.routing.learned.model import Artifact, ArtifactError, Router, load_router, score
+from unigate.routing.learned.model import DEFAULT_PATH, Artifact, ArtifactError, Router, load_router, score
 
 PROMPTS = [
     "What is the capital of France?",
-    "Statement 1 | Every group of order p^2 is abelian. Statement 2 | Every ring is a field.\n"
-    "A. True, True\nB. False, False\nC. True, False\nD. False, True\nAnswer:",
-    "For which of these two scenarios does the main character do something clearly morally wrong? "
-    "Scenario 1 | I took the money. Scenario 2 | I gave it back.\nA. Wrong, Wrong\nB. Wrong, Not wrong\n"
-    "C. Not wrong, Wrong\nD. Not wrong, Not wrong\nAnswer:",
+    "Let $f(x) = x^3 - 3x + 1$. Find the number of real roots of $f(f(x)) = 0$.",
+    "def f(xs):\n    return sorted(xs)[::-2]\nassert f([3, 1, 2]) == ??",
     "",
 ]
 
 
-def test_builtin_router_scores_in_unit_interval_and_is_cached() -> None:
-    r = load_router("mmlu")
-    assert load_router("mmlu") is r
+def test_builtin_router_scores_and_predicts_per_profile() -> None:
+    r = load_router("default")
+    assert load_router("default") is r and load_router("mmlu") is r  # the old name keeps working
     many = r.score_many(PROMPTS)
     assert many.shape == (len(PROMPTS),)
     for p, m in zip(PROMPTS, many, strict=True):
         s = r.score(p)
-        assert 0.0 <= s <= 1.0
-        assert s == pytest.approx(float(m), abs=1e-12)
+        assert 0.0 <= s <= 1.0 and s == pytest.approx(float(m), abs=1e-12)
     assert score(PROMPTS[0]) == r.score(PROMPTS[0])
-    assert r.score_many([]).shape == (0,)
+    assert {"gpt-4o", "llama-3.1-8b"} <= set(r.profiles)
+    s, success = r.explain(PROMPTS[1], ["gpt-4o", "llama-3.1-8b", "no-such-profile"])
+    assert s == r.score(PROMPTS[1])
+    assert set(success) == {"gpt-4o", "llama-3.1-8b"}
+    assert all(0.0 < v < 1.0 for v in success.values())
+    # a competition-math prompt: the strong model is predicted to do better than the small one
+    assert success["gpt-4o"] > success["llama-3.1-8b"]
 
 
 def test_score_map_is_strictly_increasing_through_the_tails() -> None:
-    r = load_router("mmlu")
-    raw = np.linspace(-1.0, 1.0, 2001)
-    s = r.to_score(raw)
-    assert np.all(np.diff(s) > 0)
-    assert s[0] > 0.0 and s[-1] < 1.0
-    # the reference median maps to ~0.5
-    q = np.asarray(r.artifact.ref_quantiles)
-    assert float(r.to_score(np.asarray([q[len(q) // 2]]))[0]) == pytest.approx(0.5, abs=0.01)
+    r = load_router("default")
+    s = r.to_score(np.linspace(-1.0, 1.0, 2001))
+    assert np.all(np.diff(s) > 0) and s[0] > 0.0 and s[-1] < 1.0
 
 
 def test_concurrent_first_load_yields_one_router(tmp_path: Path) -> None:
-    art = load_router("mmlu").artifact
-    path = tmp_path / "copy.json"
-    art.save(path)
+    path = tmp_path / "copy.npz"
+    path.write_bytes(DEFAULT_PATH.read_bytes())
     got: list[Router] = []
     threads = [threading.Thread(target=lambda: got.append(load_router(path))) for _ in range(8)]
     for t in threads:
@@ -55,61 +50,36 @@ def test_concurrent_first_load_yields_one_router(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert len({id(r) for r in got}) == 1
-    assert got[0].score(PROMPTS[1]) == pytest.approx(load_router("mmlu").score(PROMPTS[1]))
 
 
 def test_artifact_round_trip_and_validation(tmp_path: Path) -> None:
-    art = load_router("mmlu").artifact
-    p = tmp_path / "a.json"
-    art.save(p)
-    assert Artifact.load(p) == art
-    obj = json.loads(p.read_text())
-    obj["feature_names"] = [*obj["feature_names"][:-1], "other"]
-    p.write_text(json.dumps(obj))
-    with pytest.raises(ArtifactError, match="different features"):
-        Artifact.load(p)
-    p.write_text(json.dumps({"format": "nope"}))
-    with pytest.raises(ArtifactError):
-        Artifact.load(p)
+    art = Artifact.load(DEFAULT_PATH)
+    path = tmp_path / "a.npz"
+    art.save(path)
+    again = Artifact.load(path)
+    assert again.heads == art.heads and again.meta["name"] == art.meta["name"]
+    assert Router(again).score(PROMPTS[1]) == pytest.approx(Router(art).score(PROMPTS[1]), abs=1e-6)
+
+    with pytest.raises(ArtifactError, match="no such router artifact"):
+        Artifact.load(tmp_path / "missing.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(ArtifactError, match="not a router artifact"):
+        Artifact.load(tmp_path / "junk.npz")
+    bad = Artifact(**{**art.__dict__, "bias": art.bias[:-1]})
+    bad.save(tmp_path / "bad.npz")
+    with pytest.raises(ArtifactError, match="shapes"):
+        Artifact.load(tmp_path / "bad.npz")
     with pytest.raises(ArtifactError, match="unknown router"):
         load_router("no-such-router")
 
 
-def test_shipped_artifact_is_small_and_documented() -> None:
-    art = load_router("mmlu").artifact
-    assert art.meta["name"] == "mmlu" and art.meta["n_train"] > 10_000
-    assert sum(abs(v) for v in art.w_strong) > 0 and sum(abs(v) for v in art.w_weak) > 0
-    assert art.meta["excluded_groups"] == ["high_school_mathematics"]
-    assert art.meta["default_threshold"] == 0.7
-    cal = art.meta["calibration"]
-    shares = [p["share"] for p in cal["points"]]
-    assert shares[0] == 0.0 and shares[-1] == 1.0 and shares == sorted(shares)
-    assert cal["points"][-1]["pgr"] == pytest.approx(1.0) and cal["apgr"] > 0.6
-
-
-def test_open_ended_prior_orders_prompt_types() -> None:
-    """MMLU has no open-ended prompts; the documented prior must rank math/code above chit-chat/writing."""
-    r = load_router("mmlu")
-    math_p = (
-        "Janet's ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes muffins "
-        "with four. She sells the remainder for $2 per egg. How much in dollars does she make every day?"
+def test_shipped_artifact_is_small_and_attributes_every_source() -> None:
+    assert DEFAULT_PATH.stat().st_size < 1_500_000
+    meta = Artifact.load(DEFAULT_PATH).meta
+    sources = meta["data"]
+    assert {"mmlu", "mmlu_pro", "zeroeval_math_l5", "zeroeval_crux", "arena_bench_v1", "llmrouter_dcrouter"} <= set(
+        sources
     )
-    code_p = "Implement a function to find the median of two sorted arrays in O(log n) time complexity."
-    writing_p = "Compose an engaging travel blog post about a recent trip to Hawaii."
-    chat_p = "Hi! How are you today?"
-    assert min(r.score(math_p), r.score(code_p)) > max(r.score(writing_p), r.score(chat_p))
-    # the prior never touches multiple-choice prompts
-    art = r.artifact
-    no_prior = Router(Artifact(**{**art.__dict__, "open_prior": {}}))
-    mc = PROMPTS[1]
-    assert no_prior.score(mc) == pytest.approx(r.score(mc))
-    assert no_prior.score(math_p) < r.score(math_p)
-
-
-def test_unknown_prior_feature_is_rejected(tmp_path: Path) -> None:
-    obj = load_router("mmlu").artifact.to_json()
-    obj["open_prior"] = {"not_a_feature": 1.0}
-    p = tmp_path / "bad.json"
-    p.write_text(json.dumps(obj))
-    with pytest.raises(ArtifactError, match="not_a_feature"):
-        Artifact.load(p)
+    for info in sources.values():
+        assert info["rows"] > 0 and info["licence"] and info["attribution"]
+    assert "MMLU-Pro" in meta["attribution"] and "Arena-Hard" in meta["attribution"]

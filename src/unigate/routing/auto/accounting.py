@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from unigate.routing.auto.candidates import Candidate
 from unigate.routing.auto.stats import LiveStats
+from unigate.routing.auto.traffic import AutoTraffic
 
 if TYPE_CHECKING:
     from unigate.catalog import Catalog
@@ -36,12 +37,14 @@ class AutoHook:
         live: LiveStats,
         candidates: dict[str, Candidate],
         prompts: PromptStore | None = None,
+        traffic: AutoTraffic | None = None,
     ) -> None:
         self.catalog = catalog
         self.router = router
         self.live = live
         self.candidates = candidates
         self.prompts = prompts
+        self.traffic = traffic if traffic is not None else AutoTraffic()
         self.owners: OrderedDict[str, str | None] = OrderedDict()
 
     async def before(self, ctx: RequestContext, request: dict[str, Any]) -> None:
@@ -66,6 +69,8 @@ class AutoHook:
             strong_cost = self.catalog.cost(strongest.provider, strongest.model, ctx.usage, strongest.name)
             if strong_cost is not None:
                 auto["estimated_saving_usd"] = round(strong_cost - ctx.cost, 10)
+        if ctx.status == "ok":
+            self.traffic.record(ctx.request_id, auto["policy"], auto["chosen"], auto.get("estimated_saving_usd"))
         prompt = self.router.pending_prompts.pop(ctx.request_id, None)
         if self.prompts is not None and prompt is not None and ctx.status == "ok":
             self.prompts.add(

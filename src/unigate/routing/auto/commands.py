@@ -1,6 +1,6 @@
 """``unigate router export-feedback``: feedback + recorded prompts → router training JSONL.
 
-The ``router`` command group belongs to the learned router (``routing/learned/commands.py``);
+The ``router`` command group belongs to the learned router (``router_training/commands.py``);
 it adds this subcommand with ``add_export_feedback(router_subparsers)``. Also runnable alone:
 ``python -m unigate.routing.auto.commands export-feedback -c unigate.yaml``.
 """

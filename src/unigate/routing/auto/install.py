@@ -7,17 +7,18 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
-from unigate.errors import BadRequest, NotFound
+from unigate.errors import BadRequest, NotFound, PermissionDenied
 from unigate.routing.auto.accounting import AutoHook
 from unigate.routing.auto.feedback import FeedbackStore, PromptStore, validate_feedback
 from unigate.routing.auto.policy import Policy, build_policy, policy_configs
+from unigate.routing.auto.profiles import catalog_profile_quality, resolve_profiles
 from unigate.routing.auto.scoring import Scorers
 from unigate.routing.auto.selector import AutoRouter
 from unigate.routing.auto.stats import LiveStats
 from unigate.routing.auto.thresholds import resolve_threshold
 
 if TYPE_CHECKING:
-    from unigate.gateway import Principal
+    from unigate.gateway import Gateway, Principal
     from unigate.server.app import App
     from unigate.server.http import Request, Response
 
@@ -41,6 +42,23 @@ def build_router(app: App, scorers: Scorers | None = None) -> tuple[AutoRouter, 
     return router, AutoHook(gateway.catalog, router, live, candidates, prompts)
 
 
+def prepare(router: AutoRouter, gateway: Gateway) -> None:
+    """Load the policies' routers (off the request path), then resolve each policy's threshold,
+    and for policies with a ``quality_target`` the router profile of each candidate."""
+    quality: dict[str, float] = {}
+    if any(p.config.quality_target is not None for p in router.policies.values()):
+        known = [(m, gateway.catalog.info(p, m).quality) for p, m in gateway.catalog.known_models()]
+        quality = catalog_profile_quality(known)
+    for policy in router.policies.values():
+        scorer = router.scorers.get(policy.config.router)
+        policy.threshold, policy.threshold_source = resolve_threshold(policy.config, scorer)
+        available = router.scorers.profiles(policy.config.router)
+        if policy.config.quality_target is not None and available:
+            policy.profiles = resolve_profiles(policy.candidates, policy.config.profiles, available, quality)
+    for name in {p.config.router for p in router.policies.values()}:
+        router.scorers.warm(name)
+
+
 def install(app: App) -> None:
     if not app.config.auto.enabled:
         return
@@ -53,14 +71,7 @@ def install(app: App) -> None:
     feedback = FeedbackStore(app.config.data_dir)
 
     async def startup() -> None:
-        def prepare() -> None:
-            for policy in router.policies.values():
-                scorer = router.scorers.get(policy.config.router)
-                policy.threshold, policy.threshold_source = resolve_threshold(policy.config, scorer)
-            for name in {p.config.router for p in router.policies.values()}:
-                router.scorers.warm(name)
-
-        await asyncio.to_thread(prepare)
+        await asyncio.to_thread(prepare, router, gateway)
         if hook.prompts is not None:
             await hook.prompts.start()
 
@@ -84,6 +95,7 @@ def install(app: App) -> None:
             await feedback.add(record)
         except OSError as exc:
             raise BadRequest(f"Feedback could not be stored: {exc.strerror}", code="feedback_not_stored") from exc
+        hook.traffic.feedback(record["request_id"], record["score"])
         return json_response({"object": "feedback", "request_id": record["request_id"], "recorded": True})
 
     async def get_policies(request: Request, principal: Principal) -> Response:
@@ -92,7 +104,14 @@ def install(app: App) -> None:
 
     app.route("POST", "/v1/feedback", post_feedback)
     app.route("POST", "/feedback", post_feedback)
+
+    async def get_stats(request: Request, principal: Principal) -> Response:
+        if not principal.is_admin:  # spend and savings of every key: the operator's view
+            raise PermissionDenied("Auto-routing statistics need the master key.", code="admin_only")
+        return json_response({"object": "list", "data": hook.traffic.snapshot()})
+
     app.route("GET", "/v1/auto/policies", get_policies)
+    app.route("GET", "/v1/auto/stats", get_stats)
 
 
 async def check_owner(app: App, hook: AutoHook, request_id: str, principal: Principal) -> None:

@@ -33,6 +33,7 @@ class Policy:
     unavailable: list[str] = field(default_factory=list)  # configured names the gateway does not serve
     threshold: float = 0.5
     threshold_source: str = "default"
+    profiles: dict[str, str] = field(default_factory=dict)  # candidate → router profile (N-model choice)
 
     @property
     def public_name(self) -> str:
@@ -45,6 +46,8 @@ class Policy:
             "threshold_source": self.threshold_source,
             "candidates": [c.name for c in self.candidates],
             "unavailable": self.unavailable,
+            "quality_target": self.config.quality_target,
+            "profiles": self.profiles,
         }
 
 

@@ -21,6 +21,9 @@ class Scorer(Protocol):
     def score(self, prompt: str) -> float: ...
 
 
+Prediction = tuple[float, dict[str, float]]  # (score, predicted success per profile)
+
+
 class Scorers:
     def __init__(self, loader: Any = None) -> None:
         self._loader = loader
@@ -60,6 +63,23 @@ class Scorers:
             self._report(name, exc)
             return None
         return min(1.0, max(0.0, value))
+
+    def explain(self, name: str, prompt: str, profiles: list[str]) -> Prediction | None:
+        """Score plus predicted success per profile (routers with ``explain``), else None."""
+        router = self.get(name)
+        explain = getattr(router, "explain", None)
+        if explain is None:
+            return None
+        try:
+            value, success = explain(prompt, profiles)
+        except Exception as exc:
+            self._report(name, exc)
+            return None
+        return min(1.0, max(0.0, float(value))), {str(k): float(v) for k, v in success.items()}
+
+    def profiles(self, name: str) -> tuple[str, ...]:
+        """The model profiles the router predicts (empty for a score-only router)."""
+        return tuple(getattr(self.get(name), "profiles", ()) or ())
 
     def _report(self, name: str, exc: Exception) -> None:
         """Log a scoring failure at most once per ``LOG_EVERY_S`` per router (no log floods)."""

@@ -8,7 +8,10 @@ Per request: constraints (``constraints.py``) → price/quality frontier and tie
 ``x-unigate-auto-policy``    e.g. ``auto/balanced``
 ``x-unigate-auto-score``     the learned router's score (absent when not scored)
 ``x-unigate-auto-threshold`` the policy's threshold
-``x-unigate-auto-rejected``  ``name=reason;…`` for every candidate not eligible (see constraints.py)
+``x-unigate-auto-success``   ``name=p;…`` predicted success per candidate (N-model choice only)
+``x-unigate-auto-target``    the policy's quality target (N-model choice only)
+``x-unigate-auto-rejected``  ``name=reason;…`` for every candidate not eligible (see constraints.py),
+                             and ``below_target`` for cheaper candidates predicted to fall short
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from unigate.routing.auto.constraints import Limits, LiveView, reject_reason, ti
 from unigate.routing.auto.policy import PREFIX, Policy
 from unigate.routing.auto.request import inspect, pop_route_overrides
 from unigate.routing.auto.scoring import Scorers
-from unigate.routing.auto.tiers import choose, frontier, strong_tier
+from unigate.routing.auto.tiers import choose, choose_by_success, frontier, strong_tier
 
 if TYPE_CHECKING:
     from unigate.gateway import Gateway, RequestContext
@@ -114,9 +117,20 @@ class AutoRouter:
             shown[candidate.name] = "dominated"
         top = strong_tier(front, policy.config.strong_quality)
         score: float | None = None
-        if top > 0 and policy.threshold > 0:
-            score = self.scorers.score(policy.config.router, needs.prompt)
-        index = choose(front, score, policy.threshold, policy.config.strong_quality)
+        success: dict[str, float] = {}
+        index: int | None = None
+        target = policy.config.quality_target
+        if top > 0 and target is not None and policy.profiles:
+            score, success, index = self._by_success(policy, front, needs.prompt, target)
+            if index is not None:
+                for candidate in front[:index]:
+                    if candidate.name in success:
+                        rejected[candidate.name] = "below_target"
+                        shown[candidate.name] = "below_target"
+        if index is None:
+            if score is None and top > 0 and policy.threshold > 0:
+                score = self.scorers.score(policy.config.router, needs.prompt)
+            index = choose(front, score, policy.threshold, policy.config.strong_quality)
         chosen, strongest = front[index], front[-1]
 
         request["model"] = chosen.name
@@ -130,6 +144,8 @@ class AutoRouter:
             "strong": index >= top,
             "strongest": strongest.name,
             "estimated_saving_usd": None,
+            "success": success,
+            "quality_target": target if success else None,
         }
         ctx.extras["auto"] = record
         headers = ctx.extras.setdefault("response_headers", {})
@@ -138,6 +154,9 @@ class AutoRouter:
         headers["x-unigate-auto-threshold"] = f"{policy.threshold:.4g}"
         if score is not None:
             headers["x-unigate-auto-score"] = f"{score:.4f}"
+        if success:
+            headers["x-unigate-auto-success"] = _compact({name: f"{p:.3f}" for name, p in success.items()})
+            headers["x-unigate-auto-target"] = f"{target:.4g}"
         if shown:
             headers["x-unigate-auto-rejected"] = _compact(shown)
         if self.record_prompts:
@@ -145,6 +164,20 @@ class AutoRouter:
             while len(self.pending_prompts) > MAX_PENDING_PROMPTS:
                 self.pending_prompts.popitem(last=False)
         return record
+
+    def _by_success(
+        self, policy: Policy, front: list[Candidate], prompt: str, target: float
+    ) -> tuple[float | None, dict[str, float], int | None]:
+        """(score, predicted success per candidate, choice) of the N-model rule; choice None → tier rule."""
+        wanted = sorted({policy.profiles[c.name] for c in front if c.name in policy.profiles})
+        prediction = self.scorers.explain(policy.config.router, prompt, wanted)
+        if prediction is None:
+            return None, {}, None
+        score, by_profile = prediction
+        success = {
+            c.name: by_profile[policy.profiles[c.name]] for c in front if policy.profiles.get(c.name) in by_profile
+        }
+        return score, success, choose_by_success(front, success, target)
 
     @staticmethod
     def _limits(policy: Policy, overrides: dict[str, Any], allowed: frozenset[str] | None) -> Limits:
@@ -189,6 +222,7 @@ _REASONS = {
     "latency": "recent latency above the objective",
     "ttft": "recent time to first token above the objective",
     "unavailable": "not served by this gateway",
+    "below_target": "predicted to fall short of the policy's quality target",
 }
 
 

@@ -14,6 +14,12 @@ On the frontier ``f0 … fk`` (cheapest/weakest → most expensive/strongest), w
   (s = t): ``q = q0 + (s / t) · (q_strong − q0)``; the choice is the strongest frontier model
   whose quality does not exceed ``q`` — a middle tier takes over once the prompt's need
   reaches its quality level. With two candidates this is the classic strong/weak split.
+
+**N-model choice** (a policy with ``quality_target``, and a router that predicts success per
+model profile): the router predicts, for this prompt, each frontier candidate's chance of
+answering well; the choice is the **cheapest candidate whose prediction reaches
+``quality_target`` × the best prediction** (``choose_by_success``). Candidates the router has
+no prediction for are skipped; if fewer than two have one, the tier rule above applies.
 """
 
 from __future__ import annotations
@@ -57,3 +63,16 @@ def choose(front: Sequence[Candidate], score: float | None, threshold: float, st
         else:
             break
     return chosen
+
+
+def choose_by_success(front: Sequence[Candidate], success: dict[str, float], target: float) -> int | None:
+    """Index of the cheapest frontier candidate predicted to reach ``target`` × the best
+    prediction; None when fewer than two candidates have a prediction."""
+    known = [(i, success[c.name]) for i, c in enumerate(front) if c.name in success]
+    if len(known) < 2:
+        return None
+    best = max(p for _, p in known)
+    for index, predicted in known:  # the front is sorted cheapest first
+        if predicted >= target * best - 1e-12:
+            return index
+    return known[-1][0]

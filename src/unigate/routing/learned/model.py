@@ -1,30 +1,32 @@
-"""The learned strong/weak router at inference time: numpy only, loaded lazily, thread-safe.
+"""The learned router at request time: numpy only, loaded lazily, thread-safe.
 
     from unigate.routing.learned.model import load_router
-    r = load_router("mmlu")          # the shipped artifact (or a path to a user-trained one)
-    s = r.score(prompt)              # float in [0, 1]
-    strong = s >= threshold          # threshold from `unigate router calibrate`
+    r = load_router("default")            # the shipped artifact, or a path to one from `router train`
+    r.score(prompt)                       # float in [0, 1]; strong iff score >= threshold
+    r.success(prompt, ["gpt-4o", "llama-3.1-8b"])   # predicted P(answer is good) per model profile
 
-**What a score means.** The model has two logistic heads over the prompt's features,
-``P(strong answers well)`` and ``P(weak answers well)``; their difference is the expected
-quality gain of calling the strong model (``raw``, in [-1, 1]). ``score`` maps ``raw`` through
-the empirical distribution of ``raw`` on the artifact's training prompts: a score of 0.7 means
-the prompt needs the strong model more than ~70% of those prompts did. So on traffic like the
-training set, **score ≥ t sends about (1 - t) of the calls to the strong model**; for other
-traffic calibrate ``t`` on a sample of it (``calibrate.py``). The map is strictly increasing
-(smooth tails beyond the observed range), so ranking is never lost to clipping.
+**Representation.** A prompt becomes ~50 hand-crafted signals (``features.py``: length,
+options, math, code, negations, word rarity …) plus a hashed bag of word/symbol unigrams and
+bigrams (``hashing.py``). Every *head* is a logistic model over both; a head is one dot product
+with the hand features plus one gather-and-sum over the prompt's hash slots.
 
-An artifact is a small JSON file (weights + reference quantiles + metadata); the word
-frequency table it needs is shared (``lexicon.py``).
+**Heads.** ``strong`` / ``weak``: the chance that a strong / a weak model answers well (trained
+on every source's evaluation pair); one head per model *profile* (``profiles.py``) with
+enough data. ``raw = P(strong) - P(weak)`` is the expected quality gain of the strong model;
+``score`` maps it through its quantiles on the training prompts, so on similar traffic
+``score >= t`` sends about ``1 - t`` of the calls to the strong model.
+
+**Artifact.** One ``.npz`` file: the weight arrays plus a JSON ``meta`` (recipe, sources and
+their attribution/licences, held-out figures, calibration curve). Built by
+``unigate router train`` (package ``unigate.router_training``, not imported here).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +34,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from unigate.routing.learned import features as F
+from unigate.routing.learned.hashing import slots
 from unigate.routing.learned.lexicon import ARTIFACT_DIR, load_zipf
 
-ARTIFACT_FORMAT = "unigate.learned-router/1"
-BUILTIN = {"mmlu": ARTIFACT_DIR / "mmlu.json"}
+ARTIFACT_FORMAT = "unigate.learned-router/2"
+DEFAULT_PATH = ARTIFACT_DIR / "router-v2.npz"
+# "mmlu" was the name of the first (MMLU-only) router; configs that name it get its successor
+BUILTIN = {"default": DEFAULT_PATH, "mmlu": DEFAULT_PATH}
 _TAIL = 0.01  # score mass kept for each tail beyond the reference quantiles
+FloatArray = NDArray[np.float64]
 
 
 class ArtifactError(ValueError):
@@ -45,151 +51,166 @@ class ArtifactError(ValueError):
 
 @dataclass(frozen=True)
 class Artifact:
-    """Everything a trained router is: plain lists, JSON-serializable."""
+    """Weights of a trained router. ``w_dense`` (d, H) applies to standardized hand features,
+    ``w_hash`` (buckets, H) to the L2-normalized hash slots; ``bias`` (H,)."""
 
-    feature_names: tuple[str, ...]
-    mean: list[float]
-    scale: list[float]
-    w_strong: list[float]
-    b_strong: float
-    w_weak: list[float]
-    b_weak: float
-    ref_quantiles: list[float]
-    open_prior: dict[str, float] = field(default_factory=dict)
-    meta: dict[str, Any] = field(default_factory=dict)
+    heads: tuple[str, ...]
+    dense_names: tuple[str, ...]
+    mean: FloatArray
+    scale: FloatArray
+    w_dense: FloatArray
+    w_hash: NDArray[Any]
+    bias: FloatArray
+    ref_quantiles: FloatArray
+    meta: dict[str, Any]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format": ARTIFACT_FORMAT,
-            "feature_names": list(self.feature_names),
-            "mean": self.mean,
-            "scale": self.scale,
-            "w_strong": self.w_strong,
-            "b_strong": self.b_strong,
-            "w_weak": self.w_weak,
-            "b_weak": self.b_weak,
-            "ref_quantiles": self.ref_quantiles,
-            "open_prior": self.open_prior,
-            "meta": self.meta,
-        }
+    @property
+    def buckets(self) -> int:
+        return int(self.w_hash.shape[0])
 
-    @classmethod
-    def from_json(cls, obj: Mapping[str, Any], where: str = "artifact") -> Artifact:
-        if obj.get("format") != ARTIFACT_FORMAT:
-            raise ArtifactError(f"{where}: not a {ARTIFACT_FORMAT} artifact (format={obj.get('format')!r})")
-        names = tuple(obj["feature_names"])
-        if names != F.DENSE_NAMES:
-            raise ArtifactError(f"{where}: trained for different features; retrain with `unigate router train`")
-        d = len(names)
-        for key in ("mean", "scale", "w_strong", "w_weak"):
-            if len(obj[key]) != d:
-                raise ArtifactError(f"{where}: '{key}' has {len(obj[key])} values, expected {d}")
-        q = [float(x) for x in obj["ref_quantiles"]]
-        if len(q) < 2 or any(b < a for a, b in itertools.pairwise(q)):
-            raise ArtifactError(f"{where}: 'ref_quantiles' must be a non-decreasing list")
-        prior = {str(k): float(v) for k, v in dict(obj.get("open_prior", {})).items()}
-        unknown = sorted(set(prior) - set(names))
-        if unknown:
-            raise ArtifactError(f"{where}: 'open_prior' names unknown features: {', '.join(unknown)}")
-        return cls(
-            feature_names=names,
-            mean=[float(x) for x in obj["mean"]],
-            scale=[float(x) for x in obj["scale"]],
-            w_strong=[float(x) for x in obj["w_strong"]],
-            b_strong=float(obj["b_strong"]),
-            w_weak=[float(x) for x in obj["w_weak"]],
-            b_weak=float(obj["b_weak"]),
-            ref_quantiles=q,
-            open_prior=prior,
-            meta=dict(obj.get("meta", {})),
-        )
+    @property
+    def profiles(self) -> tuple[str, ...]:
+        return tuple(h for h in self.heads if h not in ("strong", "weak"))
 
     def save(self, path: str | Path) -> None:
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_suffix(p.suffix + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+        tmp = p.with_name(p.name + ".tmp.npz")
+        meta = {"format": ARTIFACT_FORMAT, "heads": list(self.heads), "dense_names": list(self.dense_names)}
+        meta.update(self.meta)
+        np.savez_compressed(
+            tmp,
+            meta=np.asarray(json.dumps(meta, ensure_ascii=False)),
+            mean=self.mean.astype(np.float32),
+            scale=self.scale.astype(np.float32),
+            w_dense=self.w_dense.astype(np.float32),
+            w_hash=self.w_hash.astype(np.float16),
+            bias=self.bias.astype(np.float32),
+            ref_quantiles=self.ref_quantiles.astype(np.float64),
+        )
         tmp.replace(p)
 
     @classmethod
     def load(cls, path: str | Path) -> Artifact:
         p = Path(path)
         try:
-            obj = json.loads(p.read_text(encoding="utf-8"))
+            with np.load(p, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
         except FileNotFoundError:
             raise ArtifactError(f"{p}: no such router artifact") from None
-        except json.JSONDecodeError as e:
-            raise ArtifactError(f"{p}: invalid JSON ({e.msg})") from None
-        return cls.from_json(obj, str(p))
+        except (OSError, ValueError) as e:
+            raise ArtifactError(f"{p}: not a router artifact ({e})") from None
+        try:
+            meta = json.loads(str(arrays["meta"]))
+            if meta.get("format") != ARTIFACT_FORMAT:
+                raise ArtifactError(f"{p}: not a {ARTIFACT_FORMAT} artifact (format={meta.get('format')!r})")
+            heads = tuple(meta.pop("heads"))
+            names = tuple(meta.pop("dense_names"))
+            art = cls(
+                heads=heads,
+                dense_names=names,
+                mean=arrays["mean"].astype(np.float64),
+                scale=arrays["scale"].astype(np.float64),
+                w_dense=arrays["w_dense"].astype(np.float64),
+                w_hash=arrays["w_hash"].astype(np.float32),
+                bias=arrays["bias"].astype(np.float64),
+                ref_quantiles=arrays["ref_quantiles"].astype(np.float64),
+                meta=meta,
+            )
+        except KeyError as e:
+            raise ArtifactError(f"{p}: artifact lacks {e}") from None
+        art.check(str(p))
+        return art
+
+    def check(self, where: str) -> None:
+        if self.dense_names != F.DENSE_NAMES:
+            raise ArtifactError(f"{where}: trained for different features; retrain with `unigate router train`")
+        h, d = len(self.heads), len(self.dense_names)
+        if "strong" not in self.heads or "weak" not in self.heads:
+            raise ArtifactError(f"{where}: needs 'strong' and 'weak' heads")
+        if self.w_dense.shape != (d, h) or self.bias.shape != (h,) or self.w_hash.shape[1:] != (h,):
+            raise ArtifactError(f"{where}: weight shapes do not match {h} heads and {d} features")
+        b = self.w_hash.shape[0]
+        if b < 2 or b & (b - 1):
+            raise ArtifactError(f"{where}: the hash table size must be a power of two, got {b}")
+        q = self.ref_quantiles
+        if q.ndim != 1 or len(q) < 2 or bool(np.any(np.diff(q) < 0)):
+            raise ArtifactError(f"{where}: 'ref_quantiles' must be a non-decreasing list")
 
 
-def _sigmoid(z: NDArray[np.float64]) -> NDArray[np.float64]:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+def _sigmoid(z: FloatArray) -> FloatArray:
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)), dtype=np.float64)
 
 
 class Router:
     """Scores prompts with one artifact. Immutable after construction, so thread-safe."""
 
-    def __init__(self, artifact: Artifact, zipf: Mapping[str, float] | None = None) -> None:
+    def __init__(self, artifact: Artifact, zipf: dict[str, float] | None = None) -> None:
         self.artifact = artifact
         self._zipf = zipf if zipf is not None else load_zipf()
-        mean = np.asarray(artifact.mean)
-        scale = np.asarray(artifact.scale)
-        w = np.stack([np.asarray(artifact.w_strong), np.asarray(artifact.w_weak)]) / scale
-        b = np.asarray([artifact.b_strong, artifact.b_weak]) - w @ mean
-        # fold standardization into the weights: logits = W @ x + b
-        self._w = np.ascontiguousarray(w.T)  # (d, 2)
-        self._b = b
-        self._mean = mean
-        prior = np.zeros(len(mean))
-        for k, v in artifact.open_prior.items():
-            prior[F.DENSE_NAMES.index(k)] = v
-        self._prior = prior
-        self._has_opts = F.DENSE_NAMES.index("has_options")
-        self._q = np.asarray(artifact.ref_quantiles, dtype=np.float64)
+        # fold standardization into the weights: logits = x @ w + b (NaN features → the mean)
+        self._mean = artifact.mean
+        self._w = artifact.w_dense / artifact.scale[:, None]
+        self._b = artifact.bias - artifact.mean @ self._w
+        self._w_hash = artifact.w_hash
+        self._buckets = artifact.buckets
+        self._index = {name: i for i, name in enumerate(artifact.heads)}
+        self._strong, self._weak = self._index["strong"], self._index["weak"]
+        self._weak_only = artifact.meta.get("score") == "weak_failure"
+        self._q = artifact.ref_quantiles
         self._grid = np.linspace(_TAIL, 1.0 - _TAIL, len(self._q))
-        span = float(self._q[-1] - self._q[0])
-        self._tail_scale = max(span / 4.0, 1e-6)
+        self._tail_scale = max(float(self._q[-1] - self._q[0]) / 4.0, 1e-6)
 
     @property
     def name(self) -> str:
         return str(self.artifact.meta.get("name", "custom"))
 
-    def features(self, prompts: Iterable[str]) -> NDArray[np.float64]:
-        return np.asarray([F.dense_list(p, self._zipf) for p in prompts], dtype=np.float64)
+    @property
+    def profiles(self) -> tuple[str, ...]:
+        return self.artifact.profiles
 
-    def raw_from_features(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Expected quality gain P(strong ok) - P(weak ok) (+ the open-ended prior when the
-        prompt has no answer options). NaN features (not applicable) count as the mean."""
+    def logits(self, prompt: str) -> FloatArray:
+        """Per-head logits (order: ``artifact.heads``)."""
+        x = F.dense_features(prompt, self._zipf)
         x = np.where(np.isnan(x), self._mean, x)
-        p = _sigmoid(x @ self._w + self._b)
-        raw = p[..., 0] - p[..., 1]
-        if self._prior.any():
-            raw = raw + np.where(x[..., self._has_opts] == 0.0, x @ self._prior, 0.0)
-        return np.asarray(raw, dtype=np.float64)
+        out = x @ self._w + self._b
+        idx = slots(prompt, self._buckets)
+        if len(idx):
+            out = out + self._w_hash[idx].sum(axis=0, dtype=np.float64) / np.sqrt(len(idx))
+        return np.asarray(out, dtype=np.float64)
 
-    def to_score(self, raw: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Strictly increasing map raw → [0, 1] via the reference quantiles (see module doc)."""
+    def to_score(self, raw: FloatArray) -> FloatArray:
+        """Strictly increasing map of the gain raw → [0, 1] via the reference quantiles."""
         raw = np.asarray(raw, dtype=np.float64)
         q = self._q
         lo, hi = q[0], q[-1]
         mid = np.interp(raw, q, self._grid)
         below = _TAIL * np.exp(np.minimum(raw - lo, 0.0) / self._tail_scale)
         above = 1.0 - _TAIL * np.exp(-np.maximum(raw - hi, 0.0) / self._tail_scale)
-        out = np.where(raw < lo, below, np.where(raw > hi, above, mid))
-        return np.asarray(out, dtype=np.float64)
+        return np.asarray(np.where(raw < lo, below, np.where(raw > hi, above, mid)), dtype=np.float64)
 
-    def score_many(self, prompts: Iterable[str]) -> NDArray[np.float64]:
-        x = self.features(prompts)
-        if x.size == 0:
-            return np.zeros(0, dtype=np.float64)
-        return self.to_score(self.raw_from_features(x))
+    def gain(self, probs: FloatArray) -> FloatArray:
+        """What the score ranks: the expected gain P(strong) - P(weak), or for artifacts trained
+        with ``score: weak_failure`` the weak model's chance of failing."""
+        if self._weak_only:
+            return np.asarray(1.0 - probs[..., self._weak], dtype=np.float64)
+        return np.asarray(probs[..., self._strong] - probs[..., self._weak], dtype=np.float64)
+
+    def explain(self, prompt: str, profiles: Sequence[str] = ()) -> tuple[float, dict[str, float]]:
+        """(score, predicted success per requested profile the artifact knows), one featurization."""
+        p = _sigmoid(self.logits(prompt))
+        score = float(self.to_score(self.gain(p)))
+        return score, {name: float(p[self._index[name]]) for name in profiles if name in self._index}
 
     def score(self, prompt: str) -> float:
         """Score in [0, 1]; higher = the weak model is more likely to fall short. Strong iff ≥ threshold."""
-        x = F.dense_features(prompt, self._zipf)
-        raw = self.raw_from_features(x)
-        return float(self.to_score(np.asarray(raw)))
+        return self.explain(prompt)[0]
+
+    def success(self, prompt: str, profiles: Sequence[str]) -> dict[str, float]:
+        return self.explain(prompt, profiles)[1]
+
+    def score_many(self, prompts: Iterable[str]) -> FloatArray:
+        return np.asarray([self.score(p) for p in prompts], dtype=np.float64)
 
 
 _lock = threading.Lock()
@@ -207,8 +228,8 @@ def resolve_artifact_path(name_or_path: str | Path) -> Path:
     raise ArtifactError(f"unknown router {key!r}: not a built-in ({known}) nor an existing artifact file")
 
 
-def load_router(name_or_path: str | Path = "mmlu") -> Router:
-    """The router for a built-in name (``"mmlu"``) or an artifact path; cached per resolved path."""
+def load_router(name_or_path: str | Path = "default") -> Router:
+    """The router for a built-in name or an artifact path; cached per resolved path."""
     path = resolve_artifact_path(name_or_path)
     key = str(path.resolve())
     r = _routers.get(key)
@@ -222,6 +243,6 @@ def load_router(name_or_path: str | Path = "mmlu") -> Router:
     return r
 
 
-def score(prompt: str, router: str | Path = "mmlu") -> float:
+def score(prompt: str, router: str | Path = "default") -> float:
     """Shorthand for ``load_router(router).score(prompt)``."""
     return load_router(router).score(prompt)

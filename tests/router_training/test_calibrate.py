@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from unigate.routing.learned import metrics as M
-from unigate.routing.learned.calibrate import for_pgr, for_strong_share, threshold_for_share
-from unigate.routing.learned.data import load_mmlu
+from unigate.router_training import metrics as M
+from unigate.router_training.calibrate import for_pgr, for_strong_share, threshold_for_share
+from unigate.router_training.data import load_mmlu
 from unigate.routing.learned.model import load_router
 
 

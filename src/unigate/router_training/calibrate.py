@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from unigate.routing.learned import metrics as M
+from unigate.router_training import metrics as M
 
 
 @dataclass(frozen=True)

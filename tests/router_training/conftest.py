@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from unigate.routing.learned.data import find_default_data_dir
+from unigate.router_training.data import find_default_data_dir
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from unigate.routing.learned.data import (
+from unigate.router_training.data import (
     DataError,
     load_dataset,
     load_jsonl,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from unigate.routing.learned.commands import add_commands, route_score_stream
+from unigate.router_training.commands import add_commands, route_score_stream
 from unigate.routing.learned.model import load_router
 
 PROMPTS = [
@@ -35,9 +35,9 @@ def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 def test_route_score_subprocess_round_trip() -> None:
     stdin = "\n".join(json.dumps(p) for p in PROMPTS) + "\n"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3] / "src")}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
     proc = subprocess.run(
-        [sys.executable, "-m", "unigate.routing.learned", "route-score"],
+        [sys.executable, "-m", "unigate.router_training", "route-score"],
         input=stdin,
         capture_output=True,
         text=True,
@@ -48,7 +48,7 @@ def test_route_score_subprocess_round_trip() -> None:
     assert proc.returncode == 0, proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [line["id"] for line in lines] == [p["id"] for p in PROMPTS]
-    router = load_router("mmlu")
+    router = load_router("default")
     for line, p in zip(lines, PROMPTS, strict=True):
         assert 0.0 <= line["score"] <= 1.0
         assert line["score"] == pytest.approx(router.score(p["prompt"]), abs=1e-6)
@@ -56,7 +56,7 @@ def test_route_score_subprocess_round_trip() -> None:
 
 def test_route_score_reports_bad_lines_in_order() -> None:
     out = io.StringIO()
-    code = route_score_stream("mmlu", io.StringIO('{"id": 1, "prompt": "hi"}\nnot json\n{"id": 3}\n'), out)
+    code = route_score_stream("default", io.StringIO('{"id": 1, "prompt": "hi"}\nnot json\n{"id": 3}\n'), out)
     rows = [json.loads(x) for x in out.getvalue().splitlines()]
     assert code == 1
     assert "score" in rows[0] and "error" in rows[1] and rows[2]["id"] == 3 and "error" in rows[2]
@@ -64,7 +64,7 @@ def test_route_score_reports_bad_lines_in_order() -> None:
 
 def test_parser_wiring() -> None:
     p = _parser()
-    assert p.parse_args(["route-score"]).router == "mmlu"
+    assert p.parse_args(["route-score"]).router == "default"
     a = p.parse_args(["router", "calibrate", "--target-strong-share", "0.3"])
     assert a.target_strong_share == 0.3 and callable(a.func)
     with pytest.raises(SystemExit):
@@ -73,26 +73,34 @@ def test_parser_wiring() -> None:
         p.parse_args(["router", "calibrate"])
 
 
-def test_eval_small_slice_prints_table_and_png(
+def test_eval_small_sample_reports_each_held_out_source_with_baselines(
     mmlu_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    png = tmp_path / "curve.png"
+    out_json = tmp_path / "eval.json"
     code, out, _ = _run(
-        ["router", "eval", "--data", str(mmlu_dir), "--subjects-limit", "6", "--folds", "3", "--png", str(png)],
+        [
+            "router", "eval", "--data", str(mmlu_dir), "--sources", "zeroeval_crux,zeroeval_math_l5,arena_bench_v1",
+            "--limit-per-source", "70", "--split", "source", "--representation", "hand", "--json", str(out_json),
+            "--quiet",
+        ],
         capsys,
-    )
+    )  # fmt: skip
     assert code == 0
-    assert "leave-subjects-out, 3 folds" in out and "random (expected)" in out and "oracle" in out
-    assert "CPT(50%)" in out and "CPT(80%)" in out
-    row = next(line for line in out.splitlines() if line.startswith("random"))
-    assert "0.5000" in row
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "leave-one-source-out" in out and "APGR@10" in out and "CPT(80%)" in out
+    results = json.loads(out_json.read_text())
+    assert {r["held_out"] for r in results} == {"zeroeval_crux", "zeroeval_math_l5", "arena_bench_v1"}
+    for r in results:
+        assert r["n"] == 70 and r["kind"] == "source"
+        assert set(r["routers"]) == {"hand", "random", "length", "current"}
+        assert r["routers"]["random"]["apgr"] == pytest.approx(0.5, abs=1e-9)
+        assert r["routers"]["random"]["cpt50"] == pytest.approx(0.5, abs=1e-9)
+        assert 0.0 <= r["routers"]["hand"]["cpt80"] <= 1.0
 
 
-def test_train_on_user_jsonl_then_score_and_calibrate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data = tmp_path / "d.jsonl"
+def test_train_on_traffic_then_score_and_calibrate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "feedback.jsonl"
     rows = []
-    for i in range(60):
+    for i in range(80):
         if i % 2:
             rows.append(
                 {"prompt": f"Compute {i} * 37 + 12 dollars step by step", "weak_correct": False, "strong_correct": True}
@@ -100,11 +108,16 @@ def test_train_on_user_jsonl_then_score_and_calibrate(tmp_path: Path, capsys: py
         else:
             rows.append({"prompt": f"hello there friend {i}", "winner": "tie"})
     data.write_text("\n".join(json.dumps(r) for r in rows))
-    out_path = tmp_path / "mine.json"
-    code, out, _ = _run(["router", "train", "--data", str(data), "--out", str(out_path)], capsys)
-    assert code == 0 and json.loads(out)["n_train"] == 60 and out_path.exists()
+    out_path = tmp_path / "mine.npz"
+    code, out, _ = _run(
+        ["router", "train", "--traffic-only", "--from-feedback", str(data), "--out", str(out_path), "--quiet"], capsys
+    )
+    assert code == 0, out
+    summary = json.loads(out)
+    assert summary["rows"] == 80 and summary["traffic_rows"] == 80 and out_path.exists()
     r = load_router(out_path)
     assert r.score("Compute 5 * 37 + 12 dollars step by step") > r.score("hello there friend 3")
+    assert "80 prompts" in r.artifact.meta["quantiles_from"]
 
     code, out, _ = _run(
         ["router", "calibrate", "--router", str(out_path), "--prompts", str(data), "--target-pgr", "0.9"], capsys
@@ -119,11 +132,20 @@ def test_train_on_user_jsonl_then_score_and_calibrate(tmp_path: Path, capsys: py
     assert code == 0 and cal["strong_share"] <= 0.25 and "threshold" in cal
 
 
+def test_from_compare_needs_its_companions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results = tmp_path / "r.json"
+    results.write_text("{}")
+    code, _, err = _run(["router", "train", "--traffic-only", "--from-compare", str(results)], capsys)
+    assert code == 2 and "--compare-prompts" in err
+
+
 def test_missing_data_is_a_clear_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     code, _, err = _run(["router", "train", "--data", str(tmp_path / "nope")], capsys)
-    assert code == 2 and "no such file or directory" in err
+    assert code == 2 and "nope" in err
     monkeypatch.setenv("UNIGATE_ROUTING_DATA", str(tmp_path / "nowhere"))
     code, _, err = _run(["router", "eval"], capsys)
     assert code == 2 and "nowhere" in err
+    code, _, err = _run(["router", "eval", "--split", "sideways"], capsys)
+    assert code == 2 and "sideways" in err

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from unigate.routing.learned import metrics as M
+from unigate.router_training import metrics as M
 
 
 def test_constant_scores_trace_the_random_diagonal() -> None:

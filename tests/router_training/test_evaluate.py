@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import numpy as np
+
+from unigate.router_training.data import Example
+from unigate.router_training.evaluate import evaluate, format_results, make_splits
+from unigate.router_training.sources import Row
+from unigate.router_training.train import Recipe, featurize
+
+
+def rows() -> list[Row]:
+    out = []
+    for source, task in (("a", "math"), ("b", "math"), ("c", "chat")):
+        for i in range(40):
+            long = i % 2 == 0
+            prompt = ("Prove that the sequence converges and find its limit. " * 3 if long else "Hi! ") + str(i)
+            weak, strong = (0.0, 1.0) if long else (1.0, 1.0)
+            out.append(Row(Example(prompt, weak, strong, source), source, task, "", {}, source == "a" and i < 4))
+    return out
+
+
+def test_leave_one_out_splits_partition_and_drop_mmlu_derived_training_rows() -> None:
+    data = rows()
+    splits = make_splits(data, "source")
+    assert [s.name for s in splits] == ["a", "b", "c"]
+    tested = np.concatenate([s.test for s in splits])
+    assert sorted(tested.tolist()) == list(range(len(data)))
+    for s in splits:
+        assert not set(s.train) & set(s.test)
+    # held-out "a" contains MMLU-derived rows: no MMLU-derived row may be trained on
+    a = splits[0]
+    assert not any(data[i].mmlu_derived for i in a.train)
+    by_task = make_splits(data, "task_type")
+    assert [s.name for s in by_task] == ["chat", "math"] and len(by_task[0].test) == 40
+    folds = make_splits(data, "in-distribution", folds=4)
+    assert len(folds) == 4 and sorted(np.concatenate([f.test for f in folds]).tolist()) == list(range(len(data)))
+
+
+def test_evaluate_reports_learned_and_baselines_per_held_out_set() -> None:
+    data = rows()
+    feats = featurize([r.prompt for r in data], 1 << 10)
+    recipes = {"hand": Recipe(representation="hand", buckets=1 << 10, profiles=False)}
+    results = evaluate(data, feats, recipes, "source", current=lambda dense, prompts: np.zeros(len(prompts)))
+    assert [r.name for r in results] == ["a", "b", "c"]
+    for r in results:
+        assert r.cells["random"] is not None and abs(r.cells["random"].apgr - 0.5) < 1e-9
+        # longer prompts are exactly the ones that need the strong model here
+        assert r.cells["length"] is not None and r.cells["length"].apgr > 0.7
+        assert r.cells["hand"] is not None and r.cells["hand"].apgr > 0.6
+        assert r.cells["current"] is not None and abs(r.cells["current"].apgr - 0.5) < 1e-9
+    text = format_results(results, ["hand", "random", "length", "current"])
+    assert "leave-one-source-out" in text and text.count("\n") >= 5
+
+
+def test_a_set_without_a_quality_gap_is_not_scored() -> None:
+    data = [Row(Example(f"q{i}", 1.0, 1.0, "s"), "s", "t", "", {}, False) for i in range(30)]
+    data += [Row(Example(f"long question {i} " * 5, 0.0, 1.0, "u"), "u", "t2", "", {}, False) for i in range(30)]
+    feats = featurize([r.prompt for r in data], 1 << 10)
+    results = evaluate(data, feats, {}, "source")
+    assert results[0].name == "s" and results[0].cells["length"] is None
