@@ -60,7 +60,8 @@ def _serve(args: argparse.Namespace) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations on start: quiet unless they fail
     common: dict[str, Any] = {
         "loop": "uvloop" if _has("uvloop") else "asyncio",
-        "http": "httptools" if _has("httptools") else "h11",
+        # httptools with a header deadline and a connection cap (server/protocol.py)
+        "http": _http_protocol(),
         "access_log": False,
         "log_level": "warning",
         "timeout_keep_alive": 75,
@@ -103,6 +104,14 @@ def _arg_workers(text: str) -> int:
     if workers < 1:
         raise argparse.ArgumentTypeError(f"at least 1 worker, not {workers}")
     return workers
+
+
+def _http_protocol() -> Any:
+    if not _has("httptools"):
+        return "h11"  # no header deadline or connection cap: only server.body_timeout applies
+    from unigate.server.protocol import GuardedHttpToolsProtocol
+
+    return GuardedHttpToolsProtocol
 
 
 def _has(module: str) -> bool:

@@ -144,6 +144,9 @@ class ServerConfig(_Strict):
     port: int = Field(4000, ge=0, le=65535)
     master_key: str | None = None
     max_body_bytes: int = Field(16 * 1024 * 1024, gt=0)
+    header_timeout: float = Field(10.0, gt=0, description="seconds to receive a request's headers")
+    body_timeout: float = Field(60.0, gt=0, description="seconds to receive a request's whole body (then 408)")
+    max_connections: int = Field(2048, gt=0, description="open connections per process; more are closed at once")
     workers: int = Field(1, ge=1)
     cors_origins: list[str] = Field(default_factory=list)
 

@@ -9,6 +9,7 @@ just resolve → route → respond.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -39,6 +40,7 @@ from unigate.types import (
 
 _T = TypeVar("_T")
 MAX_DYNAMIC_GROUPS = 1000  # "provider/<any model>" groups remembered for routing statistics
+OVERFLOW_ID = "*"  # the deployment id suffix shared by dynamic names past MAX_DYNAMIC_GROUPS
 MAX_MODEL_NAME = 200  # characters: the ledger's model column (a longer name could never be recorded)
 
 
@@ -503,7 +505,14 @@ class Gateway:
         provider, sep, model = name.partition("/")
         if not sep or not model or not self._provider_available(provider):
             return None
-        return ModelGroup(name, [_deployment(self.config, name, 0, provider, model, None, self._environ)])
+        deployment = _deployment(self.config, name, 0, provider, model, None, self._environ)
+        if self._dynamic_names >= MAX_DYNAMIC_GROUPS:
+            # past the names remembered, one shared identity per provider for everything kept per
+            # deployment (routing and latency statistics, cooldowns, capability and price caches,
+            # metrics): client-chosen names cannot grow that state; the request still goes to
+            # the model it names
+            deployment = dataclasses.replace(deployment, id=f"{provider}/{OVERFLOW_ID}")
+        return ModelGroup(name, [deployment])
 
     def _dynamic_group(self, name: str) -> ModelGroup | None:
         """``provider/any-model`` for a provider whose key is configured serves that model id."""
@@ -567,8 +576,25 @@ class Gateway:
                 "cached_input_per_mtok": price.cached_input,
                 "currency": "USD",
             },
+            "media_pricing": _media_pricing(self.catalog.media_price(first.provider, first.model, name))
+            if endpoints - {"chat", "embeddings"}
+            else None,
             "local": all(d.provider in LOCAL_PROVIDERS for d in group.deployments),
         }
+
+
+def _media_pricing(price: Any) -> dict[str, Any] | None:
+    """A media model's prices in /v1/models (USD): only the units it is billed in."""
+    if price is None or price.empty:
+        return None
+    out: dict[str, Any] = {
+        name: getattr(price, name)
+        for name in ("per_minute", "per_mchar", "per_search")
+        if getattr(price, name) is not None
+    }
+    if price.per_image:
+        out["per_image"] = dict(price.per_image)
+    return {**out, "currency": "USD"} if out else None
 
 
 def _has_method(providers: ProviderSet, deployment: Deployment, method: str) -> bool:

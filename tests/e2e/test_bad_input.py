@@ -83,6 +83,8 @@ GOOD = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
         ),
         ({**GOOD, "model": "openai/" + "x" * 250}, "model"),
         ({**GOOD, "model": "openai/../../admin?x=1"}, "model"),
+        ({**GOOD, "model": "azure/x/../../admin"}, "model"),
+        ({**GOOD, "model": "openai//x"}, "model"),
         ({**GOOD, "model": "gpt 4o\n"}, "model"),
     ],
 )

@@ -294,6 +294,8 @@ def test_models_report_endpoints_and_modalities(client: openai.OpenAI) -> None:
     models = {m.id: m.model_extra or {} for m in client.models.list()}
     assert models["whisper-1"]["endpoints"] == ["transcription", "translation"]
     assert models["whisper-1"]["modalities"] == {"input": ["audio"], "output": ["text"]}
+    assert models["whisper-1"]["media_pricing"] == {"per_minute": 0.006, "currency": "USD"}
+    assert models["dall-e-3"]["media_pricing"]["per_image"]["hd/1024x1024"] == 0.08
     assert models["tts-1"]["modalities"] == {"input": ["text"], "output": ["audio"]}
     assert models["gemini-flash"]["endpoints"] == ["chat", "transcription"]
     assert "audio" in models["gemini-flash"]["modalities"]["input"]

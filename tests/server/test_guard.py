@@ -104,7 +104,8 @@ def test_revoking_the_last_key_does_not_bring_the_anonymous_admin_back(keyless):
 
 
 def test_with_a_master_key_any_host_is_served_but_admin_stays_same_origin(start_gateway, upstream):
-    gateway = start_gateway({"server": {"master_key": "mk"}, "models": [priced_model("priced", upstream.base_url)]})
+    server = {"master_key": "mk", "cors_origins": ["https://console.example"]}
+    gateway = start_gateway({"server": server, "models": [priced_model("priced", upstream.base_url)]})
     auth = {"authorization": "Bearer mk"}
     named = httpx.post(
         gateway.url + "/v1/chat/completions", json=CHAT, headers={**auth, "host": "gateway.internal"}, timeout=30
@@ -114,3 +115,10 @@ def test_with_a_master_key_any_host_is_served_but_admin_stays_same_origin(start_
         gateway.url + "/admin/keys", json={"name": "x"}, headers={**auth, "origin": "https://evil.example"}, timeout=30
     )
     assert foreign.status_code == 403
+    trusted = httpx.post(
+        gateway.url + "/admin/keys",
+        json={"name": "x"},
+        headers={**auth, "origin": "https://console.example"},
+        timeout=30,
+    )
+    assert trusted.status_code == 201, trusted.text  # an origin the operator listed in cors_origins

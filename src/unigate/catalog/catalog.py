@@ -55,6 +55,12 @@ class ModelInfo:
         }
 
 
+# Prices looked up per (provider, model): dynamic provider/<model> names are client-chosen, so
+# the caches start over past this many entries rather than grow without bound.
+CACHE_LIMIT = 10_000
+_UNSET: Any = object()
+
+
 @cache
 def _table() -> dict[str, dict[str, dict[str, Any]]]:
     text = resources.files("unigate.catalog").joinpath("models.yaml").read_text()
@@ -219,14 +225,20 @@ class Catalog:
             return self._model_prices[key]
         with self._lock:
             if key not in self._model_prices:
-                self._model_prices[key] = _lookup_price(provider, model)
+                if len(self._model_prices) >= CACHE_LIMIT:  # client-chosen names: bounded memory
+                    self._model_prices.clear()
+                self._model_prices[key] = price = _lookup_price(provider, model)
+                return price
         return self._model_prices[key]
 
     def _flat_prices(self, provider: str, model: str, model_price: Any) -> Price | None:
         key = (provider, model)
-        if key not in self._flat:
-            self._flat[key] = _flat_price_of(model_price)
-        return self._flat[key]
+        flat = self._flat.get(key, _UNSET)
+        if flat is _UNSET:
+            if len(self._flat) >= CACHE_LIMIT:
+                self._flat.clear()
+            flat = self._flat[key] = _flat_price_of(model_price)
+        return flat
 
     def _price_context_window(self, provider: str, model: str) -> int | None:
         found = _lookup_model(provider, model)

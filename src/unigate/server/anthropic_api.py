@@ -152,6 +152,11 @@ def _chat_request(gateway: Gateway, request: Request, *, count_only: bool = Fals
     """The body, checked against the Anthropic schema and translated to the canonical chat form."""
     body = parse_json_object(request.body, request.header(b"content-type"))
     validate_messages_body(body)
+    betas = request.header(b"anthropic-beta")
+    if betas and "anthropic_beta" not in body:
+        # the client's beta features (Claude Code sends several) go with its request to an
+        # Anthropic upstream; to_openai keeps them only when the model is served by Anthropic alone
+        body["anthropic_beta"] = betas.decode("latin-1")
     model = body["model"]
     return to_openai(body, serving_providers(gateway, model), count_only=count_only), model
 

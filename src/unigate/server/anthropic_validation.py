@@ -48,7 +48,8 @@ class _Block(_Loose):
 
 
 class _Message(_Loose):
-    role: Literal["user", "assistant"]
+    # "system": a system turn mid-conversation (the mid-conversation-system beta Claude Code uses)
+    role: Literal["user", "assistant", "system"]
     content: StrictStr | list[_Block]
 
 

@@ -17,6 +17,8 @@ from typing import Any
 from unigate.errors import GatewayError, NotFound
 from unigate.gateway import Gateway, Principal
 from unigate.server.auth import Authenticator, MasterKeyAuthenticator
+from unigate.server.connections import STATE_KEY as CONNECTION_LIMITS
+from unigate.server.connections import ConnectionLimits
 from unigate.server.guard import check_request
 from unigate.server.http import (
     Handler,
@@ -59,8 +61,10 @@ class App:
         self.config = gateway.config
         self.authenticator: Authenticator = authenticator or MasterKeyAuthenticator(self.config.server.master_key)
         self.max_body = self.config.server.max_body_bytes
+        self.body_timeout = self.config.server.body_timeout
         # no master key: loopback only, and requests addressed to other hosts are refused (guard.py)
         self.loopback_mode = not self.config.server.master_key
+        self.trusted_origins = frozenset(o.rstrip("/").lower() for o in self.config.server.cors_origins)
         self._exact: dict[tuple[str, str], Route] = {}
         self._prefix: list[tuple[str, str, Route]] = []
         self.on_startup: list[Lifecycle] = []
@@ -146,12 +150,16 @@ class App:
         if kind == "http":
             await self._http(scope, receive, send)
         elif kind == "lifespan":
-            await self._lifespan(receive, send)
+            await self._lifespan(scope, receive, send)
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                server = self.config.server
+                state = scope.get("state")
+                if state is not None:  # read by the server's connection protocol (connections.py)
+                    state[CONNECTION_LIMITS] = ConnectionLimits(server.header_timeout, server.max_connections)
                 try:
                     await self.startup()
                 except Exception as exc:
@@ -195,9 +203,9 @@ class App:
         route: Route | None = None
         try:
             route = self._match(scope["method"], scope["path"], request)
-            check_request(request, self.loopback_mode)
+            check_request(request, self.loopback_mode, self.trusted_origins)
             if scope["method"] in ("POST", "PUT", "PATCH"):
-                request.body = await read_body(receive, route.max_body or self.max_body)
+                request.body = await read_body(receive, route.max_body or self.max_body, self.body_timeout)
             if route.public:
                 response = await route.handler(request)
             else:

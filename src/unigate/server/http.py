@@ -6,6 +6,7 @@ whole gateway is allowed to add, so the server speaks ASGI directly with these f
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +14,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from unigate.errors import GatewayError, PayloadTooLarge
+from unigate.errors import BadRequest, GatewayError, PayloadTooLarge
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -58,8 +59,25 @@ class Request:
         return dict(parse_qsl(self.scope.get("query_string", b"").decode()))
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
-    """Read the whole request body, refusing (413) past ``limit`` bytes without buffering the rest."""
+class BodyTimeout(BadRequest):
+    status = 408
+    default_code = "request_timeout"
+
+
+async def read_body(receive: Receive, limit: int, timeout: float | None = None) -> bytes:
+    """Read the whole request body, refusing (413) past ``limit`` bytes without buffering the rest
+    and (408) when it takes longer than ``timeout`` seconds: a client sending a byte a second
+    must not hold a connection and a task for minutes."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await _read_body(receive, limit)
+    except TimeoutError:
+        raise BodyTimeout(
+            f"The request body was not received within {timeout:g} seconds.", headers={"connection": "close"}
+        ) from None
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
     message = await receive()
     body: bytes = message.get("body", b"")
     if not message.get("more_body"):

@@ -97,6 +97,9 @@ def check_model_name(model: str, param: str = "model") -> None:
         raise _fail(
             f"'{param}' may contain only letters, digits and the characters . _ : / @ + - (got {model[:60]!r}).", param
         )
+    if any(part in (".", "..", "") for part in model.split("/")[1:]):
+        # parts of a provider/<model> name can end up in an upstream URL: never a path step
+        raise _fail(f"'{param}' may not contain empty, '.' or '..' path segments (got {model[:60]!r}).", param)
 
 
 def _content(content: Any, path: str, role: str) -> None:
