@@ -33,9 +33,9 @@ from unigate.context import (
 from unigate.errors import BadRequest, GatewayError, Unsupported, model_not_found
 from unigate.operations import Operation
 from unigate.operations.embeddings import EMBEDDINGS
-from unigate.providers._http import new_session
 from unigate.providers.base import Provider, ProviderContext
 from unigate.providers.registry import ProviderSet
+from unigate.providers.shell import new_session
 from unigate.routing.groups import ModelGroup, ModelGroups
 from unigate.routing.health import Health
 from unigate.routing.router import Router

@@ -22,8 +22,7 @@ from typing import Any
 from unigate.catalog import Catalog, ModelInfo, Price
 from unigate.config import GatewayConfig, ModelConfig, ModelRoutingConfig
 from unigate.errors import model_not_found
-from unigate.providers.openai_compat import COMPAT_PROVIDERS
-from unigate.providers.registry import LOCAL_PROVIDERS, NATIVE_KEY_ENV, key_env
+from unigate.providers.registry import LOCAL_PROVIDERS, discoverable_providers, key_env
 from unigate.types import Deployment, Timeouts
 
 MAX_DYNAMIC_GROUPS = 1000  # "provider/<any model>" groups remembered for routing statistics
@@ -295,7 +294,7 @@ def build_groups(config: GatewayConfig, catalog: Catalog, environ: Mapping[str, 
         )
 
     if config.discover_providers:
-        for provider in [*COMPAT_PROVIDERS, *NATIVE_KEY_ENV]:
+        for provider in discoverable_providers():
             env = key_env(provider)
             if not env or not environ.get(env):
                 continue

@@ -2,7 +2,7 @@
 
 Anthropic clients (the ``anthropic`` SDK, coding agents speaking the Messages API) reach every
 model the gateway serves: the request is translated to the canonical OpenAI form
-(``_anthropic_inbound``), routed by ``Gateway.chat`` / ``chat_stream`` like any other, and the
+(``providers/anthropic/inbound.py``), routed by ``Gateway.chat`` / ``chat_stream`` like any other, and the
 answer translated back. Every error — auth, validation, routing, upstream — is answered in
 Anthropic's shape (``{"type": "error", "error": {"type", "message"}}``): the routes register
 :func:`error_response` as their error renderer, so the app renders body-limit, auth and
@@ -22,8 +22,14 @@ import orjson
 from unigate.context import Principal
 from unigate.errors import GatewayError
 from unigate.operations.count_tokens import COUNT_TOKENS
+from unigate.providers.anthropic.inbound import (
+    StreamTranslator,
+    count_tokens_reply,
+    error_payload,
+    to_anthropic,
+    to_openai,
+)
 from unigate.routing.groups import ModelGroups
-from unigate.server._anthropic_inbound import StreamTranslator, error_payload, to_anthropic, to_openai
 from unigate.server.anthropic_validation import validate_messages_body
 from unigate.server.http import Request, Response, StreamingResponse, merge_route_headers
 from unigate.server.openai_api import route_headers
@@ -96,7 +102,7 @@ def register(routes: Routes, services: Services) -> None:
         validate_chat(as_json(chat))
         request_id = request.path_params["request_id"]
         counted, _ = await gateway.run(COUNT_TOKENS, chat, principal, request_id=request_id)
-        return Response(orjson.dumps(counted), 200, [(b"content-type", JSON)])
+        return Response(orjson.dumps(count_tokens_reply(counted)), 200, [(b"content-type", JSON)])
 
     # every error of these routes, from the body limit to an unexpected failure, is Anthropic-shaped
     routes.route("POST", "/v1/messages", messages, errors=error_response)

@@ -22,7 +22,7 @@ import orjson
 from unigate.context import Principal, StreamResult
 from unigate.errors import BadRequest, GatewayError, NotFound
 from unigate.gateway import Gateway
-from unigate.providers.openai_compat import serves_responses
+from unigate.providers.registry import serves_responses
 from unigate.responses import convert, render
 from unigate.responses.store import ResponseStore
 from unigate.server.http import Request, Response, StreamingResponse, json_response, merge_route_headers
