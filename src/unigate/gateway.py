@@ -20,10 +20,9 @@ from unigate.catalog import Catalog, ModelInfo, Price
 from unigate.catalog.counting import OutputCounter, estimated_usage, response_output_bytes, tokens_for_bytes
 from unigate.config import GatewayConfig, ModelConfig
 from unigate.errors import BadRequest, GatewayError, NotFound
-from unigate.providers._http import new_session
 from unigate.providers.base import EmbeddingProvider, ProviderContext
-from unigate.providers.openai_compat import COMPAT_PROVIDERS
-from unigate.providers.registry import LOCAL_PROVIDERS, NATIVE_KEY_ENV, ProviderSet, key_env
+from unigate.providers.registry import LOCAL_PROVIDERS, ProviderSet, discoverable_providers, key_env
+from unigate.providers.shell import new_session
 from unigate.routing.health import Health
 from unigate.routing.router import ModelGroup, Router, RouteTrace
 from unigate.types import (
@@ -692,7 +691,7 @@ def build_groups(config: GatewayConfig, catalog: Catalog, environ: dict[str, str
         )
 
     if config.discover_providers:
-        for provider in [*COMPAT_PROVIDERS, *NATIVE_KEY_ENV]:
+        for provider in discoverable_providers():
             env = key_env(provider)
             if not env or not environ.get(env):
                 continue

@@ -126,6 +126,14 @@ def test_sign_up_key_usage_and_top_up(gateway, browsers, mailbox, stripe):
     replay = browser.http.post("/payments/stripe/webhook", content=other, headers={"stripe-signature": sign(other)})
     assert replay.json()["credited"] is False
 
+    # a genuine event for a checkout this gateway never started is acknowledged, not credited
+    foreign = stripe.completed_event(session_id, id="cs_test_elsewhere")
+    foreign_body = json.dumps(foreign).encode()
+    ignored = browser.http.post(
+        "/payments/stripe/webhook", content=foreign_body, headers={"stripe-signature": sign(foreign_body)}
+    )
+    assert ignored.status_code == 200 and ignored.json()["credited"] is False
+
     credits = browser.get("/portal/api/credits").json()
     assert credits["wallet"]["credit"]["total"] == pytest.approx(10.0)  # shown with the 25% markup
     assert [(h["kind"], h["paid"]) for h in credits["history"]] == [("payment", 10.0)]

@@ -2,7 +2,7 @@
 
 Anthropic clients (the ``anthropic`` SDK, coding agents speaking the Messages API) reach every
 model the gateway serves: the request is translated to the canonical OpenAI form
-(``_anthropic_inbound``), routed by ``Gateway.chat`` / ``chat_stream`` like any other, and the
+(``providers/anthropic/inbound.py``), routed by ``Gateway.chat`` / ``chat_stream`` like any other, and the
 answer translated back. Every error — auth, validation, routing, upstream — is answered in
 Anthropic's shape (``{"type": "error", "error": {"type", "message"}}``): the routes register
 :func:`error_response` as their error renderer, so the app renders body-limit, auth and
@@ -21,7 +21,15 @@ import orjson
 
 from unigate.errors import GatewayError, NotFound
 from unigate.gateway import Gateway, Principal
-from unigate.server._anthropic_inbound import StreamTranslator, error_payload, to_anthropic, to_openai
+from unigate.providers.anthropic.inbound import (
+    StreamTranslator,
+    count_tokens_reply,
+    error_payload,
+    to_anthropic,
+    to_openai,
+)
+from unigate.providers.base import TokenCountingProvider
+from unigate.providers.registry import capabilities
 from unigate.server.anthropic_validation import validate_messages_body
 from unigate.server.app import App
 from unigate.server.http import Request, Response, StreamingResponse, merge_route_headers
@@ -130,9 +138,10 @@ def install(app: App) -> None:
         if allowed is not None and chat["model"] not in allowed:
             raise NotFound(f"The model '{chat['model']}' does not exist or is not available to this key.")
         providers = serving_providers(gateway, chat["model"])
-        counted = await _upstream_count(gateway, chat) if providers == {"anthropic"} else None
+        counts_natively = bool(providers) and all(capabilities(p).count_tokens for p in providers)
+        counted = await _upstream_count(gateway, chat) if counts_natively else None
         tokens = counted if counted is not None else estimate_tokens(chat)
-        return Response(orjson.dumps({"input_tokens": tokens}), 200, [(b"content-type", JSON)])
+        return Response(orjson.dumps(count_tokens_reply(tokens)), 200, [(b"content-type", JSON)])
 
     # every error of these routes, from the body limit to an unexpected failure, is Anthropic-shaped
     app.route("POST", "/v1/messages", messages, errors=error_response)
@@ -153,32 +162,17 @@ def _chat_request(gateway: Gateway, request: Request, *, count_only: bool = Fals
 
 
 async def _upstream_count(gateway: Gateway, chat: ChatRequest) -> int | None:
-    """Ask Anthropic's own count_tokens endpoint (the first deployment of the model); ``None`` if
-    that is not possible, so the caller falls back to an estimate."""
-    from unigate.providers import anthropic
-    from unigate.providers._http import post_json
-
+    """The provider's own count (the first deployment of the model); ``None`` if that is not
+    possible, so the caller falls back to an estimate."""
     group = gateway.groups.get(chat["model"])
     if group is None or gateway.providers is None:
         return None
     deployment = group.deployments[0]
-    native = anthropic.to_native(chat, deployment, stream=False)
-    for name in ("max_tokens", "stream", "metadata", "temperature", "top_p", "top_k", "stop_sequences"):
-        native.pop(name, None)
-    url = anthropic.messages_url(deployment) + "/count_tokens"
-    headers = anthropic.native_headers(chat, deployment)
+    provider = gateway.providers.get(deployment.provider)
+    if not isinstance(provider, TokenCountingProvider):
+        return None
     try:
-        reply = await post_json(
-            gateway.providers.context.http,
-            url,
-            orjson.dumps(native),
-            headers,
-            deployment.timeouts,
-            anthropic.PROVIDER,
-            anthropic.parse_error,
-        )
+        return await provider.count_tokens(chat, deployment)
     except GatewayError as exc:
         log.info("count_tokens upstream failed, estimating instead: %r", exc)
         return None
-    tokens = reply.get("input_tokens") if isinstance(reply, dict) else None
-    return tokens if isinstance(tokens, int) else None

@@ -137,6 +137,11 @@ def install(app: App) -> None:
     )
     app.authenticator = authenticator
     app.on_shutdown.append(portal.aclose)
+
+    async def purge() -> None:  # after the accounts start-up has applied the migrations
+        await portal.sessions.purge_expired()
+
+    app.on_startup.append(purge)
     secure = portal.secure_cookies
     gateway = app.gateway
 

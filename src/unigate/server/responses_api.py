@@ -21,7 +21,7 @@ import orjson
 
 from unigate.errors import BadRequest, GatewayError, NotFound
 from unigate.gateway import Gateway, Principal, StreamResult
-from unigate.providers.openai_compat import serves_responses
+from unigate.providers.registry import serves_responses
 from unigate.responses import convert, render
 from unigate.responses.store import ResponseStore
 from unigate.server.app import App
