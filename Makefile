@@ -50,7 +50,7 @@ $(OSTAMP): $(OIDC)/package-lock.json
 	else echo "unigate: npm not found: the single sign-on test will be skipped"; fi
 
 install: $(STAMP)
-install-test: $(TSTAMP)
+install-test: $(TSTAMP) $(OSTAMP)
 
 serve: $(STAMP)
 	$(BIN)/unigate serve $(ARGS)

@@ -395,14 +395,18 @@ def now() -> int:
     return int(time.time())
 
 
-def make_usage(prompt: int, completion: int, cached: int = 0, reasoning: int = 0) -> Usage:
+def make_usage(prompt: int, completion: int, cached: int = 0, reasoning: int = 0, cache_write: int = 0) -> Usage:
+    """``prompt`` counts every input token, cache reads (``cached``) and writes included."""
     usage: Usage = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
-    if cached:
-        usage["prompt_tokens_details"] = {"cached_tokens": cached}
+    if cached or cache_write:
+        details: PromptTokensDetails = {"cached_tokens": cached}
+        if cache_write:
+            details["cache_creation_tokens"] = cache_write
+        usage["prompt_tokens_details"] = details
     if reasoning:
         usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
     return usage

@@ -18,7 +18,7 @@ from tests.support.paths import REPO
 from unigate.catalog import Catalog, Price
 from unigate.catalog.pricing import flat_cost, tokens_of
 from unigate.errors import ProviderError
-from unigate.providers import _anthropic_parse, _bedrock_parse, _gemini_parse, cohere
+from unigate.providers import anthropic, bedrock, cohere, gemini
 
 RECORDINGS = REPO / "tests" / "fixtures" / "provider-recordings"
 
@@ -32,9 +32,9 @@ def _bedrock_model(body: dict[str, Any], request: dict[str, Any]) -> str | None:
 
 
 NATIVE: dict[str, tuple[str, str, Reader, Callable[[dict[str, Any]], Any]]] = {
-    "anthropic": ("anthropic", "default", lambda b, r: b.get("model"), lambda b: _anthropic_parse.from_native(b, "m")),
-    "gemini": ("google", "default", lambda b, r: b.get("modelVersion"), lambda b: _gemini_parse.from_native(b, "m")),
-    "bedrock": ("aws", "default", _bedrock_model, lambda b: _bedrock_parse.from_native(b, "m")),
+    "anthropic": ("anthropic", "default", lambda b, r: b.get("model"), lambda b: anthropic.from_native(b, "m")),
+    "gemini": ("google", "default", lambda b, r: b.get("modelVersion"), lambda b: gemini.from_native(b, "m")),
+    "bedrock": ("aws", "default", _bedrock_model, lambda b: bedrock.from_native(b, "m")),
     "cohere": (
         "cohere",
         "default",
@@ -107,7 +107,7 @@ def test_recorded_anthropic_cache_writes_and_reads_are_priced_apart():
     path = RECORDINGS / "anthropic" / "test_anthropic_cache_real_api.yaml"
     bodies = [i["response"]["parsed_body"] for i in yaml.safe_load(path.read_text())["interactions"]]
     body = next(b for b in bodies if (b.get("usage") or {}).get("cache_creation_input_tokens"))
-    usage = _anthropic_parse.from_native(body, "m")["usage"]
+    usage = anthropic.from_native(body, "m")["usage"]
     assert usage["prompt_tokens_details"]["cache_creation_tokens"] == 418
     assert usage["prompt_tokens_details"]["cache_creation_5m_tokens"] == 418
     # claude-sonnet-4-5: $3 input, $3.75 5-minute writes, $0.30 reads, $15 output (per MTok)
@@ -126,7 +126,7 @@ def test_one_hour_cache_writes_cost_their_own_price():
         "cache_read_input_tokens": 0,
         "output_tokens": 20,
     }
-    usage = _anthropic_parse.usage_from_native(native)
+    usage = anthropic.usage_from_native(native)
     expected = (10 * 3.0 + 400 * 3.75 + 600 * 6.0 + 20 * 15.0) / 1e6
     assert catalog.cost("anthropic", "claude-sonnet-4-5", usage) == pytest.approx(expected, rel=1e-12)
 
@@ -169,7 +169,7 @@ def test_n_choices_are_charged_by_their_total_output():
 def test_anthropic_streaming_usage_equals_the_reply_usage():
     """message_start carries the input and cache figures, message_delta the output: merged, they
     price like the non-streamed reply."""
-    translator = _anthropic_parse.StreamTranslator("m")
+    translator = anthropic.StreamTranslator("m")
     start = {
         "type": "message_start",
         "message": {

@@ -7,7 +7,7 @@ Nothing here knows about individual recording files: every mapping is a translat
 format (``reverse``), so a recording the suite has never seen is checked the same way. The
 per-provider unit tests hold parts of this knowledge already (Bedrock's ``openai_request`` /
 ``normalize``, Gemini's ``normalize``); they are imported, not copied. The Anthropic direction
-reuses the gateway's own inbound translator (``unigate.server._anthropic_inbound``), which is
+reuses the gateway's own inbound translator (``unigate.providers.anthropic.inbound``), which is
 exactly "an Anthropic request → the OpenAI request with its meaning".
 """
 
@@ -22,10 +22,11 @@ from urllib.parse import unquote, urlsplit
 
 from botocore.eventstream import EventStreamBuffer
 
-from tests.providers import test_bedrock, test_gemini
+from tests.providers.bedrock import support as bedrock_support
+from tests.providers.gemini import support as gemini_support
+from unigate.providers.anthropic.inbound import to_openai as anthropic_to_openai
 from unigate.providers.gemini import SKIP_SIGNATURE, guess_mime
 from unigate.providers.openai_compat import COMPAT_PROVIDERS
-from unigate.server._anthropic_inbound import to_openai as anthropic_to_openai
 
 
 @dataclass
@@ -444,7 +445,7 @@ def gemini_normalize(body: dict[str, Any]) -> dict[str, Any]:
             {("functionDeclarations" if k == "function_declarations" else k): v for k, v in tool.items()}
             for tool in _gemini_tools(body)
         ]
-    body = test_gemini.normalize(body)
+    body = gemini_support.normalize(body)
     body.setdefault("generationConfig", {})
     for tool in body.get("tools", []):
         for declaration in tool.get("functionDeclarations", []):
@@ -464,7 +465,7 @@ def gemini_normalize(body: dict[str, Any]) -> dict[str, Any]:
         for part in content["parts"]:
             # A functionCall always goes out with a signature (the real one or Google's documented
             # "skip" value); text-part signatures are not replayed. Neither is meaning.
-            if part.get("thoughtSignature") == test_gemini._b64(SKIP_SIGNATURE) or "text" in part:
+            if part.get("thoughtSignature") == gemini_support._b64(SKIP_SIGNATURE) or "text" in part:
                 part.pop("thoughtSignature", None)
             for key in ("functionCall", "functionResponse"):
                 if key in part and str(part[key].get("id", "")).startswith("call_"):
@@ -515,7 +516,7 @@ def bedrock_reverse(body: dict[str, Any], uri: str, folder: str) -> Target:
     split = urlsplit(uri)
     model = unquote(split.path.split("/model/", 1)[1].rsplit("/", 1)[0])
     region = (split.hostname or "").split("bedrock-runtime.", 1)[1].split(".", 1)[0]
-    request = test_bedrock.openai_request(body)
+    request = bedrock_support.openai_request(body)
     options: dict[str, Any] = {"region": region}
     extra = dict(body.get("additionalModelRequestFields") or {})
     if "top_k" in extra:
@@ -553,7 +554,7 @@ def bedrock_expected(response: dict[str, Any]) -> Expected:
         kinds = [str(m.headers.get(":message-type")) for m in buffer]
         if "exception" in kinds:
             return Expected(finish=None, error_status=0)
-    got = test_bedrock._expected({"response": response})
+    got = bedrock_support._expected({"response": response})
     return Expected(
         text=got["text"],
         reasoning=got["reasoning"],
@@ -677,7 +678,7 @@ WIRES = {
     "openai": Wire("openai", openai_reverse, openai_normalize, openai_expected),
     "anthropic": Wire("anthropic", anthropic_reverse, _identity, anthropic_expected),
     "gemini": Wire("gemini", gemini_reverse, gemini_normalize, gemini_expected),
-    "bedrock": Wire("bedrock", bedrock_reverse, test_bedrock.normalize, bedrock_expected),
+    "bedrock": Wire("bedrock", bedrock_reverse, bedrock_support.normalize, bedrock_expected),
     "cohere": Wire("cohere", cohere_reverse, _identity, cohere_expected),
 }
 

@@ -128,8 +128,10 @@ def test_claude_code_reads_a_file_through_the_gateway(
         last = bodies[-1]
         results = [b for b in last["messages"][-1]["content"] if b.get("type") == "tool_result"]
         assert results and SECRET in str(results[0]["content"])
-        # Claude Code's prompt-cache marks reach Anthropic intact
+        # Claude Code's prompt-cache marks and beta features reach Anthropic intact
         assert any(isinstance(b, dict) and b.get("cache_control") for b in last["system"])
+        headers = [h for p, h, _ in upstream.received if p == path][-1]
+        assert "claude-code-20250219" in headers["anthropic-beta"]
     else:
         assert bodies[-1]["messages"][-1]["role"] == "tool"
         assert SECRET in str(bodies[-1]["messages"][-1]["content"])

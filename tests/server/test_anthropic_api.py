@@ -1,4 +1,4 @@
-"""The inbound Anthropic Messages translation (server/_anthropic_inbound.py), unit by unit.
+"""The inbound Anthropic Messages translation (providers/anthropic/inbound.py), unit by unit.
 
 End to end (the official SDK, a real gateway process, streaming, errors, recorded traffic) is in
 tests/e2e/test_anthropic_sdk.py; the recorded-traffic round trip is also in tests/conformance.
@@ -25,8 +25,9 @@ from unigate.errors import (
     UpstreamServerError,
     UpstreamTimeout,
 )
+from unigate.operations.count_tokens import estimate_tokens
 from unigate.providers import anthropic
-from unigate.server._anthropic_inbound import (
+from unigate.providers.anthropic.inbound import (
     StreamTranslator,
     effort_for_budget,
     error_payload,
@@ -34,7 +35,6 @@ from unigate.server._anthropic_inbound import (
     to_openai,
     usage_to_anthropic,
 )
-from unigate.server.anthropic_api import estimate_tokens
 from unigate.types import Deployment
 
 ANTHROPIC = frozenset({"anthropic"})

@@ -118,7 +118,8 @@ def test_openai_compatible_server_as_a_table_row(client: openai.OpenAI, fake: Th
         raw = client.audio.transcriptions.with_raw_response.create(model="my-whisper", file=handle)
     assert "bytes of speech.wav" in raw.parse().text
     assert fake.seen[before].fields["model"] == ["Systran/faster-whisper-small"]
-    assert "authorization" not in fake.seen[before].headers  # a keyless local server row
+    # a local server row sends a configured key as a bearer token (vllm serve --api-key)
+    assert fake.seen[before].headers["authorization"] == "Bearer sk-upstream-secret"
     assert float(raw.headers["x-unigate-cost"]) == pytest.approx(wav_seconds(wav) / 60 * 0.001, rel=1e-3)
 
 

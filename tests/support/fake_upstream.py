@@ -57,6 +57,7 @@ class Received:
     headers: dict[str, str]
     body: dict[str, Any]
     at: float
+    raw_path: str = ""  # as sent, percent-encoding and query included
 
 
 @dataclass
@@ -85,6 +86,8 @@ class FakeUpstream:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/{prefix:.*}/chat/completions", self._chat)  # Azure-style deployment paths
+        app.router.add_route("*", "/{tail:.*}", self._unknown)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
@@ -105,6 +108,12 @@ class FakeUpstream:
 
     # -- handlers --------------------------------------------------------------------------
 
+    async def _unknown(self, request: web.Request) -> web.Response:
+        """Any other path: recorded (so tests can see where a request landed) and refused."""
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self.received.append(Received(request.path, headers, {}, time.monotonic(), request.raw_path))
+        return web.json_response({"error": {"message": "no such path", "type": "not_found"}}, status=404)
+
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         try:
@@ -112,7 +121,13 @@ class FakeUpstream:
         except ValueError:
             body = {}
         self.received.append(
-            Received(request.path, {k.lower(): v for k, v in request.headers.items()}, body, time.monotonic())
+            Received(
+                request.path,
+                {k.lower(): v for k, v in request.headers.items()},
+                body,
+                time.monotonic(),
+                request.raw_path,
+            )
         )
         mode = _directed(body) or self._next()
         if mode.delay:

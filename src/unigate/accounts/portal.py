@@ -27,8 +27,8 @@ from unigate.accounts.sessions import SessionStore
 from unigate.accounts.store import Store
 from unigate.accounts.users import UserStore, normalize_email
 from unigate.config import GatewayConfig, PortalConfig
+from unigate.context import Principal
 from unigate.errors import AuthError, BadRequest, GatewayError, NotFound, PermissionDenied, RateLimited
-from unigate.gateway import Principal
 from unigate.state import WindowCheck
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
@@ -626,10 +626,23 @@ class Portal:
         """Credit a completed checkout exactly once (idempotent on the provider's event id and on
         the checkout itself); the payment is a row of the credit ledger."""
         checkout = await self.users.checkout(paid.checkout_id)
+        problem = None
         if checkout is None or checkout.user_id != paid.user_id:
-            raise BadRequest("The payment is for a checkout this gateway did not start.", code="unknown_checkout")
-        if paid.amount_cents != checkout.amount_cents or paid.currency.lower() != checkout.currency:
-            raise BadRequest("The payment's amount differs from the checkout's.", code="amount_mismatch")
+            problem = "a checkout this gateway did not start"
+        elif paid.amount_cents != checkout.amount_cents or paid.currency.lower() != checkout.currency:
+            problem = "an amount that differs from the checkout's"
+        if problem is not None:
+            # answered 200 all the same: the event is genuine (signed), so the provider must not
+            # retry it for days; it is simply not ours to credit, and the audit log says so
+            await self.audit.record(
+                "payments",
+                "credit.topup_ignored",
+                ip=ip,
+                target=paid.checkout_id,
+                ok=False,
+                detail={"reason": problem, "event": paid.event_id, "user": paid.user_id},
+            )
+            return False
         credit = round(paid.amount_cents * 10_000_000 / self.markup)  # cents → nano-USD of provider cost
         first = await self.users.add_credit(
             paid.user_id,

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Row, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from unigate.accounts.user_schema import sessions, users
+from unigate.accounts.user_schema import sessions, tokens, users
 
 SESSION_COOKIE = "unigate_session"
 PRE_SESSION_COOKIE = "unigate_csrf"  # binds the sign-in / sign-up forms' CSRF token before a session exists
@@ -79,8 +79,11 @@ class SessionStore:
             await conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
 
     async def purge_expired(self) -> None:
+        """Drop expired sessions and one-time tokens (they would refuse to work anyway)."""
+        now = time.time()
         async with self.engine.begin() as conn:
-            await conn.execute(delete(sessions).where(sessions.c.expires_at <= time.time()))
+            await conn.execute(delete(sessions).where(sessions.c.expires_at <= now))
+            await conn.execute(delete(tokens).where(tokens.c.expires_at <= now - 86400))
 
 
 def read_cookies(header: bytes | None) -> dict[str, str]:

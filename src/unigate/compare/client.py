@@ -15,7 +15,7 @@ import aiohttp
 import orjson
 
 from unigate.errors import GatewayError
-from unigate.providers._http import iter_sse
+from unigate.providers.shell import iter_sse
 
 
 @dataclass(slots=True)

@@ -15,13 +15,12 @@ import asyncio
 import base64
 import time
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 
 from unigate.errors import BadRequest, ProviderError, UpstreamServerError
-from unigate.providers._http import join_url, post_json
 from unigate.providers.media import MediaReply, Upload
+from unigate.providers.shell import Call, join_url, segment
 from unigate.types import Deployment
 
 DEFAULT_BASE = "https://generativelanguage.googleapis.com"
@@ -48,7 +47,7 @@ _AUDIO_FORMATS = {
 
 
 def model_url(deployment: Deployment, method: str) -> str:
-    return join_url(deployment.api_base or DEFAULT_BASE, f"v1beta/models/{quote(deployment.model, safe='')}:{method}")
+    return join_url(deployment.api_base or DEFAULT_BASE, f"v1beta/models/{segment(deployment.model)}:{method}")
 
 
 def image_request(prompt: str, size: str | None, images: list[Upload]) -> dict[str, Any]:
@@ -138,7 +137,7 @@ def render_transcript(text: str, request: dict[str, Any], translate: bool) -> Me
 
 
 class GeminiMediaMixin:
-    """Mixed into ``GeminiProvider``; uses its ``http``, ``_headers``, ``_parse_error`` and ``chat``."""
+    """Mixed into ``GeminiProvider``; uses its ``_headers``, ``chat`` and the shell's ``post``."""
 
     name: str
     http: Any
@@ -152,16 +151,12 @@ class GeminiMediaMixin:
     async def chat(self, request: Any, deployment: Deployment) -> Any:
         raise NotImplementedError
 
+    async def post(self, call: Call, deployment: Deployment) -> Any:
+        raise NotImplementedError  # the shell's (unigate.providers.shell.HttpProvider)
+
     async def _post(self, deployment: Deployment, method: str, body: dict[str, Any]) -> Any:
-        return await post_json(
-            self.http,
-            model_url(deployment, method),
-            orjson.dumps(body),
-            self._headers(deployment),
-            deployment.timeouts,
-            self.name,
-            self._parse_error,
-        )
+        call = Call(model_url(deployment, method), orjson.dumps(body), self._headers(deployment))
+        return await self.post(call, deployment)
 
     async def _images(self, request: dict[str, Any], deployment: Deployment, sources: list[Upload]) -> dict[str, Any]:
         n = int(request.get("n") or 1)

@@ -12,7 +12,6 @@ import aiohttp
 import orjson
 
 from unigate.errors import ProviderError, UpstreamServerError
-from unigate.providers._http import client_timeout, iter_sse, transport_error
 from unigate.providers.media import (
     MediaReply,
     StreamHead,
@@ -21,14 +20,16 @@ from unigate.providers.media import (
     rerank_documents,
     rerank_reply,
 )
+from unigate.providers.shell import Call, Reply, iter_sse, transport_error
 from unigate.types import Deployment
 
 _GATEWAY_FIELDS = frozenset({"models", "route", "unigate"})
 
 
 class OpenAIMediaMixin:
-    """Mixed into ``OpenAICompatProvider``; uses its ``http``, ``name``, ``_url``, ``_headers``
-    and ``_parse_error``."""
+    """Mixed into ``OpenAICompatProvider``; uses its ``name``, ``_url``, ``_headers`` and the
+    shell's ``send`` / ``open_response`` (so media calls get the same error mapping and
+    credential redaction as chat)."""
 
     name: str
     http: aiohttp.ClientSession
@@ -42,24 +43,21 @@ class OpenAIMediaMixin:
     def _parse_error(self, status: int, raw: bytes, headers: Any) -> ProviderError:
         raise NotImplementedError
 
+    # the shell's I/O (unigate.providers.shell.HttpProvider), which the provider class inherits
+    async def send(self, call: Call, deployment: Deployment) -> Reply:
+        raise NotImplementedError
+
+    async def open_response(self, call: Call, deployment: Deployment) -> Any:
+        raise NotImplementedError
+
     def _form_headers(self, deployment: Deployment) -> dict[str, str]:
         headers = self._headers(deployment)
         headers.pop("content-type", None)  # aiohttp writes the multipart boundary
         return headers
 
     async def _send(self, deployment: Deployment, path: str, data: Any, headers: dict[str, str]) -> MediaReply:
-        try:
-            async with self.http.post(
-                self._url(deployment, path), data=data, headers=headers, timeout=client_timeout(deployment.timeouts)
-            ) as resp:
-                raw = await resp.read()
-                status, resp_headers = resp.status, resp.headers
-                content_type = resp.headers.get("content-type", "application/octet-stream")
-        except Exception as exc:
-            raise transport_error(self.name, exc) from exc
-        if status >= 400:
-            raise self._parse_error(status, raw, resp_headers)
-        return MediaReply(raw, content_type)
+        reply = await self.send(Call(self._url(deployment, path), data, headers), deployment)
+        return MediaReply(reply.body, reply.content_type)
 
     async def _send_json(self, deployment: Deployment, path: str, body: dict[str, Any]) -> dict[str, Any]:
         payload = {k: v for k, v in body.items() if k not in _GATEWAY_FIELDS and not k.startswith("_")}
@@ -142,24 +140,7 @@ class OpenAIMediaMixin:
 
     async def _open(self, deployment: Deployment, path: str, data: Any, headers: dict[str, str]) -> Any:
         """POST and return the open response once its status is known (streams: the body follows)."""
-        try:
-            resp = await self.http.post(
-                self._url(deployment, path),
-                data=data,
-                headers=headers,
-                timeout=client_timeout(deployment.timeouts, stream=True),
-            )
-        except Exception as exc:
-            raise transport_error(self.name, exc) from exc
-        if resp.status >= 400:
-            try:
-                raw = await resp.read()
-            except Exception as exc:
-                raise transport_error(self.name, exc) from exc
-            finally:
-                resp.close()
-            raise self._parse_error(resp.status, raw, resp.headers)
-        return resp
+        return await self.open_response(Call(self._url(deployment, path), data, headers), deployment)
 
     # -- images --------------------------------------------------------------------------------
 

@@ -7,8 +7,10 @@ import importlib
 from typing import Any
 
 from unigate.errors import BadRequest
-from unigate.providers.base import Provider, ProviderContext
+from unigate.providers import openai_compat
+from unigate.providers.base import Capabilities, Provider, ProviderContext
 from unigate.providers.openai_compat import COMPAT_PROVIDERS, OpenAICompatProvider
+from unigate.types import Deployment
 
 # id → "module:Class". Each class is constructed as Class(context).
 NATIVE_PROVIDERS: dict[str, str] = {
@@ -27,6 +29,38 @@ NATIVE_KEY_ENV: dict[str, str] = {
 }
 
 LOCAL_PROVIDERS = frozenset({"local"} | {name for name, row in COMPAT_PROVIDERS.items() if row.local})
+
+
+def provider_class(provider_id: str) -> Any:
+    """The class implementing a native provider (imported on first use)."""
+    target = NATIVE_PROVIDERS.get(provider_id)
+    if target is None:
+        raise BadRequest(f"unknown provider {provider_id!r}")
+    module_name, _, class_name = target.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def capabilities(provider_id: str) -> Capabilities:
+    """What a provider can do beyond chat; unknown ids can do nothing more."""
+    row = COMPAT_PROVIDERS.get(provider_id)
+    if row is not None:
+        return OpenAICompatProvider.capabilities_of(row)
+    if provider_id not in NATIVE_PROVIDERS:
+        return Capabilities()
+    found: Capabilities = provider_class(provider_id).capabilities
+    return found
+
+
+def discoverable_providers() -> list[str]:
+    """Providers that can be found from a key in the environment, in the order their models are
+    offered (the first to offer a bare upstream id gets the alias)."""
+    return [*(name for name, row in COMPAT_PROVIDERS.items() if row.key_env), *NATIVE_KEY_ENV]
+
+
+def serves_responses(deployment: Deployment) -> bool:
+    """Whether a deployment takes Responses API requests natively (a per-deployment capability:
+    the row's flag, overridable by the deployment's ``responses_api`` option)."""
+    return openai_compat.serves_responses(deployment)
 
 
 def provider_ids() -> list[str]:
@@ -66,12 +100,7 @@ class ProviderSet:
         row = COMPAT_PROVIDERS.get(provider_id)
         if row is not None:
             return OpenAICompatProvider(provider_id, row, self.context)
-        target = NATIVE_PROVIDERS.get(provider_id)
-        if target is None:
-            raise BadRequest(f"unknown provider {provider_id!r}")
-        module_name, _, class_name = target.partition(":")
-        cls = getattr(importlib.import_module(module_name), class_name)
-        return cls(self.context)
+        return provider_class(provider_id)(self.context)
 
     def loaded(self) -> list[Any]:
         return list(self._instances.values())

@@ -1,6 +1,6 @@
 """The shape of an Anthropic ``/v1/messages`` (and ``count_tokens``) body, checked before translation.
 
-The translator (``_anthropic_inbound``) reads many optional fields; a client that sends one of
+The translator (``providers/anthropic/inbound.py``) reads many optional fields; a client that sends one of
 them with the wrong type (a number as ``text``, a string as ``tools``) must get Anthropic's own
 ``invalid_request_error`` naming the field, not a crash halfway through translation. The schema
 types only what the gateway reads; unknown fields and block types pass (the translator refuses
@@ -48,7 +48,8 @@ class _Block(_Loose):
 
 
 class _Message(_Loose):
-    role: Literal["user", "assistant", "system"]  # system: a mid-conversation system turn (agents send them)
+    # "system": a system turn mid-conversation (the mid-conversation-system beta Claude Code uses)
+    role: Literal["user", "assistant", "system"]
     content: StrictStr | list[_Block]
 
 

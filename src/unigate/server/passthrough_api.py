@@ -12,7 +12,6 @@ client's key never goes upstream; path segments are re-quoted and ``.``/``..`` r
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -20,42 +19,29 @@ from urllib.parse import parse_qsl, quote, urlencode
 import aiohttp
 import orjson
 
+from unigate.config import GatewayConfig
+from unigate.context import Principal, RequestContext
 from unigate.errors import BadRequest, GatewayError, NotFound, PermissionDenied
-from unigate.gateway import Gateway, Principal, RequestContext
-from unigate.providers._http import client_timeout, transport_error
-from unigate.providers.openai_compat import COMPAT_PROVIDERS
-from unigate.providers.registry import key_env
-from unigate.server.app import App
-from unigate.server.http import Request, Response, StreamingResponse
-from unigate.types import Deployment, Timeouts, Usage, new_request_id
-
-NATIVE_BASES = {
-    "anthropic": "https://api.anthropic.com",
-    "gemini": "https://generativelanguage.googleapis.com",
-    "cohere": "https://api.cohere.com",
-}
-# request headers never forwarded: the client's credentials, hop-by-hop and recomputed ones
-_DROP = frozenset(
-    {
-        "authorization",
-        "x-api-key",
-        "x-goog-api-key",
-        "api-key",
-        "host",
-        "content-length",
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "te",
-        "upgrade",
-        "cookie",
-        "accept-encoding",
-        "proxy-authorization",
-    }
+from unigate.gateway import Gateway
+from unigate.providers.passthrough import (
+    Redactor,
+    default_base,
+    forwarded_headers,
+    merge_usage,
+    model_of,
+    providers,
+    upstream_auth,
+    usage_of,
 )
+from unigate.providers.registry import key_env
+from unigate.providers.shell import client_timeout, transport_error
+from unigate.server.http import Request, Response, StreamingResponse
+from unigate.server.routes import Routes
+from unigate.server.services import Services
+from unigate.types import Deployment, Timeouts, new_request_id
+
 _RESPONSE_KEEP = ("content-type", "retry-after", "request-id", "x-request-id", "openai-processing-ms")
 _SAFE = ":@-._~!$&'()*+,;="
-_GEMINI_MODEL = re.compile(r"models/([^/:]+)")
 METHODS = ("GET", "POST", "DELETE", "PUT", "PATCH")
 TIMEOUTS = Timeouts(connect=10.0, first_token=300.0, total=1800.0)
 
@@ -68,86 +54,15 @@ def quoted_path(rest: str) -> str:
     return "/".join(quote(seg, safe=_SAFE) for seg in segments)
 
 
-def upstream_auth(provider: str, key: str | None) -> dict[str, str]:
-    if not key:
-        return {}
-    if provider == "anthropic":
-        return {"x-api-key": key}
-    if provider == "gemini":
-        return {"x-goog-api-key": key}
-    row = COMPAT_PROVIDERS.get(provider)
-    if row is not None and row.auth == "api-key":
-        return {"api-key": key}
-    if row is not None and row.auth == "none":
-        return {}
-    return {"authorization": "Bearer " + key}
-
-
-def model_of(provider: str, path: str, body: Any) -> str | None:
-    if isinstance(body, dict) and isinstance(body.get("model"), str):
-        return body["model"]
-    if provider == "gemini":
-        found = _GEMINI_MODEL.search(path)
-        if found:
-            return found.group(1)
-    return None
-
-
-def usage_of(provider: str, payload: Any) -> Usage | None:
-    """Token usage in the provider's own answer shape (or one stream event), if it has any."""
-    if not isinstance(payload, dict):
-        return None
-    if provider == "gemini":
-        from unigate.providers._gemini_parse import usage_from_native as gemini_usage
-
-        return gemini_usage(payload.get("usageMetadata"))
-    usage = payload.get("usage")
-    if usage is None and isinstance(payload.get("message"), dict):  # Anthropic message_start
-        usage = payload["message"].get("usage")
-    if usage is None and isinstance(payload.get("response"), dict):  # Responses stream events
-        usage = payload["response"].get("usage")
-    if not isinstance(usage, dict):
-        return None
-    if provider == "anthropic":
-        from unigate.providers._anthropic_parse import usage_from_native as anthropic_usage
-
-        return anthropic_usage(usage)
-    if "prompt_tokens" in usage:
-        return Usage(
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-            total_tokens=int(usage.get("total_tokens") or 0),
-        )
-    if "input_tokens" in usage:  # the Responses API
-        prompt, completion = int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
-        return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
-    return None
-
-
-def merge_usage(old: Usage | None, new: Usage | None) -> Usage | None:
-    """Streams report usage in parts (Anthropic: input at the start, output at the end)."""
-    if new is None:
-        return old
-    if old is None:
-        return new
-    merged: Usage = {**old}
-    merged["prompt_tokens"] = max(old.get("prompt_tokens", 0), new.get("prompt_tokens", 0))
-    merged["completion_tokens"] = max(old.get("completion_tokens", 0), new.get("completion_tokens", 0))
-    merged["total_tokens"] = merged["prompt_tokens"] + merged["completion_tokens"]
-    if new.get("prompt_tokens_details"):
-        merged["prompt_tokens_details"] = new["prompt_tokens_details"]
-    return merged
-
-
 class Passthrough:
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.gateway: Gateway = app.gateway
+    def __init__(self, config: GatewayConfig, gateway: Gateway) -> None:
+        self.config = config
+        self.gateway = gateway
 
     def target(self, provider: str) -> tuple[str, str | None]:
         """The provider's base URL and key: its config defaults, else its first deployment in
         config, else its environment variable and public base URL."""
-        config = self.app.config
+        config = self.config
         defaults = config.providers.get(provider)
         base = defaults.api_base if defaults else None
         key = defaults.api_key if defaults else None
@@ -159,8 +74,7 @@ class Passthrough:
         if key is None:
             env = key_env(provider)
             key = self.gateway.environ.get(env) if env else None
-        row = COMPAT_PROVIDERS.get(provider)
-        base = base or (row.base_url if row is not None else NATIVE_BASES.get(provider))
+        base = base or default_base(provider)
         if not base:
             raise NotFound(f"The provider '{provider}' has no base URL configured for pass-through.")
         return base.rstrip("/"), key
@@ -187,7 +101,7 @@ class Passthrough:
         base, key = self.target(provider)
         query = [(k, v) for k, v in parse_qsl(request.scope.get("query_string", b"").decode()) if k != "key"]
         url = f"{base}/{path}" + (f"?{urlencode(query)}" if query else "")
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP}
+        headers = forwarded_headers(request.headers)
         headers.update(upstream_auth(provider, key))
         public = f"{provider}/{model}" if model else f"{provider}/{rest.split('/', 1)[0] or 'api'}"
         ctx = RequestContext(
@@ -224,7 +138,7 @@ class Passthrough:
         content_type = resp.headers.get("content-type", "")
         if "text/event-stream" in content_type:
             ctx.stream = True
-            return StreamingResponse(self._relay_events(ctx, provider, resp), resp.status, out_headers)
+            return StreamingResponse(self._relay_events(ctx, provider, resp, Redactor(key)), resp.status, out_headers)
         try:
             raw = await resp.read()
         except Exception as exc:
@@ -242,16 +156,19 @@ class Passthrough:
         await self.gateway.finish(ctx)
         if ctx.cost is not None:
             out_headers.append((b"x-unigate-cost", f"{ctx.cost:.10f}".rstrip("0").rstrip(".").encode() or b"0"))
-        return Response(raw, resp.status, out_headers)
+        return Response(Redactor(key).whole(raw), resp.status, out_headers)  # an error may echo the key
 
     async def _relay_events(
-        self, ctx: RequestContext, provider: str, resp: aiohttp.ClientResponse
+        self, ctx: RequestContext, provider: str, resp: aiohttp.ClientResponse, redactor: Redactor
     ) -> AsyncIterator[bytes]:
-        """Relay the upstream's events byte for byte, reading usage from the ``data:`` lines."""
+        """Relay the upstream's events byte for byte (the key redacted), reading usage from the
+        ``data:`` lines."""
         pending = b""
         try:
             async for piece in resp.content.iter_any():
-                yield piece
+                out = redactor.piece(piece)
+                if out:
+                    yield out
                 pending += piece
                 *complete, pending = pending.split(b"\n")
                 for line in complete:
@@ -261,6 +178,9 @@ class Passthrough:
                         except orjson.JSONDecodeError:
                             continue
                         ctx.usage = merge_usage(ctx.usage, usage_of(provider, payload))
+            rest = redactor.rest()
+            if rest:
+                yield rest
         except GatewayError as exc:
             ctx.error, ctx.status = exc, "error"
             raise
@@ -276,9 +196,8 @@ class Passthrough:
             await self.gateway.finish(ctx)
 
 
-def install(app: App) -> None:
-    surface = Passthrough(app)
-    providers = ["openai", "anthropic", "gemini", "cohere", *(p for p in COMPAT_PROVIDERS if p != "openai")]
+def register(routes: Routes, services: Services) -> None:
+    surface = Passthrough(services.config, services.gateway)
 
     def handler(provider: str) -> Any:
         async def forward(request: Request, principal: Principal) -> Response | StreamingResponse:
@@ -289,14 +208,14 @@ def install(app: App) -> None:
     async def openai_alias(request: Request, principal: Principal) -> Response | StreamingResponse:
         """``/openai/v1/...`` is the gateway's own ``/v1/...``."""
         path = "/v1/" + request.path_params["rest"]
-        route = app.resolve(request.method, path, request)
+        route = routes.match(request.method, path, request)
         if route.public:
             return await route.handler(request)
         return await route.handler(request, principal)
 
-    for provider in providers:
+    for provider in providers():
         forward = handler(provider)
         for method in METHODS:
-            app.route(method, f"/{provider}/*", forward)
+            routes.route(method, f"/{provider}/*", forward)
     for method in METHODS:
-        app.route(method, "/openai/v1/*", openai_alias)
+        routes.route(method, "/openai/v1/*", openai_alias)

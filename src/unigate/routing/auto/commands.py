@@ -36,7 +36,7 @@ def _export(args: argparse.Namespace) -> int:
 def add_export_feedback(router_sub: Any) -> None:
     parser = router_sub.add_parser(
         "export-feedback",
-        help="join /v1/feedback scores with recorded auto-routed prompts into `router train --data` JSONL",
+        help="join /v1/feedback scores with recorded auto-routed prompts into `router train --from-feedback` JSONL",
     )
     parser.add_argument("--config", "-c", help="gateway config (for data_dir)")
     parser.add_argument("--data-dir", help="read feedback.jsonl and auto-prompts.jsonl from here")

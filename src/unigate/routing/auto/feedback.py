@@ -7,7 +7,7 @@
   bounded to ``auto.max_recorded_prompts`` records (older ones are dropped on compaction).
 
 ``export_training`` joins the two into the JSONL the learned router trains on
-(``unigate router train --data``; formats in ``router_training/data.py``):
+(``unigate router train --from-feedback``; formats in ``router_training/data.py``):
 
 - feedback ``label`` "strong" / "weak" / "tie" → ``{"prompt", "winner": label}``;
 - otherwise a request answered by a cheaper tier → ``{"prompt", "label": 1 - score}`` (a poor

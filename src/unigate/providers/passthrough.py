@@ -1,0 +1,147 @@
+"""Native pass-through, the provider side: where each provider's own API lives, how its key is
+sent, which model a native request names, and the usage in a native answer. The server module
+(``server/passthrough_api.py``) only routes, admits and relays; what it relays is redacted here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from unigate.providers.anthropic.response import usage_from_native as anthropic_usage
+from unigate.providers.gemini.response import usage_from_native as gemini_usage
+from unigate.providers.openai_compat import COMPAT_PROVIDERS
+from unigate.providers.shell import REDACTED
+from unigate.types import Usage
+
+_NATIVE_BASES = {
+    "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com",
+    "cohere": "https://api.cohere.com",
+}
+# request headers never forwarded: the client's credentials, hop-by-hop and recomputed ones
+_DROP = frozenset(
+    {
+        "authorization",
+        "x-api-key",
+        "x-goog-api-key",
+        "api-key",
+        "host",
+        "content-length",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "cookie",
+        "accept-encoding",
+        "proxy-authorization",
+    }
+)
+_GEMINI_MODEL = re.compile(r"models/([^/:]+)")
+
+
+def providers() -> list[str]:
+    """Every provider whose own API can be passed through, in route order."""
+    return ["openai", "anthropic", "gemini", "cohere", *(p for p in COMPAT_PROVIDERS if p != "openai")]
+
+
+def default_base(provider: str) -> str | None:
+    row = COMPAT_PROVIDERS.get(provider)
+    return row.base_url if row is not None else _NATIVE_BASES.get(provider)
+
+
+def forwarded_headers(headers: dict[str, str]) -> dict[str, str]:
+    """The client's request headers minus its credentials and the hop-by-hop ones."""
+    return {k: v for k, v in headers.items() if k.lower() not in _DROP}
+
+
+def upstream_auth(provider: str, key: str | None) -> dict[str, str]:
+    if not key:
+        return {}
+    if provider == "anthropic":
+        return {"x-api-key": key}
+    if provider == "gemini":
+        return {"x-goog-api-key": key}
+    row = COMPAT_PROVIDERS.get(provider)
+    if row is not None and row.auth == "api-key":
+        return {"api-key": key}
+    if row is not None and row.auth == "none":
+        return {}
+    return {"authorization": "Bearer " + key}
+
+
+class Redactor:
+    """Removes the provider key from relayed bytes, also when a stream splits it across pieces:
+    the last ``len(key) - 1`` bytes wait for the next piece."""
+
+    def __init__(self, key: str | None) -> None:
+        self.secret = key.encode() if key and len(key) >= 8 else b""
+        self.held = b""
+
+    def whole(self, data: bytes) -> bytes:
+        return data.replace(self.secret, REDACTED.encode()) if self.secret else data
+
+    def piece(self, data: bytes) -> bytes:
+        if not self.secret:
+            return data
+        data = (self.held + data).replace(self.secret, REDACTED.encode())
+        keep = len(self.secret) - 1
+        self.held, out = data[-keep:], data[:-keep]
+        return out
+
+    def rest(self) -> bytes:
+        held, self.held = self.held, b""
+        return held
+
+
+def model_of(provider: str, path: str, body: Any) -> str | None:
+    if isinstance(body, dict) and isinstance(body.get("model"), str):
+        return body["model"]
+    if provider == "gemini":
+        found = _GEMINI_MODEL.search(path)
+        if found:
+            return found.group(1)
+    return None
+
+
+def usage_of(provider: str, payload: Any) -> Usage | None:
+    """Token usage in the provider's own answer shape (or one stream event), if it has any."""
+    if not isinstance(payload, dict):
+        return None
+    if provider == "gemini":
+        return gemini_usage(payload.get("usageMetadata"))
+    usage = payload.get("usage")
+    if usage is None and isinstance(payload.get("message"), dict):  # Anthropic message_start
+        usage = payload["message"].get("usage")
+    if usage is None and isinstance(payload.get("response"), dict):  # Responses stream events
+        usage = payload["response"].get("usage")
+    if not isinstance(usage, dict):
+        return None
+    if provider == "anthropic":
+        return anthropic_usage(usage)
+    if "prompt_tokens" in usage:
+        return Usage(
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+            total_tokens=int(usage.get("total_tokens") or 0),
+        )
+    if "input_tokens" in usage:  # the Responses API
+        prompt, completion = int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
+        return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+    return None
+
+
+def merge_usage(old: Usage | None, new: Usage | None) -> Usage | None:
+    """Streams report usage in parts (Anthropic: input at the start, output at the end)."""
+    if new is None:
+        return old
+    if old is None:
+        return new
+    merged: Usage = {**old}
+    merged["prompt_tokens"] = max(old.get("prompt_tokens", 0), new.get("prompt_tokens", 0))
+    merged["completion_tokens"] = max(old.get("completion_tokens", 0), new.get("completion_tokens", 0))
+    merged["total_tokens"] = merged["prompt_tokens"] + merged["completion_tokens"]
+    if new.get("prompt_tokens_details"):
+        merged["prompt_tokens_details"] = new["prompt_tokens_details"]
+    return merged
