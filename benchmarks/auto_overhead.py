@@ -17,10 +17,9 @@ from typing import Any
 
 from unigate.config import validate
 from unigate.gateway import Gateway
-from unigate.routing.auto.install import build_router
+from unigate.routing.auto.runtime import build_router
 from unigate.routing.auto.scoring import Scorers
 from unigate.routing.learned.model import load_router
-from unigate.server.app import App
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: reuse the tests' synthetic catalog
 from tests.routing.auto.test_selector import CONFIG, ctx_for
@@ -53,7 +52,7 @@ def per_call_us(fn: Any, n: int = N) -> tuple[float, float]:
 def main() -> None:
     real = load_router("mmlu")
     for label, scorer in (("selection only (constant score)", Constant()), ("selection + learned router", real)):
-        router, _ = build_router(App(Gateway(validate(CONFIG), environ={})), Scorers(loader=lambda name, s=scorer: s))
+        router, _ = build_router(Gateway(validate(CONFIG), environ={}).groups, Scorers(loader=lambda name, s=scorer: s))
         for name, text in (("short", SHORT), ("long", LONG)):
 
             def once(text: str = text, router: Any = router) -> None:

@@ -48,7 +48,7 @@ async def _run(n: int, logs: bool) -> float:
     )
     gateway = Gateway(config, environ={})
     setup = LogSetup(stream=open(os.devnull, "w")) if logs else None  # noqa: SIM115
-    hook = ObservabilityHook(gateway, ObservabilityConfig(log_requests=logs), logs=setup)
+    hook = ObservabilityHook(gateway.groups, ObservabilityConfig(log_requests=logs), logs=setup)
     deployments = [g.deployments[0] for g in gateway.groups.values()]
     contexts = [_context(i, deployments[i % len(deployments)]) for i in range(n)]
     request: dict[str, object] = {"model": "m0", "messages": []}

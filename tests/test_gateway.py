@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 
 from tests.support.fake_upstream import FakeUpstream
-from unigate import gateway as gateway_module
+from unigate.catalog import Catalog
 from unigate.config import validate
 from unigate.gateway import Gateway
 from unigate.observability.hook import ObservabilityHook
+from unigate.routing import groups as groups_module
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ async def upstream():
 
 
 async def test_many_dynamic_names_keep_per_deployment_state_bounded(upstream, monkeypatch):
-    monkeypatch.setattr(gateway_module, "MAX_DYNAMIC_GROUPS", 20)
+    monkeypatch.setattr(groups_module, "MAX_DYNAMIC_GROUPS", 20)
     config = validate(
         {
             "local_model": {"enabled": False},
@@ -29,9 +30,9 @@ async def test_many_dynamic_names_keep_per_deployment_state_bounded(upstream, mo
             "providers": {"openai": {"api_base": upstream.base_url, "api_key": "sk-up"}},
         }
     )
-    gateway = Gateway(config, environ={})
-    hook = ObservabilityHook(gateway)
-    gateway.add_hook(hook)
+    groups = groups_module.ModelGroups.from_config(config, Catalog(), environ={})
+    hook = ObservabilityHook(groups)
+    gateway = Gateway(config, groups=groups, hooks=[hook])
     async with gateway:
         for i in range(300):
             request = {"model": f"openai/invented-{i}", "messages": [{"role": "user", "content": "x"}]}

@@ -4,6 +4,7 @@
 
     GatewayError                       500 api_error (base; never raised bare on purpose)
     ├── BadRequest                     400 invalid_request_error
+    │   ├── Unsupported                400 invalid_request_error (this provider cannot do the operation)
     │   └── PayloadTooLarge            413 invalid_request_error
     ├── AuthError                      401 authentication_error
     ├── PermissionDenied               403 permission_error
@@ -91,6 +92,11 @@ class BadRequest(GatewayError):
     error_type = "invalid_request_error"
 
 
+class Unsupported(BadRequest):
+    """This deployment's provider cannot perform the operation (embeddings on a chat-only
+    provider, …): routing passes over it to the next one, without counting it as a failure."""
+
+
 class PayloadTooLarge(BadRequest):
     status = 413
     default_code = "payload_too_large"
@@ -112,6 +118,25 @@ class NotFound(GatewayError):
     status = 404
     error_type = "not_found_error"
     default_code = "not_found"
+
+
+def model_not_found(model: str, *, param: str = "model", reason: str = "served", available: str = "") -> NotFound:
+    """The one "model not found" error (404, code ``model_not_found``), for every surface.
+
+    ``reason``: ``served`` (no such model), ``allowed`` (this key may not use it, said in words
+    that do not confirm the model exists), ``listed`` (a plain lookup) or ``policy`` (an unknown
+    auto-routing policy; ``available`` names the known ones).
+    """
+    where = f" in '{param}'" if param != "model" else ""
+    if reason == "allowed":
+        message = f"The model '{model}'{where} does not exist or is not available to this key."
+    elif reason == "listed":
+        message = f"The model '{model}' does not exist"
+    elif reason == "policy":
+        message = f"The auto-routing policy '{model}' does not exist. Available: {available}."
+    else:
+        message = f"The model '{model}'{where} does not exist or is not served by this gateway."
+    return NotFound(message, code="model_not_found", param=param)
 
 
 class RateLimited(GatewayError):

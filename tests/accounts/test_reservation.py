@@ -16,7 +16,8 @@ from tests.support.fake_upstream import Mode
 from unigate.accounts.models import reservation_nano
 from unigate.accounts.reservation import ReservationPolicy
 from unigate.config import AccountsConfig, GatewayConfig
-from unigate.gateway import MAX_DYNAMIC_GROUPS, Gateway
+from unigate.gateway import Gateway
+from unigate.routing.groups import MAX_DYNAMIC_GROUPS
 
 UPSTREAM = "http://127.0.0.1:9/v1"
 
@@ -121,7 +122,7 @@ def test_dynamic_names_are_priced_however_many_the_gateway_remembers():
         environ={},
     )
     policy = ReservationPolicy(gateway.find_group, gateway.catalog, AccountsConfig())
-    gateway._dynamic_names = MAX_DYNAMIC_GROUPS  # the cap is full: new names are no longer remembered
+    gateway.groups._dynamic_names = MAX_DYNAMIC_GROUPS  # the cap is full: new names are no longer remembered
     assert policy.exposure("openai/gpt-4o-mini", ask()).output == pytest.approx(0.6)
     assert policy.exposure("openai/not-a-priced-model", ask()).unpriced == "openai/not-a-priced-model"
     assert not any("/" in name for name in policy._closures)  # client-chosen names are not cached

@@ -11,8 +11,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from unigate.config import ObservabilityConfig, validate
+from unigate.context import Principal, RequestContext
 from unigate.errors import UpstreamTimeout
-from unigate.gateway import Gateway, Principal, RequestContext
+from unigate.gateway import Gateway
 from unigate.observability.hook import ObservabilityHook
 from unigate.observability.logs import LogSetup, request_fields
 from unigate.observability.metrics import BoundedLabel
@@ -62,7 +63,7 @@ def samples(hook: ObservabilityHook) -> list[tuple[str, dict[str, str], float]]:
 
 
 async def test_team_and_model_labels_are_bounded_and_keys_never_appear():
-    hook = ObservabilityHook(make_gateway(), ObservabilityConfig(log_requests=False))
+    hook = ObservabilityHook(make_gateway().groups, ObservabilityConfig(log_requests=False))
     assert hook.metrics is not None
     hook.metrics.labels.team = BoundedLabel(cap=3)
     hook.metrics.labels.model = BoundedLabel(["m1"], cap=2)
@@ -85,7 +86,7 @@ async def test_team_and_model_labels_are_bounded_and_keys_never_appear():
 
 
 async def test_errors_by_class_and_auto_routing_choices():
-    hook = ObservabilityHook(make_gateway(), ObservabilityConfig(log_requests=False))
+    hook = ObservabilityHook(make_gateway().groups, ObservabilityConfig(log_requests=False))
     ctx = ctx_for(status="error")
     ctx.error = UpstreamTimeout("slow")
     ctx.trace.attempts[0].error = "UpstreamTimeout"
@@ -107,15 +108,14 @@ async def test_errors_by_class_and_auto_routing_choices():
     assert [v for n, lab, v in rows if n == "unigate_in_flight_requests"] == [0.0]
 
 
-async def test_health_state_comes_from_gateway_health():
+async def test_health_state_comes_from_the_routers_health():
     gateway = make_gateway()
 
     class Health:
         def state(self, deployment_id: str) -> str:
             return "cooling_down"
 
-    gateway.health = Health()  # type: ignore[attr-defined]
-    hook = ObservabilityHook(gateway, ObservabilityConfig(log_requests=False))
+    hook = ObservabilityHook(gateway.groups, ObservabilityConfig(log_requests=False), health=Health())
     rows = samples(hook)
     assert (
         "unigate_deployment_state",
@@ -137,7 +137,7 @@ async def test_request_log_formats_and_prompts_only_when_enabled(fmt):
     try:
         for log_prompts in (False, True):
             hook = ObservabilityHook(
-                make_gateway(), ObservabilityConfig(log_prompts=log_prompts, metrics=False), logs=setup
+                make_gateway().groups, ObservabilityConfig(log_prompts=log_prompts, metrics=False), logs=setup
             )
             ctx = ctx_for()
             await hook.before(ctx, {"messages": [{"role": "user", "content": f"PROMPT-{log_prompts}"}]})

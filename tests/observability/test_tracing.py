@@ -13,8 +13,9 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.support.fake_upstream import FakeUpstream, Mode
 from unigate.config import ObservabilityConfig, validate
+from unigate.context import Principal
 from unigate.errors import GatewayError
-from unigate.gateway import Gateway, Principal
+from unigate.gateway import Gateway
 from unigate.observability.hook import ObservabilityHook
 from unigate.observability.tracing import Tracer
 
@@ -61,12 +62,11 @@ async def test_spans_follow_genai_conventions():
         }
     )
     try:
-        async with Gateway(config, environ={}) as gateway:
-            gateway.add_hook(
-                ObservabilityHook(
-                    gateway, ObservabilityConfig(otel=True, log_requests=False), tracer=Tracer(_Trace(provider))
-                )
-            )
+        groups = Gateway(config, environ={}).groups
+        hook = ObservabilityHook(
+            groups, ObservabilityConfig(otel=True, log_requests=False), tracer=Tracer(_Trace(provider))
+        )
+        async with Gateway(config, groups=groups, hooks=[hook]) as gateway:
             await gateway.chat(
                 {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.3, "max_tokens": 9},
                 Principal("key", key_name="app", team_id="t1"),
@@ -102,5 +102,5 @@ async def test_spans_follow_genai_conventions():
 
 def test_no_tracer_when_otel_is_off():
     config = validate({"local_model": {"enabled": False}, "discover_providers": False})
-    hook = ObservabilityHook(Gateway(config, environ={}), ObservabilityConfig())
+    hook = ObservabilityHook(Gateway(config, environ={}).groups, ObservabilityConfig())
     assert hook.tracer is None

@@ -10,8 +10,9 @@ import pytest
 
 from tests.support.fake_upstream import FakeUpstream, Mode
 from unigate.config import validate
+from unigate.context import Principal
 from unigate.errors import BadRequest, NotFound, ProviderError, UpstreamServerError
-from unigate.gateway import Gateway, Principal
+from unigate.gateway import Gateway
 
 FAST = {"connect": 1.0, "first_token": 0.5, "total": 3.0}
 

@@ -25,6 +25,7 @@ from unigate.errors import (
     UpstreamServerError,
     UpstreamTimeout,
 )
+from unigate.operations.count_tokens import estimate_tokens
 from unigate.providers import anthropic
 from unigate.providers.anthropic.inbound import (
     StreamTranslator,
@@ -34,7 +35,6 @@ from unigate.providers.anthropic.inbound import (
     to_openai,
     usage_to_anthropic,
 )
-from unigate.server.anthropic_api import estimate_tokens
 from unigate.types import Deployment
 
 ANTHROPIC = frozenset({"anthropic"})

@@ -13,7 +13,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from unigate.accounts.user_schema import audit
-from unigate.gateway import Principal
+from unigate.context import Principal
 
 log = logging.getLogger("unigate.audit")
 

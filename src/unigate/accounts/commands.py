@@ -116,7 +116,7 @@ def _command(run: Runner) -> Callable[[argparse.Namespace], int]:
 
 async def _keys_create(store: Any, args: argparse.Namespace) -> int:
     from unigate.accounts.models import hash_secret, new_id, new_secret
-    from unigate.server.admin_api import key_view, parse_account_fields
+    from unigate.accounts.views import key_view, parse_account_fields
 
     fields = _fields(args)
     if not fields.get("name"):
@@ -135,7 +135,7 @@ async def _keys_create(store: Any, args: argparse.Namespace) -> int:
 
 
 async def _keys_list(store: Any, args: argparse.Namespace) -> int:
-    from unigate.server.admin_api import key_view
+    from unigate.accounts.views import key_view
 
     rows = await store.list_keys(args.team, args.all)
     if args.json:
@@ -154,7 +154,8 @@ async def _keys_list(store: Any, args: argparse.Namespace) -> int:
 
 
 async def _keys_update(store: Any, args: argparse.Namespace) -> int:
-    from unigate.server.admin_api import _KEY_FIELDS, key_view, parse_account_fields
+    from unigate.accounts.views import KEY_FIELDS as _KEY_FIELDS
+    from unigate.accounts.views import key_view, parse_account_fields
 
     values = parse_account_fields(_fields(args), _KEY_FIELDS)
     if not await store.update_key(args.id, values):
@@ -189,7 +190,7 @@ async def _topup(store: Any, args: argparse.Namespace) -> int:
 
 async def _teams_create(store: Any, args: argparse.Namespace) -> int:
     from unigate.accounts.models import new_id
-    from unigate.server.admin_api import parse_account_fields, team_view
+    from unigate.accounts.views import parse_account_fields, team_view
 
     fields = _fields(args)
     if not fields.get("name"):
@@ -202,7 +203,7 @@ async def _teams_create(store: Any, args: argparse.Namespace) -> int:
 
 
 async def _teams_list(store: Any, args: argparse.Namespace) -> int:
-    from unigate.server.admin_api import team_view
+    from unigate.accounts.views import team_view
 
     _print([team_view(row) for row in await store.list_teams()])
     return 0
@@ -213,7 +214,7 @@ async def _teams_list(store: Any, args: argparse.Namespace) -> int:
 
 async def _usage(store: Any, args: argparse.Namespace) -> int:
     from unigate.accounts.models import to_usd
-    from unigate.server.admin_api import _timestamp
+    from unigate.accounts.views import parse_timestamp as _timestamp
 
     filters = {"key_id": args.key, "team_id": args.team, "model": args.model, "provider": args.provider}
     filters |= {"since": _timestamp(args.since, "since"), "until": _timestamp(args.until, "until")}

@@ -19,9 +19,10 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from unigate.accounts.backlog import SettleBacklog
 from unigate.accounts.ledger import QUEUE, encode, usage_row
@@ -29,9 +30,13 @@ from unigate.accounts.models import Account, Limits, iso, to_nano, to_usd
 from unigate.accounts.reservation import ReservationPolicy
 from unigate.accounts.service import AccountsService, unavailable
 from unigate.config import RateLimitsConfig
+from unigate.context import RequestContext
 from unigate.errors import BudgetExceeded, GatewayError, PermissionDenied, RateLimited
-from unigate.gateway import Gateway, RequestContext
 from unigate.state import BalanceCheck, Charge, SemaphoreCheck, WindowAdd, WindowCheck
+
+if TYPE_CHECKING:
+    from unigate.catalog import Catalog
+    from unigate.routing.groups import ModelGroup
 
 log = logging.getLogger("unigate.accounts")
 
@@ -63,14 +68,21 @@ class _Plan:
 class Accountant:
     """The RequestHook of the accounts package."""
 
-    def __init__(self, gateway: Gateway, service: AccountsService) -> None:
-        self.gateway = gateway
+    def __init__(
+        self,
+        find_group: Callable[[str], ModelGroup | None],
+        catalog: Catalog,
+        service: AccountsService,
+        data_dir: str | Path,
+    ) -> None:
+        """``find_group``: any public name → its model group, without remembering dynamic ones
+        (``ModelGroups.find``); the reservation policy walks fallback chains with it."""
         self.service = service
         self.state = service.state
         self.settings = service.settings
         self.ttl = self.settings.reservation_ttl
-        self.policy = ReservationPolicy(gateway.find_group, gateway.catalog, self.settings)
-        self.backlog = SettleBacklog(Path(gateway.config.data_dir) / "journal")
+        self.policy = ReservationPolicy(find_group, catalog, self.settings)
+        self.backlog = SettleBacklog(Path(data_dir) / "journal")
         self._active: dict[str, Ticket] = {}
         self._refresher: asyncio.Task[None] | None = None
         self._replayer: asyncio.Task[None] | None = None
@@ -166,7 +178,8 @@ class Accountant:
         if (account is None or not account.limits_anything) and model_limits is None:
             ctx.extras["accounts"] = Ticket()
             return
-        spending = account is not None and account.limits_spend
+        # counting tokens costs nothing: rate limits apply, no spend is reserved
+        spending = account is not None and account.limits_spend and ctx.endpoint != "count_tokens"
         reservation = self.policy.reserve(request, ctx.model, ctx.endpoint) if spending else None
         prompt_tokens = reservation.prompt_tokens if reservation is not None else self.policy.prompt_tokens(request)
         plan = _Plan()

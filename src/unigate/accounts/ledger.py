@@ -27,8 +27,8 @@ from sqlalchemy import BigInteger, Integer
 
 from unigate.accounts.schema import ledger
 from unigate.accounts.store import Store
+from unigate.context import RequestContext
 from unigate.errors import error_class_name
-from unigate.gateway import RequestContext
 from unigate.state import StateBackend
 
 log = logging.getLogger("unigate.accounts")

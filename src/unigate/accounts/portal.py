@@ -27,8 +27,8 @@ from unigate.accounts.sessions import SessionStore
 from unigate.accounts.store import Store
 from unigate.accounts.users import UserStore, normalize_email
 from unigate.config import GatewayConfig, PortalConfig
+from unigate.context import Principal
 from unigate.errors import AuthError, BadRequest, GatewayError, NotFound, PermissionDenied, RateLimited
-from unigate.gateway import Principal
 from unigate.state import WindowCheck
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")

@@ -18,8 +18,8 @@ from unigate.accounts.models import Account, Limits, hash_secret, limits_from_ro
 from unigate.accounts.store import Store
 from unigate.accounts.users import UserStore
 from unigate.config import AccountsConfig
+from unigate.context import Principal
 from unigate.errors import Overloaded
-from unigate.gateway import Principal
 from unigate.state import StateBackend
 
 log = logging.getLogger("unigate.accounts")

@@ -22,15 +22,19 @@ import logging
 import secrets
 import time
 from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from unigate.batches.store import BatchStore, FileStore
 from unigate.config import BatchesConfig
-from unigate.gateway import Principal, RequestContext
-from unigate.server.http import Response, StreamingResponse
+from unigate.context import Principal, RequestContext
+
+if TYPE_CHECKING:
+    from unigate.routing.groups import ModelGroup
 
 log = logging.getLogger("unigate.batches")
 
@@ -75,9 +79,36 @@ class TrafficGauge:
         return len(window)
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What a line's request got back: status, headers and the whole body."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+# Serves one line (method, url, body, as whom, request id) through the gateway's own route for it.
+Dispatch = Callable[[str, str, bytes, Principal, str], Awaitable[Reply]]
+
+
 class BatchRunner:
-    def __init__(self, app: Any, store: BatchStore, files: FileStore, config: BatchesConfig) -> None:
-        self.app = app
+    """``dispatch`` serves a line through the gateway's route for its URL; ``find_group`` is the
+    model groups' look-up (rpm headroom); ``principal_by_id`` finds the key a batch runs as
+    (``None`` without accounts)."""
+
+    def __init__(
+        self,
+        dispatch: Dispatch,
+        find_group: Callable[[str], ModelGroup | None],
+        principal_by_id: Callable[[str], Awaitable[Principal | None]] | None,
+        store: BatchStore,
+        files: FileStore,
+        config: BatchesConfig,
+    ) -> None:
+        self.dispatch = dispatch
+        self.find_group = find_group
+        self.principal_by_id = principal_by_id
         self.store = store
         self.files = files
         self.config = config
@@ -176,12 +207,9 @@ class BatchRunner:
         kind = who.get("kind", "anonymous")
         if kind != "key":
             return Principal(kind, key_name=who.get("key_name"))
-        from unigate.accounts.install import runtime_of
-
-        runtime = runtime_of(self.app)
-        if runtime is None:
+        if self.principal_by_id is None:
             return None
-        return await runtime.service.principal_by_id(str(who.get("key_id")))
+        return await self.principal_by_id(str(who.get("key_id")))
 
     async def _admit(self, endpoint: str, body: dict[str, Any]) -> None:
         """Wait for a free line slot (fewer while interactive traffic is in flight) and for
@@ -198,7 +226,7 @@ class BatchRunner:
     def _has_headroom(self, model: Any) -> bool:
         if not isinstance(model, str):
             return True
-        group = self.app.gateway.find_group(model)
+        group = self.find_group(model)
         if group is None:
             return True
         for deployment in group.deployments:
@@ -235,10 +263,7 @@ class BatchRunner:
     async def _execute(self, url: str, body: dict[str, Any], principal: Principal, request_id: str) -> tuple[int, Any]:
         raw = orjson.dumps(body)
         for attempt in range(MAX_RATE_LIMIT_RETRIES + 1):
-            response = await self.app.dispatch("POST", url, raw, principal, request_id)
-            if isinstance(response, StreamingResponse):  # lines never stream; drain to be safe
-                parts = [piece async for piece in response.chunks]
-                response = Response(b"".join(parts), response.status)
+            response = await self.dispatch("POST", url, raw, principal, request_id)
             status = response.status
             if status == 429 and attempt < MAX_RATE_LIMIT_RETRIES:
                 await asyncio.sleep(min(self.config.rate_limit_wait, _retry_after(response) or 1.0 * (attempt + 1)))
@@ -299,7 +324,7 @@ def _try_lock(path: Path) -> IO[bytes] | None:
     return handle
 
 
-def _retry_after(response: Response) -> float | None:
+def _retry_after(response: Reply) -> float | None:
     for name, value in response.headers:
         if name.lower() == b"retry-after":
             try:

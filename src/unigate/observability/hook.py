@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from unigate.config import ObservabilityConfig
@@ -19,22 +20,38 @@ PROMPT_KEY = "log_prompt"
 
 
 class ObservabilityHook:
+    """``groups``: the served model groups (the metrics' bounded label sets); ``health``: the
+    router's deployment health (read at scrape time)."""
+
     def __init__(
         self,
-        gateway: Any,
+        groups: Mapping[str, Any],
         config: ObservabilityConfig | None = None,
         *,
+        health: Any = None,
         logs: LogSetup | None = None,
         tracer: Tracer | None = None,
     ) -> None:
         self.config = config or ObservabilityConfig()
-        self.metrics: GatewayMetrics | None = GatewayMetrics(gateway) if self.config.metrics else None
+        self.metrics: GatewayMetrics | None = GatewayMetrics(groups, health) if self.config.metrics else None
         # the time series keeps 24 h of buckets: its keys are bounded like the metrics labels
-        self.labels = self.metrics.labels if self.metrics is not None else LabelSet(dict(gateway.groups))
+        self.labels = self.metrics.labels if self.metrics is not None else LabelSet(dict(groups))
         self.series = TimeSeries()
         self.logs = logs if self.config.log_requests else None
         self.tracer = tracer if tracer is not None else (make_tracer() if self.config.otel else None)
         self._log_prompts = self.config.log_prompts
+        self._setups: list[LogSetup] = []
+
+    async def start(self) -> None:
+        """Set up the process's logs (formats, the request log's writer thread) for serving."""
+        setup = LogSetup(fmt=self.config.log_format, level=self.config.log_level)
+        self._setups.append(setup)
+        self.logs = setup if self.config.log_requests else None
+
+    async def stop(self) -> None:
+        self.logs = None
+        while self._setups:
+            self._setups.pop().close()  # drains queued request lines
 
     async def before(self, ctx: Any, request: dict[str, Any]) -> None:
         if self.metrics is not None:

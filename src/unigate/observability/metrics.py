@@ -14,7 +14,7 @@ prometheus child objects for each (bounded) label tuple are resolved once and ca
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,11 +87,12 @@ class _Children:
 
 class HealthCollector(Collector):
     """``unigate_deployment_state``: 1 for the state each deployment is in right now, read from
-    ``gateway.health.state(deployment_id)`` at scrape time (``healthy`` if there is no health
+    the router's ``health.state(deployment_id)`` at scrape time (``healthy`` if there is no health
     tracker)."""
 
-    def __init__(self, gateway: Any, known: frozenset[str]) -> None:
-        self._gateway = gateway
+    def __init__(self, groups: Mapping[str, Any], health: Any, known: frozenset[str]) -> None:
+        self._groups = groups
+        self._health = health
         self._known = known  # configured groups: remembered dynamic ones would grow the scrape
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -105,8 +106,8 @@ class HealthCollector(Collector):
             "1 while a deployment is in cooldown and skipped by routing",
             labels=["model", "deployment", "provider"],
         )
-        health = getattr(self._gateway, "health", None)
-        for group in list(self._gateway.groups.values()):
+        health = self._health
+        for group in list(self._groups.values()):
             if group.name not in self._known:
                 continue
             for deployment in group.deployments:
@@ -125,9 +126,13 @@ class HealthCollector(Collector):
 
 
 class GatewayMetrics:
-    def __init__(self, gateway: Any, *, team_cap: int = 50, model_cap: int = 20) -> None:
+    def __init__(
+        self, models: Mapping[str, Any], health: Any = None, *, team_cap: int = 50, model_cap: int = 20
+    ) -> None:
+        """``models``: the served model groups (bounded label sets); ``health``: the router's
+        deployment health, read at scrape time."""
         self.registry = CollectorRegistry(auto_describe=True)
-        groups = dict(getattr(gateway, "groups", {}) or {})
+        groups = dict(models)
         self.labels = LabelSet(groups, team_cap=team_cap, model_cap=model_cap)
         base = ["model", "deployment", "provider", "team"]
         r = self.registry
@@ -167,7 +172,7 @@ class GatewayMetrics:
             ["chosen"],
             registry=r,
         )
-        self.registry.register(HealthCollector(gateway, frozenset(groups)))
+        self.registry.register(HealthCollector(models, health, frozenset(groups)))
         # caches of prometheus children, keyed by the bounded labels (never by what a client sent)
         self._children: dict[tuple[str, str, str, str, str], _Children] = {}
         self._in_flight: dict[str, Any] = {}

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from unigate.config import ModelRoutingConfig
-from unigate.errors import BadRequest, NotFound
+from unigate.context import may_use
+from unigate.errors import BadRequest, model_not_found
 from unigate.routing.retry import Disposition
 from unigate.routing.strategies import STRATEGIES
 
@@ -57,12 +58,8 @@ def _names(
     for name in value:
         if name == primary or name in out:
             continue
-        if name not in groups or (allowed is not None and name not in allowed):
-            raise NotFound(
-                f"The model '{name}' in '{param}' does not exist or is not available to this key.",
-                code="model_not_found",
-                param=param,
-            )
+        if name not in groups or not may_use(allowed, name):
+            raise model_not_found(name, param=param, reason="allowed")
         out.append(name)
     return tuple(out)
 

@@ -5,7 +5,8 @@ Dispositions (decided on the error class, never on message text):
 - ``RETRY``   429 / 5xx / timeout / connection: may retry the same deployment (with backoff),
               then the next deployment, then the group's fallback chain
 - ``NEXT``    a fault of this deployment that a retry will not fix (upstream 401/403/404 from a bad
-              key or model id, an unparseable reply): next deployment, then the fallback chain
+              key or model id, an unparseable reply) or an operation its provider cannot do
+              (``Unsupported``): next deployment, then the fallback chain
 - ``CONTEXT`` context window exceeded: the context-window fallback chain (a larger model)
 - ``CONTENT`` content filtered: the content-filter fallback chain (another provider)
 - ``FATAL``   the request itself is wrong (400/422, gateway-side validation): answered as is,
@@ -18,7 +19,7 @@ import random
 from dataclasses import dataclass
 from enum import Enum
 
-from unigate.errors import ContentFiltered, ContextWindowExceeded, GatewayError, ProviderError
+from unigate.errors import ContentFiltered, ContextWindowExceeded, GatewayError, ProviderError, Unsupported
 
 
 class Disposition(Enum):
@@ -36,6 +37,8 @@ def disposition(error: GatewayError) -> Disposition:
         return Disposition.CONTEXT
     if isinstance(error, ContentFiltered):
         return Disposition.CONTENT
+    if isinstance(error, Unsupported):
+        return Disposition.NEXT
     if type(error) is ProviderError:
         status = error.upstream_status
         if status is None or status >= 500 or status in (401, 403, 404):

@@ -9,6 +9,12 @@ preference, not a wall). For streams an attempt has answered only when the first
 chunk arrived, so failures before it fall back invisibly; failures after it end the stream
 with an error event, or continue the answer elsewhere (``continuation``) when asked to.
 
+The loop is the same for every operation (chat, embeddings, token counts, …): :meth:`Router.route`
+takes the provider call to make for one deployment; :meth:`Router.chat` and
+:meth:`Router.chat_stream` are that loop with the chat calls. A call that raises
+:class:`~unigate.errors.Unsupported` (the provider cannot do the operation) passes over the
+deployment without marking it unhealthy.
+
 A single-deployment group with no fallbacks and no request overrides takes a short path:
 no pre-flight, no strategy, a dict lookup for health.
 """
@@ -18,16 +24,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from unigate.config import ModelRoutingConfig
-from unigate.errors import GatewayError, NotFound, UpstreamRateLimited, UpstreamServerError, UpstreamTimeout
+from unigate.context import may_use
+from unigate.errors import (
+    GatewayError,
+    Unsupported,
+    UpstreamRateLimited,
+    UpstreamServerError,
+    UpstreamTimeout,
+    model_not_found,
+)
 from unigate.providers.base import Provider
 from unigate.providers.registry import ProviderSet
 from unigate.routing import continuation
 from unigate.routing.fallbacks import NO_OPTIONS, RouteOptions, chain, parse_options
+from unigate.routing.groups import ModelGroup
 from unigate.routing.health import BreakerPolicy, Health
 from unigate.routing.preflight import Needs, Preflight, needs
 from unigate.routing.retry import DEFAULT_RETRY, Disposition, RetryPolicy, backoff, disposition
@@ -36,17 +51,13 @@ from unigate.routing.strategies import StrategyContext, order
 from unigate.routing.trace import Attempt, RouteTrace
 from unigate.types import ChatChunk, ChatRequest, ChatResponse, Deployment
 
-__all__ = ["Attempt", "ModelGroup", "RouteTrace", "Router"]
+__all__ = ["Attempt", "Call", "ModelGroup", "RouteTrace", "Router"]
 
 T = TypeVar("T")
-Call = Callable[[Provider, ChatRequest, Deployment], Awaitable[T]]
-
-
-@dataclass
-class ModelGroup:
-    name: str
-    deployments: list[Deployment]
-    routing: ModelRoutingConfig = field(default_factory=ModelRoutingConfig)
+R = TypeVar("R")
+# One attempt of an operation on one deployment: the provider to use, the canonical request
+# (a ChatRequest for chat; another operation's own request type otherwise).
+Call = Callable[[Provider, Any, Deployment], Awaitable[T]]
 
 
 @dataclass(slots=True)
@@ -81,11 +92,12 @@ def _policy(routing: ModelRoutingConfig) -> BreakerPolicy:
 class Router:
     def __init__(
         self,
-        groups: dict[str, ModelGroup],
+        groups: Mapping[str, ModelGroup],
         providers: ProviderSet,
         *,
         catalog: Any = None,
         health: Health | None = None,
+        stats: Stats | None = None,
         capabilities: dict[str, Any] | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
@@ -93,7 +105,7 @@ class Router:
         self.providers = providers
         self.catalog = catalog
         self.health = health or Health()
-        self.stats = Stats()
+        self.stats = stats or Stats()
         self.preflight = Preflight(catalog, capabilities)
         self.retry = retry
         self._prices: dict[str, float | None] = {}
@@ -107,11 +119,7 @@ class Router:
     def group(self, name: str) -> ModelGroup:
         group = self.groups.get(name)
         if group is None:
-            raise NotFound(
-                f"The model '{name}' does not exist or is not served by this gateway.",
-                code="model_not_found",
-                param="model",
-            )
+            raise model_not_found(name)
         return group
 
     def _price(self, deployment: Deployment) -> float | None:
@@ -130,15 +138,29 @@ class Router:
 
     # -- public calls -----------------------------------------------------------------------
 
+    async def route(
+        self,
+        request: R,
+        group: ModelGroup,
+        trace: RouteTrace,
+        call: Callable[[Provider, R, Deployment], Awaitable[T]],
+        *,
+        allowed: frozenset[str] | None = None,
+    ) -> T:
+        """Any non-streamed operation: ``call`` on deployments of ``group`` (then its fallbacks)
+        until one answers; the answer's ``usage`` (if it is a dict with one) feeds the TPM stats."""
+        body = cast(ChatRequest, request)  # routing reads only the fields every request may carry
+        options = parse_options(body, self.groups, allowed)
+        deployment, result = await self._route(body, group, trace, options, allowed, call, stream=False)
+        usage = result.get("usage") if isinstance(result, dict) else None
+        if usage:
+            self.stats.of(deployment.id).add_tokens(int(usage.get("total_tokens") or 0))
+        return result
+
     async def chat(
         self, request: ChatRequest, group: ModelGroup, trace: RouteTrace, *, allowed: frozenset[str] | None = None
     ) -> ChatResponse:
-        options = parse_options(request, self.groups, allowed)
-        deployment, response = await self._route(request, group, trace, options, allowed, self._call, stream=False)
-        usage = response.get("usage")
-        if usage:
-            self.stats.of(deployment.id).add_tokens(int(usage.get("total_tokens") or 0))
-        return response
+        return await self.route(request, group, trace, self._call, allowed=allowed)
 
     async def chat_stream(
         self, request: ChatRequest, group: ModelGroup, trace: RouteTrace, *, allowed: frozenset[str] | None = None
@@ -150,23 +172,6 @@ class Router:
         if cont is None:
             cont = group.routing.continue_on_failure
         return self._serve(primed, request, group, trace, options, allowed, cont and continuation.allowed(request))
-
-    async def call(
-        self,
-        request: Any,
-        group: ModelGroup,
-        trace: RouteTrace,
-        call: Callable[[Any, Any, Deployment], Awaitable[T]],
-        *,
-        allowed: frozenset[str] | None = None,
-    ) -> T:
-        """Any other request kind (audio, images, rerank, …): ``call(provider, request,
-        deployment)`` tried with the same retries, fallbacks and health as chat."""
-        options = parse_options(request, self.groups, allowed)
-        _, result = await self._route(
-            cast(ChatRequest, request), group, trace, options, allowed, cast(Call[T], call), stream=False
-        )
-        return result
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -245,7 +250,7 @@ class Router:
             primary = False
             for name in names:
                 target = self.groups.get(name)
-                if target is not None and (allowed is None or name in allowed):
+                if target is not None and may_use(allowed, name):
                     pending.append(target)
         for owner, deployment in deferred:
             if deployment.id in tried:
@@ -281,6 +286,10 @@ class Router:
             stats.started()
             try:
                 result = await call(provider, request, deployment)
+            except Unsupported as exc:
+                stats.finished()
+                trace.skipped.append((deployment.id, "unsupported"))
+                return exc  # not the deployment's fault: no attempt, no cooldown
             except GatewayError as exc:
                 stats.finished()
                 trace.attempts.append(self._failed(deployment, exc, started))

@@ -18,31 +18,23 @@ GET    /v1/key/info                the calling key's own settings and balance
 
 from __future__ import annotations
 
-import contextlib
-from datetime import datetime
 from typing import Any
 
 from unigate.accounts.audit import AuditLog, entry_view
-from unigate.accounts.install import AccountsRuntime, runtime_of
-from unigate.accounts.models import PERIODS, hash_secret, iso, new_id, new_secret, to_nano, to_usd
+from unigate.accounts.models import hash_secret, new_id, new_secret, to_usd
+from unigate.accounts.runtime import AccountsRuntime
+from unigate.accounts.views import KEY_FIELDS as _KEY_FIELDS
+from unigate.accounts.views import TEAM_FIELDS as _TEAM_FIELDS
+from unigate.accounts.views import key_view, parse_account_fields, team_view
+from unigate.accounts.views import parse_timestamp as _timestamp
+from unigate.accounts.views import topup_amount as _topup_amount
+from unigate.context import Principal
 from unigate.errors import AuthError, BadRequest, NotFound
-from unigate.gateway import Principal
-from unigate.server.app import App
 from unigate.server.auth import require_admin
 from unigate.server.http import Request, Response, json_response
+from unigate.server.routes import Routes
+from unigate.server.services import Services
 from unigate.server.validation import parse_json_object
-
-_LIMITS = ("rpm", "tpm", "max_concurrency")
-_KEY_FIELDS = {"name", "team_id", "owner", "tags", "models", "credit", "budget", "budget_period", *_LIMITS}
-_KEY_FIELDS |= {"expires_at", "enabled", "metadata"}
-_TEAM_FIELDS = {"name", "credit", "budget", "budget_period", "enabled", "metadata", *_LIMITS}
-# Bounds that keep every stored value inside its column (BigInteger nano-USD, Integer limits,
-# String(200) names) and every stored time printable: refused with a 400 rather than stored
-# and failing later, on every listing.
-MAX_USD = 1_000_000_000  # 1e18 nano-USD, well inside a 64-bit column even after top-ups
-MAX_LIMIT = 1_000_000_000
-MAX_NAME = 200
-MAX_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -51,139 +43,6 @@ def _body(request: Request) -> dict[str, Any]:
     if not request.body:
         return {}
     return parse_json_object(request.body, request.header(b"content-type"))
-
-
-def _timestamp(value: Any, name: str) -> float | None:
-    if value is None:
-        return None
-    seconds: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str):
-        try:
-            seconds = float(value)  # query strings carry unix times as text
-        except ValueError:
-            with contextlib.suppress(ValueError, OverflowError, OSError):
-                seconds = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    if seconds is None or seconds != seconds:  # NaN
-        raise BadRequest(f"'{name}' must be a unix time or an ISO 8601 date", param=name)
-    if not 0 <= seconds <= MAX_TIMESTAMP:
-        hint = " (it looks like milliseconds: send seconds)" if MAX_TIMESTAMP < seconds < MAX_TIMESTAMP * 1000 else ""
-        raise BadRequest(f"'{name}' must be a unix time in seconds between 1970 and 9999{hint}", param=name)
-    return seconds
-
-
-def _money(value: Any, name: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_USD:
-        raise BadRequest(f"'{name}' must be an amount in USD from 0 to {MAX_USD:,}", param=name)
-    return to_nano(float(value))
-
-
-def _positive(value: Any, name: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_LIMIT:
-        raise BadRequest(f"'{name}' must be a positive integer (at most {MAX_LIMIT:,})", param=name)
-    return value
-
-
-def _topup_amount(body: dict[str, Any], row: Any) -> int:
-    """A positive top-up in USD that keeps the total credit within :data:`MAX_USD`."""
-    amount = body.get("amount")
-    if isinstance(amount, bool) or not isinstance(amount, int | float) or not 0 < amount <= MAX_USD:
-        raise BadRequest(f"'amount' must be a positive amount in USD (at most {MAX_USD:,})", param="amount")
-    nano = to_nano(float(amount))
-    if (row.credit_nusd or 0) + nano > to_nano(MAX_USD):
-        raise BadRequest(f"'amount' would take the credit above {MAX_USD:,} USD", param="amount")
-    return nano
-
-
-def parse_account_fields(data: dict[str, Any], allowed: set[str]) -> dict[str, Any]:
-    """Validate API/CLI input (USD amounts, limits, …) into database column values."""
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise BadRequest(f"Unknown field(s): {', '.join(unknown)}", param=unknown[0])
-    values: dict[str, Any] = {}
-    for name, value in data.items():
-        if name in ("name", "owner", "team_id"):
-            longest = 40 if name == "team_id" else MAX_NAME
-            if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > longest):
-                raise BadRequest(f"'{name}' must be a non-empty string of at most {longest} characters", param=name)
-            values[name] = value
-        elif name in ("tags", "models"):
-            if value is not None and (
-                not isinstance(value, list) or not all(isinstance(v, str) and len(v) <= MAX_NAME for v in value)
-            ):
-                raise BadRequest(f"'{name}' must be a list of strings (each at most {MAX_NAME})", param=name)
-            values["allowed_models" if name == "models" else name] = value
-        elif name == "credit":
-            values["credit_nusd"] = _money(value, name)
-        elif name == "budget":
-            values["budget_nusd"] = _money(value, name)
-        elif name == "budget_period":
-            if value is not None and value not in PERIODS:
-                raise BadRequest(f"'budget_period' must be one of {', '.join(PERIODS)}", param=name)
-            values[name] = value
-        elif name in _LIMITS:
-            values[name] = _positive(value, name)
-        elif name == "expires_at":
-            values[name] = _timestamp(value, name)
-        elif name == "enabled":
-            if not isinstance(value, bool):
-                raise BadRequest("'enabled' must be true or false", param=name)
-            values[name] = value
-        elif name == "metadata":
-            if value is not None and not isinstance(value, dict):
-                raise BadRequest("'metadata' must be an object", param=name)
-            values[name] = value
-    return values
-
-
-def _limits_view(row: Any) -> dict[str, Any]:
-    return {
-        "credit": to_usd(row.credit_nusd),
-        "spent": to_usd(row.spent_nusd),
-        "budget": to_usd(row.budget_nusd),
-        "budget_period": row.budget_period,
-        "rpm": row.rpm,
-        "tpm": row.tpm,
-        "max_concurrency": row.max_concurrency,
-    }
-
-
-def key_view(row: Any) -> dict[str, Any]:
-    """A key as the API shows it: never the secret or its hash."""
-    return {
-        "id": row.id,
-        "object": "key",
-        "name": row.name,
-        "key_prefix": row.prefix + "…",
-        "team_id": row.team_id,
-        "owner": row.owner,
-        "tags": row.tags or [],
-        "models": row.allowed_models,
-        **_limits_view(row),
-        "expires_at": iso(row.expires_at),
-        "enabled": row.enabled,
-        "revoked": row.revoked_at is not None,
-        "revoked_at": iso(row.revoked_at),
-        "metadata": row.metadata or {},
-        "created_at": iso(row.created_at),
-    }
-
-
-def team_view(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "object": "team",
-        "name": row.name,
-        **_limits_view(row),
-        "enabled": row.enabled,
-        "metadata": row.metadata or {},
-        "created_at": iso(row.created_at),
-    }
 
 
 async def create_key(runtime: AccountsRuntime, data: dict[str, Any]) -> tuple[str, Any]:
@@ -201,9 +60,11 @@ async def create_key(runtime: AccountsRuntime, data: dict[str, Any]) -> tuple[st
     return secret, await store.key(key_id)
 
 
-def install(app: App) -> None:
+def register(routes: Routes, services: Services) -> None:
+    accounts = services.accounts
+
     def runtime() -> AccountsRuntime:
-        found = runtime_of(app)
+        found = accounts
         if found is None:
             raise NotFound("Accounts are disabled on this gateway (accounts.enabled: false).")
         return found
@@ -352,11 +213,11 @@ def install(app: App) -> None:
         return json_response(await with_balance(key_view(row), "key", row))
 
     for method in ("GET", "POST"):
-        app.route(method, "/admin/keys", keys_collection)
-        app.route(method, "/admin/teams", teams_collection)
+        routes.route(method, "/admin/keys", keys_collection)
+        routes.route(method, "/admin/teams", teams_collection)
     for method in ("GET", "PATCH", "DELETE", "POST"):
-        app.route(method, "/admin/keys/*", key_item)
-        app.route(method, "/admin/teams/*", team_item)
+        routes.route(method, "/admin/keys/*", key_item)
+        routes.route(method, "/admin/teams/*", team_item)
 
     async def audit_log(request: Request, principal: Principal) -> Response:
         require_admin(principal)
@@ -374,8 +235,8 @@ def install(app: App) -> None:
         )
         return json_response({"object": "list", "data": [entry_view(row) for row in rows]})
 
-    app.route("GET", "/admin/audit", audit_log)
-    app.route("GET", "/admin/usage", usage)
-    app.route("POST", "/admin/usage/flush", flush)
-    app.route("GET", "/v1/key/info", key_info)
-    app.route("GET", "/key/info", key_info)
+    routes.route("GET", "/admin/audit", audit_log)
+    routes.route("GET", "/admin/usage", usage)
+    routes.route("POST", "/admin/usage/flush", flush)
+    routes.route("GET", "/v1/key/info", key_info)
+    routes.route("GET", "/key/info", key_info)

@@ -7,20 +7,21 @@ answer translated back. Every error — auth, validation, routing, upstream — 
 Anthropic's shape (``{"type": "error", "error": {"type", "message"}}``): the routes register
 :func:`error_response` as their error renderer, so the app renders body-limit, auth and
 unexpected errors in that shape too. Bodies are checked against the Anthropic schema
-(``anthropic_validation``) before translation.
+(``anthropic_validation``) before translation. ``count_tokens`` is the pipeline's
+``COUNT_TOKENS`` operation (access check, hooks and limits, routing and fallbacks).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 
-from unigate.errors import GatewayError, NotFound
-from unigate.gateway import Gateway, Principal
+from unigate.context import Principal
+from unigate.errors import GatewayError
+from unigate.operations.count_tokens import COUNT_TOKENS
 from unigate.providers.anthropic.inbound import (
     StreamTranslator,
     count_tokens_reply,
@@ -28,21 +29,19 @@ from unigate.providers.anthropic.inbound import (
     to_anthropic,
     to_openai,
 )
-from unigate.providers.base import TokenCountingProvider
-from unigate.providers.registry import capabilities
+from unigate.routing.groups import ModelGroups
 from unigate.server.anthropic_validation import validate_messages_body
-from unigate.server.app import App
 from unigate.server.http import Request, Response, StreamingResponse, merge_route_headers
 from unigate.server.openai_api import route_headers
+from unigate.server.routes import Routes
+from unigate.server.services import Services
 from unigate.server.sse import SSE_HEADERS
-from unigate.server.unmetered import admit_unmetered
 from unigate.server.validation import parse_json_object, validate_chat
 from unigate.types import ChatChunk, ChatRequest, as_json
 
 log = logging.getLogger("unigate.server")
 
 JSON = b"application/json"
-IMAGE_TOKENS = 1600  # Anthropic's documented cost of a ~1.15 megapixel image
 
 
 def event(name: str, data: dict[str, Any]) -> bytes:
@@ -77,46 +76,13 @@ async def anthropic_sse(chunks: AsyncIterator[ChatChunk], model: str) -> AsyncIt
         )
 
 
-def serving_providers(gateway: Gateway, model: str) -> frozenset[str]:
-    """Which providers may serve ``model`` (empty when only routing will tell, e.g. auto)."""
-    group = gateway.groups.get(model)
-    if group is None and gateway.router is not None:
-        group = gateway.router.groups.get(model)
-    if group is not None:
-        return frozenset(d.provider for d in group.deployments)
-    provider, sep, rest = model.partition("/")
-    return frozenset({provider}) if sep and rest else frozenset()
-
-
-def estimate_tokens(request: ChatRequest) -> int:
-    """A rough count (≈4 characters a token, images at Anthropic's documented size) for upstreams
-    that have no token-counting endpoint."""
-    chars = 0
-    images = 0
-    for message in request["messages"]:
-        chars += 16  # role and turn framing
-        content = message.get("content")
-        parts = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
-        for part in parts:
-            if part.get("type") == "text":
-                chars += len(part.get("text") or "")
-            elif part.get("type") in ("image_url", "file"):
-                images += 1
-        for call in message.get("tool_calls") or ():
-            chars += len(orjson.dumps(call.get("function") or {}))
-        for block in message.get("thinking_blocks") or ():
-            chars += len(block.get("thinking") or "")
-    for tool in request.get("tools") or ():
-        chars += len(orjson.dumps(tool))
-    return max(1, math.ceil(chars / 4) + images * IMAGE_TOKENS)
-
-
-def install(app: App) -> None:
-    gateway = app.gateway
+def register(routes: Routes, services: Services) -> None:
+    gateway = services.gateway
+    groups = gateway.groups
 
     async def messages(request: Request, principal: Principal) -> Response | StreamingResponse:
         request_id = request.path_params["request_id"]
-        chat, model = _chat_request(gateway, request)
+        chat, model = _chat_request(groups, request)
         validate_chat(as_json(chat))
         merge_route_headers(request, as_json(chat))
         id_header = (b"request-id", request_id.encode())
@@ -131,24 +97,19 @@ def install(app: App) -> None:
         )
 
     async def count_tokens(request: Request, principal: Principal) -> Response:
-        await admit_unmetered(app, request, principal)
-        chat, _ = _chat_request(gateway, request, count_only=True)
+        # the pipeline's COUNT_TOKENS operation: access check, hooks (rate limits), routing
+        chat, _ = _chat_request(groups, request, count_only=True)
         validate_chat(as_json(chat))
-        allowed = principal.allowed_models
-        if allowed is not None and chat["model"] not in allowed:
-            raise NotFound(f"The model '{chat['model']}' does not exist or is not available to this key.")
-        providers = serving_providers(gateway, chat["model"])
-        counts_natively = bool(providers) and all(capabilities(p).count_tokens for p in providers)
-        counted = await _upstream_count(gateway, chat) if counts_natively else None
-        tokens = counted if counted is not None else estimate_tokens(chat)
-        return Response(orjson.dumps(count_tokens_reply(tokens)), 200, [(b"content-type", JSON)])
+        request_id = request.path_params["request_id"]
+        counted, _ = await gateway.run(COUNT_TOKENS, chat, principal, request_id=request_id)
+        return Response(orjson.dumps(count_tokens_reply(counted)), 200, [(b"content-type", JSON)])
 
     # every error of these routes, from the body limit to an unexpected failure, is Anthropic-shaped
-    app.route("POST", "/v1/messages", messages, errors=error_response)
-    app.route("POST", "/v1/messages/count_tokens", count_tokens, errors=error_response)
+    routes.route("POST", "/v1/messages", messages, errors=error_response)
+    routes.route("POST", "/v1/messages/count_tokens", count_tokens, errors=error_response)
 
 
-def _chat_request(gateway: Gateway, request: Request, *, count_only: bool = False) -> tuple[ChatRequest, str]:
+def _chat_request(groups: ModelGroups, request: Request, *, count_only: bool = False) -> tuple[ChatRequest, str]:
     """The body, checked against the Anthropic schema and translated to the canonical chat form."""
     body = parse_json_object(request.body, request.header(b"content-type"))
     validate_messages_body(body)
@@ -158,21 +119,4 @@ def _chat_request(gateway: Gateway, request: Request, *, count_only: bool = Fals
         # Anthropic upstream; to_openai keeps them only when the model is served by Anthropic alone
         body["anthropic_beta"] = betas.decode("latin-1")
     model = body["model"]
-    return to_openai(body, serving_providers(gateway, model), count_only=count_only), model
-
-
-async def _upstream_count(gateway: Gateway, chat: ChatRequest) -> int | None:
-    """The provider's own count (the first deployment of the model); ``None`` if that is not
-    possible, so the caller falls back to an estimate."""
-    group = gateway.groups.get(chat["model"])
-    if group is None or gateway.providers is None:
-        return None
-    deployment = group.deployments[0]
-    provider = gateway.providers.get(deployment.provider)
-    if not isinstance(provider, TokenCountingProvider):
-        return None
-    try:
-        return await provider.count_tokens(chat, deployment)
-    except GatewayError as exc:
-        log.info("count_tokens upstream failed, estimating instead: %r", exc)
-        return None
+    return to_openai(body, groups.providers_of(model), count_only=count_only), model

@@ -1,6 +1,7 @@
-"""The ASGI application: routing table, auth, error mapping, streaming with disconnect handling.
+"""The ASGI application: route table, auth, error mapping, streaming with disconnect handling.
 
-Each API surface (openai_api, health, admin, …) registers its routes here; handlers get a
+Built by :mod:`unigate.composition` from its parts: the Gateway, the authenticator, the route
+table the surfaces filled (:mod:`unigate.server.routes`) and the lifecycle steps. Handlers get a
 :class:`Request` whose ``principal`` is already authenticated and return a response object.
 Every response carries ``x-request-id``; every error is OpenAI-shaped JSON with the right status.
 """
@@ -11,17 +12,17 @@ import asyncio
 import gc
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from unigate.errors import GatewayError, NotFound
-from unigate.gateway import Gateway, Principal
+from unigate.context import Principal
+from unigate.errors import GatewayError
+from unigate.gateway import Gateway
 from unigate.server.auth import Authenticator, MasterKeyAuthenticator
 from unigate.server.connections import STATE_KEY as CONNECTION_LIMITS
 from unigate.server.connections import ConnectionLimits
 from unigate.server.guard import check_request
 from unigate.server.http import (
-    Handler,
     Receive,
     Request,
     Response,
@@ -31,88 +32,58 @@ from unigate.server.http import (
     error_response,
     read_body,
 )
+from unigate.server.routes import Route, Routes, openai_error
 from unigate.types import new_request_id
 
 log = logging.getLogger("unigate.server")
 
-# A handler that needs the caller gets it as a second argument.
-AuthedHandler = Callable[[Request, Principal], Awaitable[Response | StreamingResponse]]
-Lifecycle = Callable[[], Awaitable[None]]
-# Renders an error in a surface's own shape (OpenAI's by default): (error, request id) → response.
-ErrorRenderer = Callable[[GatewayError, str], Response]
+Step = Callable[[], Awaitable[None]]
 
 
-def openai_error(error: GatewayError, request_id: str) -> Response:
-    return error_response(error)
+@dataclass
+class Lifecycle:
+    """What runs around serving: ``startup`` steps in order before the first request,
+    ``background`` work started after them (readiness does not wait for it; cancelled on
+    shutdown), ``shutdown`` steps in reverse order."""
+
+    startup: list[Step] = field(default_factory=list)
+    background: list[Step] = field(default_factory=list)
+    shutdown: list[Step] = field(default_factory=list)
 
 
-@dataclass(slots=True)
-class Route:
-    handler: Any
-    public: bool  # no authentication (health probes, static UI assets)
-    prefix: bool = False
-    errors: ErrorRenderer = openai_error
-    max_body: int | None = None  # this route's body limit (uploads), else server.max_body_bytes
+@dataclass
+class Readiness:
+    """Set while the app serves (between start-up and shutdown); ``/health/ready`` reads it."""
+
+    ready: bool = False
 
 
 class App:
-    def __init__(self, gateway: Gateway, authenticator: Authenticator | None = None) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        authenticator: Authenticator | None = None,
+        routes: Routes | None = None,
+        *,
+        lifecycle: Lifecycle | None = None,
+        readiness: Readiness | None = None,
+    ) -> None:
         self.gateway = gateway
         self.config = gateway.config
         self.authenticator: Authenticator = authenticator or MasterKeyAuthenticator(self.config.server.master_key)
+        self.routes = routes or Routes()
+        self.lifecycle = lifecycle or Lifecycle()
+        self.readiness = readiness or Readiness()
         self.max_body = self.config.server.max_body_bytes
         self.body_timeout = self.config.server.body_timeout
         # no master key: loopback only, and requests addressed to other hosts are refused (guard.py)
         self.loopback_mode = not self.config.server.master_key
         self.trusted_origins = frozenset(o.rstrip("/").lower() for o in self.config.server.cors_origins)
-        self._exact: dict[tuple[str, str], Route] = {}
-        self._prefix: list[tuple[str, str, Route]] = []
-        self.on_startup: list[Lifecycle] = []
-        self.on_shutdown: list[Lifecycle] = []
-        self.background: list[asyncio.Task[None]] = []  # start-up work that must not delay readiness
-        self.ready = False
+        self.background: list[asyncio.Task[None]] = []
 
-    # -- registration ----------------------------------------------------------------------
-
-    def route(
-        self,
-        method: str,
-        path: str,
-        handler: Handler | AuthedHandler,
-        *,
-        public: bool = False,
-        errors: ErrorRenderer = openai_error,
-        max_body: int | None = None,
-    ) -> None:
-        """Register ``handler`` for ``method path``; a path ending in ``/*`` matches a prefix and the
-        rest of the path is in ``request.path_params["rest"]``. ``errors`` renders every error of
-        the route — body limits, auth, validation, an unexpected exception — in its surface's shape."""
-        if path.endswith("/*"):
-            route = Route(handler, public, prefix=True, errors=errors, max_body=max_body)
-            self._prefix.append((method, path[:-1], route))
-            self._prefix.sort(key=lambda item: -len(item[1]))
-        else:
-            self._exact[(method, path)] = Route(handler, public, errors=errors, max_body=max_body)
-
-    def resolve(self, method: str, path: str, request: Request) -> Route:
-        """The route serving ``method path`` (an alias path handing over to another route)."""
-        return self._match(method, path, request)
-
-    def _match(self, method: str, path: str, request: Request) -> Route:
-        route = self._exact.get((method, path))
-        if route is not None:
-            return route
-        if len(path) > 1 and path.endswith("/"):
-            route = self._exact.get((method, path.rstrip("/")))
-            if route is not None:
-                return route
-        for route_method, prefix, candidate in self._prefix:
-            if route_method == method and path.startswith(prefix):
-                request.path_params["rest"] = path[len(prefix) :]
-                return candidate
-        if any(p == path for (_, p) in self._exact):
-            raise _MethodNotAllowed(f"Method {method} is not allowed on {path}.")
-        raise NotFound(f"Unknown endpoint: {method} {path}", code="unknown_url")
+    @property
+    def ready(self) -> bool:
+        return self.readiness.ready
 
     async def dispatch(
         self, method: str, path: str, body: bytes, principal: Principal, request_id: str
@@ -133,7 +104,7 @@ class App:
         request = Request(scope, nothing, body)
         request.path_params["request_id"] = request_id
         try:
-            route = self._match(method, path, request)
+            route = self.routes.match(method, path, request)
             if route.public:
                 return await route.handler(request)
             return await route.handler(request, principal)
@@ -174,21 +145,22 @@ class App:
 
     async def startup(self) -> None:
         await self.gateway.start()
-        for step in self.on_startup:
+        for step in self.lifecycle.startup:
             await step()
+        self.background.extend(asyncio.ensure_future(work()) for work in self.lifecycle.background)
         # Everything loaded so far (config, catalog, price tables, routers) lives as long as the
         # process: keep it out of the cyclic collector's full passes, which otherwise walk it
         # every few thousand requests and show up as tail-latency spikes.
         gc.collect()
         gc.freeze()
-        self.ready = True
+        self.readiness.ready = True
 
     async def shutdown(self) -> None:
-        self.ready = False
+        self.readiness.ready = False
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
-        for step in reversed(self.on_shutdown):
+        for step in reversed(self.lifecycle.shutdown):
             try:
                 await step()
             except Exception:
@@ -202,7 +174,7 @@ class App:
         request.path_params["request_id"] = request_id
         route: Route | None = None
         try:
-            route = self._match(scope["method"], scope["path"], request)
+            route = self.routes.match(scope["method"], scope["path"], request)
             check_request(request, self.loopback_mode, self.trusted_origins)
             if scope["method"] in ("POST", "PUT", "PATCH"):
                 request.body = await read_body(receive, route.max_body or self.max_body, self.body_timeout)
@@ -275,9 +247,3 @@ class App:
             close = getattr(response.chunks, "aclose", None)
             if close is not None:
                 await close()
-
-
-class _MethodNotAllowed(GatewayError):
-    status = 405
-    error_type = "invalid_request_error"
-    default_code = "method_not_allowed"

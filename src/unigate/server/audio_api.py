@@ -11,13 +11,16 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from unigate.context import Principal, RequestContext
 from unigate.errors import BadRequest, PayloadTooLarge
-from unigate.gateway import Gateway, Operation, Principal, RequestContext
+from unigate.gateway import Gateway
+from unigate.operations import Operation
 from unigate.providers.media import MediaReply, StreamHead, Upload
-from unigate.server.app import App
 from unigate.server.http import Request, Response, StreamingResponse
 from unigate.server.multipart import Form, parse_multipart
 from unigate.server.openai_api import route_headers
+from unigate.server.routes import Routes
+from unigate.server.services import Services
 from unigate.server.validation import parse_json_object
 from unigate.types import Usage
 
@@ -144,16 +147,26 @@ def _usage_of_reply(reply: MediaReply) -> Usage | None:
     return reply.usage
 
 
-def _usage_of_head(head: StreamHead) -> Usage | None:
-    return head.usage
+def _usage_of_head(result: tuple[StreamHead, Any]) -> Usage | None:
+    return result[0].usage
 
 
-TRANSCRIBE = Operation("transcription", "transcribe", lambda p, r, d: p.transcribe(r, d), _usage_of_reply)
-TRANSLATE = Operation("translation", "translate", lambda p, r, d: p.translate(r, d), _usage_of_reply)
-TRANSCRIBE_STREAM = Operation(
-    "transcription", "transcribe_stream", lambda p, r, d: p.transcribe_stream(r, d), _usage_of_head
+TRANSCRIBE: Operation[dict[str, Any], Any] = Operation(
+    "transcription", lambda p, r, d: p.transcribe(r, d), _usage_of_reply, method="transcribe", pricing="media"
 )
-SPEECH = Operation("speech", "speech", lambda p, r, d: p.speech(r, d), _usage_of_head)
+TRANSLATE: Operation[dict[str, Any], Any] = Operation(
+    "translation", lambda p, r, d: p.translate(r, d), _usage_of_reply, method="translate", pricing="media"
+)
+TRANSCRIBE_STREAM: Operation[dict[str, Any], Any] = Operation(
+    "transcription",
+    lambda p, r, d: p.transcribe_stream(r, d),
+    _usage_of_head,
+    method="transcribe_stream",
+    pricing="media",
+)
+SPEECH: Operation[dict[str, Any], Any] = Operation(
+    "speech", lambda p, r, d: p.speech(r, d), _usage_of_head, method="speech", pricing="media"
+)
 
 
 def wants_audio(request: dict[str, Any]) -> tuple[bool, bool]:
@@ -206,28 +219,22 @@ class AudioChatCheck:
         return None
 
 
-def install(app: App) -> None:
-    gateway = app.gateway
-
-    async def add_check() -> None:
-        gateway.add_hook(AudioChatCheck(gateway))  # after the plug-ins: a refusal is logged
-
-    app.on_startup.append(add_check)
-    limit = app.config.media.max_audio_bytes
+def register(routes: Routes, services: Services) -> None:
+    gateway = services.gateway
+    services.hooks.add(AudioChatCheck(gateway))  # after accounts and observability: a refusal is logged
+    limit = services.config.media.max_audio_bytes
     # the body holds the file plus a few form fields
-    body_limit = max(app.config.server.max_body_bytes, limit + 1024 * 1024)
+    body_limit = max(services.config.server.max_body_bytes, limit + 1024 * 1024)
 
     async def _audio(request: Request, principal: Principal, translate: bool) -> Response | StreamingResponse:
         form = parse_multipart(request.body, request.header(b"content-type"))
         body = transcription_request(form, limit, translate)
         request_id = request.path_params["request_id"]
         if body.get("stream"):
-            head, chunks, ctx = await gateway.operate_stream(TRANSCRIBE_STREAM, body, principal, request_id=request_id)
+            head, chunks, ctx = await gateway.run_stream(TRANSCRIBE_STREAM, body, principal, request_id=request_id)
             headers = [(b"content-type", head.content_type.encode()), (b"cache-control", b"no-cache")]
             return StreamingResponse(chunks, headers=[*headers, *route_headers(ctx)])
-        reply, ctx = await gateway.operate(
-            TRANSLATE if translate else TRANSCRIBE, body, principal, request_id=request_id
-        )
+        reply, ctx = await gateway.run(TRANSLATE if translate else TRANSCRIBE, body, principal, request_id=request_id)
         return Response(reply.body, 200, [(b"content-type", reply.content_type.encode()), *route_headers(ctx)])
 
     async def transcriptions(request: Request, principal: Principal) -> Response | StreamingResponse:
@@ -238,12 +245,12 @@ def install(app: App) -> None:
 
     async def speech(request: Request, principal: Principal) -> StreamingResponse:
         body = speech_request(parse_json_object(request.body, request.header(b"content-type")))
-        head, chunks, ctx = await gateway.operate_stream(
+        head, chunks, ctx = await gateway.run_stream(
             SPEECH, body, principal, request_id=request.path_params["request_id"]
         )
         return StreamingResponse(chunks, headers=[(b"content-type", head.content_type.encode()), *route_headers(ctx)])
 
     for prefix in ("/v1", ""):
-        app.route("POST", f"{prefix}/audio/transcriptions", transcriptions, max_body=body_limit)
-        app.route("POST", f"{prefix}/audio/translations", translations, max_body=body_limit)
-        app.route("POST", f"{prefix}/audio/speech", speech)
+        routes.route("POST", f"{prefix}/audio/transcriptions", transcriptions, max_body=body_limit)
+        routes.route("POST", f"{prefix}/audio/translations", translations, max_body=body_limit)
+        routes.route("POST", f"{prefix}/audio/speech", speech)

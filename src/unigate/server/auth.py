@@ -1,7 +1,8 @@
 """Who is calling: bearer token → Principal.
 
-The default authenticator knows only the master key. The accounts package installs one that
-also resolves virtual keys; both compare secrets in constant time.
+:class:`MasterKeyAuthenticator` knows only the master key; :class:`VirtualKeyAuthenticator` also
+resolves the accounts package's virtual keys (the composition root picks one). Both compare
+secrets in constant time.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 import hmac
 from typing import Protocol
 
+from unigate.context import Principal
 from unigate.errors import AuthError, PermissionDenied
-from unigate.gateway import Principal
 from unigate.server.http import Request
 
 ANONYMOUS = Principal("anonymous")
@@ -57,3 +58,42 @@ class MasterKeyAuthenticator:
 def require_admin(principal: Principal) -> None:
     if not principal.is_admin:
         raise PermissionDenied("This endpoint requires the master key.")
+
+
+class KeyDirectory(Protocol):
+    """Where virtual keys are looked up (the accounts service)."""
+
+    async def principal_for(self, secret: str) -> Principal | None: ...
+
+    async def has_keys(self) -> bool: ...
+
+
+class VirtualKeyAuthenticator:
+    """The master key and virtual keys.
+
+    - master key configured: the master key, or a valid virtual key; anything else is 401.
+    - no master key and no virtual key ever created: everyone is the anonymous (loopback-only)
+      admin.
+    - no master key and a virtual key was ever created (even if every key is revoked since): a
+      valid virtual key is required; the anonymous admin never comes back for this database
+      (manage keys with the ``unigate keys`` command, which talks to the database directly).
+    """
+
+    def __init__(self, master_key: str | None, keys: KeyDirectory) -> None:
+        self._master = MasterKeyAuthenticator(master_key)
+        self._has_master = bool(master_key)
+        self.keys = keys
+
+    async def authenticate(self, request: Request) -> Principal:
+        token = bearer_token(request)
+        if token is not None:
+            if self._master.is_master(token):
+                return MASTER
+            principal = await self.keys.principal_for(token)
+            if principal is not None:
+                return principal
+        if not self._has_master and not await self.keys.has_keys():
+            return ANONYMOUS
+        if token is None:
+            raise AuthError("Missing API key. Send it as 'Authorization: Bearer <key>'.", code="missing_api_key")
+        raise AuthError("Incorrect API key provided, or the key is revoked, disabled or expired.")

@@ -14,13 +14,14 @@ from typing import Any
 
 import orjson
 
-from unigate.batches.runner import BatchRunner
+from unigate.batches.runner import BatchRunner, Reply
 from unigate.batches.store import BatchStore, FileStore, new_id
+from unigate.context import Principal
 from unigate.errors import BadRequest, NotFound, PayloadTooLarge
-from unigate.gateway import Principal
-from unigate.server.app import App
-from unigate.server.http import Request, Response, json_response
+from unigate.server.http import Request, Response, StreamingResponse, json_response
 from unigate.server.multipart import parse_multipart
+from unigate.server.routes import Routes
+from unigate.server.services import Services
 from unigate.server.validation import parse_json_object
 
 ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings", "/v1/responses")
@@ -127,28 +128,44 @@ def parse_lines(data: bytes, endpoint: str, max_lines: int) -> tuple[list[dict[s
     return requests, errors
 
 
-def install(app: App) -> None:
-    config = app.config.batches
+def register(routes: Routes, services: Services) -> None:
+    config = services.config.batches
     if not config.enabled:
         return
     from unigate.accounts.db import create_engine
 
-    engine = create_engine(app.config)
-    files = FileStore(engine, Path(app.config.data_dir) / "files")
+    engine = create_engine(services.config)
+    files = FileStore(engine, Path(services.config.data_dir) / "files")
     store = BatchStore(engine)
-    runner = BatchRunner(app, store, files, config)
-    app.gateway.add_hook(runner.gauge)
+    dispatch = services.dispatch
+
+    async def serve_line(method: str, url: str, body: bytes, principal: Principal, request_id: str) -> Reply:
+        response = await dispatch(method, url, body, principal, request_id)
+        if isinstance(response, StreamingResponse):  # lines never stream; drain to be safe
+            return Reply(response.status, response.headers, b"".join([piece async for piece in response.chunks]))
+        return Reply(response.status, response.headers, response.body)
+
+    accounts = services.accounts
+    runner = BatchRunner(
+        serve_line,
+        services.gateway.find_group,
+        accounts.service.principal_by_id if accounts is not None else None,
+        store,
+        files,
+        config,
+    )
+    services.hooks.add(runner.gauge)
 
     async def startup() -> None:
         await store.migrate()
-        await runner.start(Path(app.config.data_dir) / "batches.lock")
+        await runner.start(Path(services.config.data_dir) / "batches.lock")
 
     async def shutdown() -> None:
         await runner.stop()
         await engine.dispose()
 
-    app.on_startup.append(startup)
-    app.on_shutdown.append(shutdown)
+    services.lifecycle.startup.append(startup)
+    services.lifecycle.shutdown.append(shutdown)
 
     # -- files -------------------------------------------------------------------------------
 
@@ -296,13 +313,13 @@ def install(app: App) -> None:
         rows = await store.recent(None if principal.is_admin else owner_of(principal), 50)
         return json_response({"object": "list", "data": await rendered(rows)})
 
-    app.route("GET", "/ui/api/batches", dashboard)
+    routes.route("GET", "/ui/api/batches", dashboard)
     for prefix in ("/v1", ""):
-        app.route("POST", f"{prefix}/files", upload, max_body=config.max_file_bytes + 1024 * 1024)
-        app.route("GET", f"{prefix}/files", list_files)
-        app.route("GET", f"{prefix}/files/*", file_item)
-        app.route("DELETE", f"{prefix}/files/*", file_item)
-        app.route("POST", f"{prefix}/batches", create_batch)
-        app.route("GET", f"{prefix}/batches", list_batches)
-        app.route("GET", f"{prefix}/batches/*", batch_item)
-        app.route("POST", f"{prefix}/batches/*", batch_item)
+        routes.route("POST", f"{prefix}/files", upload, max_body=config.max_file_bytes + 1024 * 1024)
+        routes.route("GET", f"{prefix}/files", list_files)
+        routes.route("GET", f"{prefix}/files/*", file_item)
+        routes.route("DELETE", f"{prefix}/files/*", file_item)
+        routes.route("POST", f"{prefix}/batches", create_batch)
+        routes.route("GET", f"{prefix}/batches", list_batches)
+        routes.route("GET", f"{prefix}/batches/*", batch_item)
+        routes.route("POST", f"{prefix}/batches/*", batch_item)

@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import os
 import secrets
 import time
 from pathlib import Path
 from typing import Any
 
+from unigate.context import Principal
 from unigate.errors import BadRequest, NotFound, PayloadTooLarge
-from unigate.gateway import Operation, Principal
+from unigate.operations import Operation
 from unigate.providers.media import Upload, image_usage
-from unigate.server.app import App
 from unigate.server.http import Request, Response, json_response
 from unigate.server.multipart import Form, parse_multipart
 from unigate.server.openai_api import route_headers
+from unigate.server.routes import Routes
+from unigate.server.services import Services
 from unigate.server.validation import parse_json_object
 from unigate.types import Usage
 
@@ -143,10 +146,16 @@ def _image_media_type(data: bytes) -> bytes:
     return b"image/png"
 
 
-GENERATE = Operation(
-    "image_generation", "generate_images", lambda p, r, d: p.generate_images(r, d), lambda result: result[1]
+GENERATE: Operation[dict[str, Any], Any] = Operation(
+    "image_generation",
+    lambda p, r, d: p.generate_images(r, d),
+    lambda result: result[1],
+    method="generate_images",
+    pricing="media",
 )
-EDIT = Operation("image_edit", "edit_images", lambda p, r, d: p.edit_images(r, d), lambda result: result[1])
+EDIT: Operation[dict[str, Any], Any] = Operation(
+    "image_edit", lambda p, r, d: p.edit_images(r, d), lambda result: result[1], method="edit_images", pricing="media"
+)
 
 
 def _with_usage(call: Any) -> Any:
@@ -157,14 +166,14 @@ def _with_usage(call: Any) -> Any:
     return run
 
 
-def install(app: App) -> None:
-    gateway = app.gateway
-    media = app.config.media
-    store = ImageStore(Path(app.config.data_dir) / "images", media.image_url_ttl)
+def register(routes: Routes, services: Services) -> None:
+    gateway = services.gateway
+    media = services.config.media
+    store = ImageStore(Path(services.config.data_dir) / "images", media.image_url_ttl)
     limit = media.max_image_bytes
-    body_limit = max(app.config.server.max_body_bytes, 2 * limit + 1024 * 1024)
-    generate = Operation(GENERATE.endpoint, GENERATE.method, _with_usage(GENERATE.call), GENERATE.usage)
-    edit = Operation(EDIT.endpoint, EDIT.method, _with_usage(EDIT.call), EDIT.usage)
+    body_limit = max(services.config.server.max_body_bytes, 2 * limit + 1024 * 1024)
+    generate = dataclasses.replace(GENERATE, call=_with_usage(GENERATE.call))
+    edit = dataclasses.replace(EDIT, call=_with_usage(EDIT.call))
 
     def finish(request: Request, body: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
         if body.get("response_format") == "url":
@@ -179,16 +188,14 @@ def install(app: App) -> None:
     async def generations(request: Request, principal: Principal) -> Response:
         body = parse_json_object(request.body, request.header(b"content-type"))
         check_common(body)
-        (reply, _usage), ctx = await gateway.operate(
+        (reply, _usage), ctx = await gateway.run(
             generate, body, principal, request_id=request.path_params["request_id"]
         )
         return json_response(finish(request, body, reply), headers=route_headers(ctx))
 
     async def edits(request: Request, principal: Principal) -> Response:
         body = edit_request(parse_multipart(request.body, request.header(b"content-type")), limit)
-        (reply, _usage), ctx = await gateway.operate(
-            edit, body, principal, request_id=request.path_params["request_id"]
-        )
+        (reply, _usage), ctx = await gateway.run(edit, body, principal, request_id=request.path_params["request_id"])
         return json_response(finish(request, body, reply), headers=route_headers(ctx))
 
     async def content(request: Request) -> Response:
@@ -197,7 +204,7 @@ def install(app: App) -> None:
         return Response(data, 200, [(b"content-type", _image_media_type(data)), (b"cache-control", b"private")])
 
     for prefix in ("/v1", ""):
-        app.route("POST", f"{prefix}/images/generations", generations)
-        app.route("POST", f"{prefix}/images/edits", edits, max_body=body_limit)
+        routes.route("POST", f"{prefix}/images/generations", generations)
+        routes.route("POST", f"{prefix}/images/edits", edits, max_body=body_limit)
     # public like OpenAI's image URLs: the 128-bit name is the secret, and it expires
-    app.route("GET", "/v1/images/content/*", content, public=True)
+    routes.route("GET", "/v1/images/content/*", content, public=True)

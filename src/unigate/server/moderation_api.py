@@ -12,14 +12,19 @@ from __future__ import annotations
 from typing import Any
 
 from unigate.config import ModerationGuardConfig
+from unigate.context import Principal, RequestContext
 from unigate.errors import BadRequest, GatewayError
-from unigate.gateway import Gateway, Operation, Principal, RequestContext
-from unigate.server.app import App
+from unigate.gateway import Gateway
+from unigate.operations import Operation
 from unigate.server.http import Request, Response, json_response
 from unigate.server.openai_api import route_headers
+from unigate.server.routes import Routes
+from unigate.server.services import Services
 from unigate.server.validation import parse_json_object
 
-MODERATE = Operation("moderation", "moderate", lambda p, r, d: p.moderate(r, d), lambda reply: None)
+MODERATE: Operation[dict[str, Any], Any] = Operation(
+    "moderation", lambda p, r, d: p.moderate(r, d), lambda reply: None, method="moderate", pricing="media"
+)
 GUARDED_ENDPOINTS = frozenset({"chat", "responses", "messages"})
 
 
@@ -93,7 +98,7 @@ class ModerationGuard:
             team_id=ctx.principal.team_id,
         )
         try:
-            reply, _ = await self.gateway.operate(MODERATE, {"model": self.config.model, "input": text}, checker)
+            reply, _ = await self.gateway.run(MODERATE, {"model": self.config.model, "input": text}, checker)
         except GatewayError as exc:
             ctx.extras["moderation"] = {"error": type(exc).__name__}
             if action == "block":
@@ -119,23 +124,18 @@ class ModerationGuard:
         return None
 
 
-def install(app: App) -> None:
-    gateway = app.gateway
-    config = app.config.media.moderation
+def register(routes: Routes, services: Services) -> None:
+    gateway = services.gateway
+    config = services.config.media.moderation
 
     async def moderations(request: Request, principal: Principal) -> Response:
         body = parse_json_object(request.body, request.header(b"content-type"))
         validate_moderation(body, config.model)
-        reply, ctx = await gateway.operate(MODERATE, body, principal, request_id=request.path_params["request_id"])
+        reply, ctx = await gateway.run(MODERATE, body, principal, request_id=request.path_params["request_id"])
         return json_response(reply, headers=route_headers(ctx))
 
-    app.route("POST", "/v1/moderations", moderations)
-    app.route("POST", "/moderations", moderations)
-    guard = ModerationGuard(gateway, config)
-
-    async def add_guard() -> None:
-        # last among the hooks, added once every plug-in is in: a refusal then reaches the
-        # earlier hooks' ``after`` (the reservation is released, the log line has the reason)
-        gateway.add_hook(guard)
-
-    app.on_startup.append(add_guard)
+    routes.route("POST", "/v1/moderations", moderations)
+    routes.route("POST", "/moderations", moderations)
+    # after the accounts and observability hooks: a refusal then reaches their ``after`` (the
+    # reservation is released, the log line has the reason)
+    services.hooks.add(ModerationGuard(gateway, config))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import orjson
 
-from unigate.gateway import Principal, RequestContext
-from unigate.server.app import App
+from unigate.context import Principal, RequestContext
+from unigate.errors import model_not_found
+from unigate.operations.embeddings import EMBEDDINGS
 from unigate.server.http import Request, Response, StreamingResponse, json_response, merge_route_headers
+from unigate.server.routes import Routes
+from unigate.server.services import Services
 from unigate.server.sse import SSE_HEADERS, openai_sse
 from unigate.server.validation import parse_json_object, validate_chat, validate_embeddings
 from unigate.types import RESPONSES_REQUEST, as_chat_request, as_embedding_request
@@ -31,8 +34,8 @@ def route_headers(ctx: RequestContext) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-def install(app: App) -> None:
-    gateway = app.gateway
+def register(routes: Routes, services: Services) -> None:
+    gateway = services.gateway
 
     async def chat_completions(request: Request, principal: Principal) -> Response | StreamingResponse:
         body = parse_json_object(request.body, request.header(b"content-type"))
@@ -54,28 +57,27 @@ def install(app: App) -> None:
     async def embeddings(request: Request, principal: Principal) -> Response:
         body = parse_json_object(request.body, request.header(b"content-type"))
         validate_embeddings(body)
-        response, ctx = await gateway.embed(
-            as_embedding_request(body), principal, request_id=request.path_params["request_id"]
+        response, ctx = await gateway.run(
+            EMBEDDINGS, as_embedding_request(body), principal, request_id=request.path_params["request_id"]
         )
         return json_response(response, headers=route_headers(ctx))
 
-    def _visible(principal: Principal, name: str) -> bool:
-        return principal.allowed_models is None or name in principal.allowed_models
+    groups = gateway.groups
 
     async def list_models(request: Request, principal: Principal) -> Response:
-        data = [m for m in gateway.list_models() if _visible(principal, m["id"])]
+        data = [groups.describe(name) for name in groups.listed() if principal.may_use(name)]
         return json_response({"object": "list", "data": data})
 
     async def get_model(request: Request, principal: Principal) -> Response:
         name = request.path_params["rest"]
-        if not _visible(principal, name):
-            name = "\0"  # same answer as a model that does not exist
-        return json_response(gateway.describe_model(name))
+        if not principal.may_use(name):
+            raise model_not_found(name, reason="listed")  # the same answer as a model that does not exist
+        return json_response(groups.describe(name))
 
-    app.route("POST", "/v1/chat/completions", chat_completions)
-    app.route("POST", "/chat/completions", chat_completions)
-    app.route("POST", "/v1/embeddings", embeddings)
-    app.route("POST", "/embeddings", embeddings)
-    app.route("GET", "/v1/models", list_models)
-    app.route("GET", "/models", list_models)
-    app.route("GET", "/v1/models/*", get_model)
+    routes.route("POST", "/v1/chat/completions", chat_completions)
+    routes.route("POST", "/chat/completions", chat_completions)
+    routes.route("POST", "/v1/embeddings", embeddings)
+    routes.route("POST", "/embeddings", embeddings)
+    routes.route("GET", "/v1/models", list_models)
+    routes.route("GET", "/models", list_models)
+    routes.route("GET", "/v1/models/*", get_model)

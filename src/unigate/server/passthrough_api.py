@@ -19,8 +19,10 @@ from urllib.parse import parse_qsl, quote, urlencode
 import aiohttp
 import orjson
 
+from unigate.config import GatewayConfig
+from unigate.context import Principal, RequestContext
 from unigate.errors import BadRequest, GatewayError, NotFound, PermissionDenied
-from unigate.gateway import Gateway, Principal, RequestContext
+from unigate.gateway import Gateway
 from unigate.providers.passthrough import (
     Redactor,
     default_base,
@@ -33,8 +35,9 @@ from unigate.providers.passthrough import (
 )
 from unigate.providers.registry import key_env
 from unigate.providers.shell import client_timeout, transport_error
-from unigate.server.app import App
 from unigate.server.http import Request, Response, StreamingResponse
+from unigate.server.routes import Routes
+from unigate.server.services import Services
 from unigate.types import Deployment, Timeouts, new_request_id
 
 _RESPONSE_KEEP = ("content-type", "retry-after", "request-id", "x-request-id", "openai-processing-ms")
@@ -52,14 +55,14 @@ def quoted_path(rest: str) -> str:
 
 
 class Passthrough:
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.gateway: Gateway = app.gateway
+    def __init__(self, config: GatewayConfig, gateway: Gateway) -> None:
+        self.config = config
+        self.gateway = gateway
 
     def target(self, provider: str) -> tuple[str, str | None]:
         """The provider's base URL and key: its config defaults, else its first deployment in
         config, else its environment variable and public base URL."""
-        config = self.app.config
+        config = self.config
         defaults = config.providers.get(provider)
         base = defaults.api_base if defaults else None
         key = defaults.api_key if defaults else None
@@ -193,8 +196,8 @@ class Passthrough:
             await self.gateway.finish(ctx)
 
 
-def install(app: App) -> None:
-    surface = Passthrough(app)
+def register(routes: Routes, services: Services) -> None:
+    surface = Passthrough(services.config, services.gateway)
 
     def handler(provider: str) -> Any:
         async def forward(request: Request, principal: Principal) -> Response | StreamingResponse:
@@ -205,7 +208,7 @@ def install(app: App) -> None:
     async def openai_alias(request: Request, principal: Principal) -> Response | StreamingResponse:
         """``/openai/v1/...`` is the gateway's own ``/v1/...``."""
         path = "/v1/" + request.path_params["rest"]
-        route = app.resolve(request.method, path, request)
+        route = routes.match(request.method, path, request)
         if route.public:
             return await route.handler(request)
         return await route.handler(request, principal)
@@ -213,6 +216,6 @@ def install(app: App) -> None:
     for provider in providers():
         forward = handler(provider)
         for method in METHODS:
-            app.route(method, f"/{provider}/*", forward)
+            routes.route(method, f"/{provider}/*", forward)
     for method in METHODS:
-        app.route(method, "/openai/v1/*", openai_alias)
+        routes.route(method, "/openai/v1/*", openai_alias)

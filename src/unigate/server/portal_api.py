@@ -36,17 +36,9 @@ from typing import Any
 from urllib.parse import quote
 
 from unigate.accounts.audit import entry_view
-from unigate.accounts.install import runtime_of
 from unigate.accounts.models import iso
 from unigate.accounts.payments import WebhookRejected
 from unigate.accounts.portal import Actor, Portal, actor_of, user_view
-from unigate.accounts.session_auth import (
-    CSRF_HEADER,
-    SessionAuthenticator,
-    check_csrf,
-    check_origin,
-    session_cookie,
-)
 from unigate.accounts.sessions import (
     OIDC_COOKIE,
     PRE_SESSION_COOKIE,
@@ -58,13 +50,20 @@ from unigate.accounts.sessions import (
     set_cookie,
 )
 from unigate.accounts.store import GROUPS
+from unigate.context import Principal
 from unigate.errors import AuthError, BadRequest, GatewayError, NotFound
-from unigate.gateway import Principal
-from unigate.server.app import App
 from unigate.server.http import Request, Response, json_response
+from unigate.server.routes import Routes
+from unigate.server.services import Services
+from unigate.server.session_auth import (
+    CSRF_HEADER,
+    SessionAuthenticator,
+    check_csrf,
+    check_origin,
+    session_cookie,
+)
 from unigate.server.validation import parse_json_object
 
-ATTRIBUTE = "portal"
 NO_STORE = (b"cache-control", b"no-store")
 
 
@@ -119,31 +118,25 @@ def key_view(portal: Portal, row: Any) -> dict[str, Any]:
     }
 
 
-def install(app: App) -> None:
-    if not app.config.portal.enabled:
+def register(routes: Routes, services: Services) -> None:
+    portal = services.portal
+    if portal is None:
 
         async def disabled(request: Request) -> Response:  # the dashboard asks before showing its sign-in
             return json_response({"enabled": False, "signed_in": False})
 
-        app.route("GET", "/auth/session", disabled, public=True)
+        routes.route("GET", "/auth/session", disabled, public=True)
         return
-    runtime = runtime_of(app)
-    if runtime is None:
-        raise RuntimeError("portal.enabled needs the accounts package")
-    portal = Portal(app.config, runtime.service, runtime.store)
-    setattr(app, ATTRIBUTE, portal)
-    authenticator = SessionAuthenticator(
-        app.authenticator, portal.sessions, secure=portal.secure_cookies, public_url=portal.public_url
-    )
-    app.authenticator = authenticator
-    app.on_shutdown.append(portal.aclose)
+    authenticator = services.authenticator
+    if not isinstance(authenticator, SessionAuthenticator):
+        raise RuntimeError("the portal needs the session authenticator (see unigate.composition)")
 
     async def purge() -> None:  # after the accounts start-up has applied the migrations
         await portal.sessions.purge_expired()
 
-    app.on_startup.append(purge)
+    services.lifecycle.startup.append(purge)
     secure = portal.secure_cookies
-    gateway = app.gateway
+    gateway = services.gateway
 
     def cookie(name: str, value: str, max_age: float | None) -> tuple[bytes, bytes]:
         return (b"set-cookie", set_cookie(name, value, secure=secure, max_age=max_age))
@@ -167,7 +160,7 @@ def install(app: App) -> None:
         expected = cookies.get(cookie_name(PRE_SESSION_COOKIE, secure))
         sent = request.header(CSRF_HEADER)
         if not expected or sent is None or not hmac.compare_digest(sent, expected.encode()):
-            from unigate.accounts.session_auth import CsrfRejected
+            from unigate.server.session_auth import CsrfRejected
 
             raise CsrfRejected("Missing or wrong CSRF token (GET /auth/session gives one).")
         return None
@@ -398,28 +391,28 @@ def install(app: App) -> None:
         )
         return json_response({"object": "list", "data": [entry_view(row) for row in rows]})
 
-    app.route("GET", "/auth/session", session_info, public=True)
-    app.route("POST", "/auth/register", register, public=True)
-    app.route("GET", "/auth/verify", verify, public=True)
-    app.route("POST", "/auth/login", login, public=True)
-    app.route("POST", "/auth/logout", logout, public=True)
-    app.route("POST", "/auth/password/forgot", forgot, public=True)
-    app.route("POST", "/auth/password/reset", reset, public=True)
-    app.route("GET", "/auth/oidc/login", oidc_login, public=True)
-    app.route("GET", "/auth/oidc/callback", oidc_callback, public=True)
-    app.route("POST", "/payments/stripe/webhook", stripe_webhook, public=True)
-    app.route("GET", "/portal/api/me", me)
+    routes.route("GET", "/auth/session", session_info, public=True)
+    routes.route("POST", "/auth/register", register, public=True)
+    routes.route("GET", "/auth/verify", verify, public=True)
+    routes.route("POST", "/auth/login", login, public=True)
+    routes.route("POST", "/auth/logout", logout, public=True)
+    routes.route("POST", "/auth/password/forgot", forgot, public=True)
+    routes.route("POST", "/auth/password/reset", reset, public=True)
+    routes.route("GET", "/auth/oidc/login", oidc_login, public=True)
+    routes.route("GET", "/auth/oidc/callback", oidc_callback, public=True)
+    routes.route("POST", "/payments/stripe/webhook", stripe_webhook, public=True)
+    routes.route("GET", "/portal/api/me", me)
     for method in ("GET", "POST"):
-        app.route(method, "/portal/api/keys", keys)
-    app.route("DELETE", "/portal/api/keys/*", key_item)
-    app.route("GET", "/portal/api/usage", usage)
-    app.route("GET", "/portal/api/credits", credits)
-    app.route("POST", "/portal/api/checkout", checkout)
-    app.route("GET", "/portal/api/models", models)
-    app.route("GET", "/portal/api/team", team)
-    app.route("GET", "/portal/api/users", users)
+        routes.route(method, "/portal/api/keys", keys)
+    routes.route("DELETE", "/portal/api/keys/*", key_item)
+    routes.route("GET", "/portal/api/usage", usage)
+    routes.route("GET", "/portal/api/credits", credits)
+    routes.route("POST", "/portal/api/checkout", checkout)
+    routes.route("GET", "/portal/api/models", models)
+    routes.route("GET", "/portal/api/team", team)
+    routes.route("GET", "/portal/api/users", users)
     for method in ("PATCH", "POST"):
-        app.route(method, "/portal/api/users/*", user_item)
-    app.route("POST", "/portal/api/invites", invites)
-    app.route("PATCH", "/portal/api/teams/*", team_item)
-    app.route("GET", "/portal/api/audit", audit)
+        routes.route(method, "/portal/api/users/*", user_item)
+    routes.route("POST", "/portal/api/invites", invites)
+    routes.route("PATCH", "/portal/api/teams/*", team_item)
+    routes.route("GET", "/portal/api/audit", audit)

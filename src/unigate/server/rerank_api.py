@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from unigate.context import Principal
 from unigate.errors import BadRequest
-from unigate.gateway import Operation, Principal
+from unigate.operations import Operation
 from unigate.providers.media import rerank_usage
-from unigate.server.app import App
 from unigate.server.http import Request, Response, json_response
 from unigate.server.openai_api import route_headers
+from unigate.server.routes import Routes
+from unigate.server.services import Services
 from unigate.server.validation import parse_json_object
 
 MAX_DOCUMENTS = 1000
@@ -44,17 +46,19 @@ def validate_rerank(body: dict[str, Any]) -> None:
         raise _invalid("'return_documents' must be a boolean.", "return_documents")
 
 
-RERANK = Operation("rerank", "rerank", lambda p, r, d: p.rerank(r, d), rerank_usage)
+RERANK: Operation[dict[str, Any], Any] = Operation(
+    "rerank", lambda p, r, d: p.rerank(r, d), rerank_usage, method="rerank", pricing="media"
+)
 
 
-def install(app: App) -> None:
-    gateway = app.gateway
+def register(routes: Routes, services: Services) -> None:
+    gateway = services.gateway
 
     async def rerank(request: Request, principal: Principal) -> Response:
         body = parse_json_object(request.body, request.header(b"content-type"))
         validate_rerank(body)
-        reply, ctx = await gateway.operate(RERANK, body, principal, request_id=request.path_params["request_id"])
+        reply, ctx = await gateway.run(RERANK, body, principal, request_id=request.path_params["request_id"])
         return json_response(reply, headers=route_headers(ctx))
 
     for path in ("/v1/rerank", "/rerank", "/v2/rerank"):
-        app.route("POST", path, rerank)
+        routes.route("POST", path, rerank)

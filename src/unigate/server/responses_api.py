@@ -19,14 +19,16 @@ from typing import Any, cast
 
 import orjson
 
+from unigate.context import Principal, StreamResult
 from unigate.errors import BadRequest, GatewayError, NotFound
-from unigate.gateway import Gateway, Principal, StreamResult
+from unigate.gateway import Gateway
 from unigate.providers.registry import serves_responses
 from unigate.responses import convert, render
 from unigate.responses.store import ResponseStore
-from unigate.server.app import App
 from unigate.server.http import Request, Response, StreamingResponse, json_response, merge_route_headers
 from unigate.server.openai_api import route_headers
+from unigate.server.routes import Routes
+from unigate.server.services import Services
 from unigate.server.sse import SSE_HEADERS
 from unigate.server.validation import parse_json_object
 from unigate.types import (
@@ -127,8 +129,6 @@ class ResponsesSurface:
 
     def _reachable(self, model: str) -> list[Deployment]:
         group = self.gateway.groups.get(model)
-        if group is None and self.gateway.router is not None:
-            group = self.gateway.router.groups.get(model)
         if group is None:
             return []
         deployments = list(group.deployments)
@@ -344,17 +344,18 @@ class ResponsesSurface:
         return json_response({"id": response_id, "object": "response", "deleted": True})
 
 
-def install(app: App) -> None:
-    settings = app.config.responses
+def register(routes: Routes, services: Services) -> None:
+    config = services.config
+    settings = config.responses
     store: ResponseStore | None = None
     if settings.store:
         from unigate.accounts.db import create_engine
 
-        store = ResponseStore(create_engine(app.config), settings.retention_days * DAY)
-        app.on_startup.append(store.migrate)
-        app.on_shutdown.append(store.aclose)
-    surface = ResponsesSurface(app.gateway, store)
+        store = ResponseStore(create_engine(config), settings.retention_days * DAY)
+        services.lifecycle.startup.append(store.migrate)
+        services.lifecycle.shutdown.append(store.aclose)
+    surface = ResponsesSurface(services.gateway, store)
     for prefix in ("/v1", ""):
-        app.route("POST", prefix + "/responses", surface.create)
-        app.route("GET", prefix + "/responses/*", surface.get)
-        app.route("DELETE", prefix + "/responses/*", surface.delete)
+        routes.route("POST", prefix + "/responses", surface.create)
+        routes.route("GET", prefix + "/responses/*", surface.get)
+        routes.route("DELETE", prefix + "/responses/*", surface.delete)

@@ -17,10 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from unigate.context import Principal
 from unigate.errors import NotFound
-from unigate.gateway import Principal
-from unigate.server.app import App
 from unigate.server.http import Request, Response, json_response
+from unigate.server.routes import Routes
+from unigate.server.services import Services
 
 ASSETS = Path(__file__).resolve().parent.parent / "ui"
 CONTENT_TYPES = {
@@ -55,12 +56,14 @@ def _scope(principal: Principal) -> str | None:
     return None if principal.is_admin else (principal.key_id or "\0")
 
 
-def install(app: App) -> None:
+def register(routes: Routes, services: Services) -> None:
     assets = load_assets()
-    gateway = app.gateway
+    gateway = services.gateway
+    observability = services.observability
+    accounts_enabled = services.accounts is not None
 
     def series() -> Any:
-        hook = getattr(app, "observability", None)
+        hook = observability
         if hook is None:
             raise NotFound("The dashboard needs the observability package (unigate.observability).")
         return hook.series
@@ -88,7 +91,7 @@ def install(app: App) -> None:
                 "key_id": principal.key_id,
                 "key_name": principal.key_name,
                 "team_id": principal.team_id,
-                "accounts": getattr(app, "accounts", None) is not None,
+                "accounts": accounts_enabled,
             }
         )
 
@@ -103,18 +106,16 @@ def install(app: App) -> None:
     async def models(request: Request, principal: Principal) -> Response:
         range_name = request.query.get("range", "1h")
         rows = {(r["model"], r["deployment"]): r for r in series().by_deployment(range_name, key_id=_scope(principal))}
-        health = getattr(gateway, "health", None)
+        health = gateway.health
         out: list[dict[str, Any]] = []
         for group in list(gateway.groups.values()):
-            if principal.allowed_models is not None and group.name not in principal.allowed_models:
+            if not principal.may_use(group.name):
                 continue
             for deployment in group.deployments:
-                state = "healthy"
-                if health is not None:
-                    try:
-                        state = str(health.state(deployment.id))
-                    except Exception:
-                        state = "unknown"
+                try:
+                    state = str(health.state(deployment.id))
+                except Exception:
+                    state = "unknown"
                 row = rows.pop((group.name, deployment.id), None) or {"requests": 0, "share": 0.0}
                 out.append(
                     {
@@ -130,9 +131,9 @@ def install(app: App) -> None:
             out.append({**row, "state": "n/a"})
         return json_response({"range": range_name, "data": out})
 
-    app.route("GET", "/ui", index, public=True)
-    app.route("GET", "/ui/index.html", index, public=True)
-    app.route("GET", "/ui/static/*", static, public=True)
-    app.route("GET", "/ui/api/whoami", whoami)
-    app.route("GET", "/ui/api/overview", overview)
-    app.route("GET", "/ui/api/models", models)
+    routes.route("GET", "/ui", index, public=True)
+    routes.route("GET", "/ui/index.html", index, public=True)
+    routes.route("GET", "/ui/static/*", static, public=True)
+    routes.route("GET", "/ui/api/whoami", whoami)
+    routes.route("GET", "/ui/api/overview", overview)
+    routes.route("GET", "/ui/api/models", models)

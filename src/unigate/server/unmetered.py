@@ -1,4 +1,5 @@
-"""Limits for requests that never reach a model: ``count_tokens`` and ``/v1/feedback``.
+"""Limits for requests that never reach a model: ``/v1/feedback`` (``count_tokens`` runs through
+the pipeline, whose accounts hook applies the same limits).
 
 They cost nothing upstream, so they skip the pipeline's budget reservation, but each is a
 request: the caller's requests-per-minute limits (key and team) apply to them as to any other,
@@ -8,18 +9,17 @@ endpoint) without bound.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from unigate.gateway import Principal
+from unigate.context import Principal
 from unigate.server.http import Request
 
+if TYPE_CHECKING:
+    from unigate.accounts.runtime import AccountsRuntime
 
-async def admit_unmetered(app: Any, request: Request, principal: Principal) -> None:
-    """Raise RateLimited (429) when the caller is past its requests per minute."""
-    try:
-        from unigate.accounts.install import runtime_of
-    except ModuleNotFoundError:  # accounts not installed: nothing limits anyone
-        return
-    runtime = runtime_of(app)
-    if runtime is not None:
-        await runtime.accountant.admit_unmetered(principal, request.path_params["request_id"])
+
+async def admit_unmetered(accounts: AccountsRuntime | None, request: Request, principal: Principal) -> None:
+    """Raise RateLimited (429) when the caller is past its requests per minute (no accounts:
+    nothing limits anyone)."""
+    if accounts is not None:
+        await accounts.accountant.admit_unmetered(principal, request.path_params["request_id"])

@@ -1,8 +1,7 @@
 """Shared state: counters, reservations, windows, semaphores, queues — one interface, two backends.
 
 ``open_state(config)`` picks Redis when ``redis_url`` is set and the in-process backend
-otherwise. ``shared_state(gateway)`` returns the one instance every plug-in of a gateway shares
-(accounts, routing cooldowns, …), opening it on first use.
+otherwise. The composition root opens one and gives it to every part that shares state.
 """
 
 from __future__ import annotations
@@ -31,10 +30,7 @@ __all__ = [
     "WindowAdd",
     "WindowCheck",
     "open_state",
-    "shared_state",
 ]
-
-_ATTRIBUTE = "_unigate_state"
 
 
 def open_state(config: Any) -> StateBackend:
@@ -49,12 +45,3 @@ def open_state(config: Any) -> StateBackend:
     from unigate.state.memory import MemoryState
 
     return MemoryState(Path(config.data_dir) / "journal")
-
-
-def shared_state(gateway: Any) -> StateBackend:
-    """The gateway's one state backend (created on first call, kept on the gateway object)."""
-    state: StateBackend | None = getattr(gateway, _ATTRIBUTE, None)
-    if state is None:
-        state = open_state(gateway.config)
-        setattr(gateway, _ATTRIBUTE, state)
-    return state

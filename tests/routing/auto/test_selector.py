@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from unigate.config import validate
+from unigate.context import Principal, RequestContext
 from unigate.errors import BadRequest, NotFound
-from unigate.gateway import Gateway, Principal, RequestContext
-from unigate.routing.auto.install import build_router
+from unigate.gateway import Gateway
+from unigate.routing.auto.runtime import build_router
 from unigate.routing.auto.scoring import Scorers
 from unigate.routing.router import Attempt
-from unigate.server.app import App
 from unigate.server.http import Request, merge_route_headers
 from unigate.types import Deployment
 
@@ -61,7 +61,7 @@ CONFIG = {
 def make(score: float = 0.1, config: dict[str, Any] | None = None, environ: dict[str, str] | None = None):
     gateway = Gateway(validate(config or CONFIG), environ=environ or {})
     scorer = FixedScorer(score)
-    router, hook = build_router(App(gateway), Scorers(loader=lambda name: scorer))
+    router, hook = build_router(gateway.groups, Scorers(loader=lambda name: scorer))
     return gateway, router, hook, scorer
 
 
@@ -200,7 +200,7 @@ def test_missing_router_falls_back_to_the_strong_tier():
     def broken(name: str) -> Any:
         raise FileNotFoundError("no artifact")
 
-    router, _ = build_router(App(gateway), Scorers(loader=broken))
+    router, _ = build_router(gateway.groups, Scorers(loader=broken))
     request = chat()
     router.decide(ctx_for("auto"), request)
     assert request["model"] == "flagship"
@@ -258,12 +258,12 @@ N_MODEL_CONFIG = {
 
 
 def make_n_model(success: dict[str, float]):
-    from unigate.routing.auto.install import prepare
+    from unigate.routing.auto.runtime import prepare
 
     gateway = Gateway(validate(N_MODEL_CONFIG), environ={})
     scorer = ProfileScorer(success)
-    router, _ = build_router(App(gateway), Scorers(loader=lambda name: scorer))
-    prepare(router, gateway)
+    router, _ = build_router(gateway.groups, Scorers(loader=lambda name: scorer))
+    prepare(router, gateway.catalog)
     return router
 
 

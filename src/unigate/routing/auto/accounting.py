@@ -1,7 +1,7 @@
 """The auto-routing RequestHook: live statistics, the estimated saving, and prompt records.
 
-It runs first among the hooks' ``after`` (install.py puts it at the front), so the ledger,
-log and metrics hooks see ``ctx.extras["auto"]["estimated_saving_usd"]`` filled in:
+It is the last hook given to the Gateway, so its ``after`` runs first (hooks' ``after`` run in
+reverse order) and the ledger, log and metrics hooks see ``ctx.extras["auto"]["estimated_saving_usd"]`` filled in:
 the cost of the same usage on the policy's strongest eligible candidate minus the actual cost.
 """
 
@@ -18,7 +18,7 @@ from unigate.routing.auto.traffic import AutoTraffic
 
 if TYPE_CHECKING:
     from unigate.catalog import Catalog
-    from unigate.gateway import RequestContext
+    from unigate.context import RequestContext
     from unigate.routing.auto.feedback import PromptStore
     from unigate.routing.auto.selector import AutoRouter
 

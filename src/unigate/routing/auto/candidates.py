@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 from unigate.providers.registry import LOCAL_PROVIDERS
 
 if TYPE_CHECKING:
-    from unigate.gateway import Gateway
+    from unigate.routing.groups import ModelGroups
 
 T = TypeVar("T")
 
@@ -44,30 +44,30 @@ def blended(input_per_mtok: float, output_per_mtok: float) -> float:
     return INPUT_SHARE * input_per_mtok + (1 - INPUT_SHARE) * output_per_mtok
 
 
-def chat_model_names(gateway: Gateway) -> list[str]:
+def chat_model_names(models: ModelGroups) -> list[str]:
     """Every served public model that can chat (embedding models excluded), without aliases that
     point at the same upstream model as an earlier name."""
     names: list[str] = []
     seen: set[tuple[tuple[str, str], ...]] = set()
-    for name, group in gateway.groups.items():
+    for name, group in models.items():
         key = tuple((d.provider, d.model) for d in group.deployments)
         if key in seen:
             continue
         first = group.deployments[0]
-        if gateway.catalog.info(first.provider, first.model).embedding:
+        if models.catalog.info(first.provider, first.model).embedding:
             continue
         seen.add(key)
         names.append(name)
     return names
 
 
-def build_candidate(gateway: Gateway, name: str) -> Candidate | None:
-    group = gateway.groups.get(name)
+def build_candidate(models: ModelGroups, name: str) -> Candidate | None:
+    group = models.get(name)
     if group is None:
         return None
     first = group.deployments[0]
-    info = gateway.catalog.info(first.provider, first.model, name)
-    config = next((m for m in gateway.config.models if m.name == name), None)
+    info = models.catalog.info(first.provider, first.model, name)
+    config = next((m for m in models.config.models if m.name == name), None)
     caps = config.capabilities if config is not None else None
     quality = config.quality if config is not None and config.quality is not None else info.quality
     price = info.price

@@ -31,6 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from unigate.context import may_use
 from unigate.routing.auto.candidates import Candidate
 from unigate.routing.auto.request import Needs
 
@@ -87,7 +88,7 @@ def _best(values: list[float | None]) -> float | None:
 
 
 def reject_reason(candidate: Candidate, needs: Needs, limits: Limits, live: LiveView | None) -> str | None:
-    if limits.allowed_models is not None and candidate.name not in limits.allowed_models:
+    if not may_use(limits.allowed_models, candidate.name):
         return "not_allowed"
     for rule in limits.privacy:
         if not privacy_ok(candidate, rule):

@@ -11,7 +11,7 @@ from unigate.config import AutoConfig, AutoPolicyConfig
 from unigate.routing.auto.candidates import Candidate, build_candidate, chat_model_names
 
 if TYPE_CHECKING:
-    from unigate.gateway import Gateway
+    from unigate.routing.groups import ModelGroups
 
 log = logging.getLogger("unigate.auto")
 
@@ -57,12 +57,12 @@ def policy_configs(auto: AutoConfig) -> dict[str, AutoPolicyConfig]:
     return configs
 
 
-def build_policy(gateway: Gateway, config: AutoPolicyConfig) -> Policy:
-    names = config.candidates if config.candidates is not None else chat_model_names(gateway)
+def build_policy(models: ModelGroups, config: AutoPolicyConfig) -> Policy:
+    names = config.candidates if config.candidates is not None else chat_model_names(models)
     candidates: list[Candidate] = []
     unavailable: list[str] = []
     for name in names:
-        candidate = build_candidate(gateway, name)
+        candidate = build_candidate(models, name)
         if candidate is None:
             unavailable.append(name)
         else:

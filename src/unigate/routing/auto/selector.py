@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from unigate.errors import BadRequest, NotFound
+from unigate.errors import BadRequest, model_not_found
 from unigate.routing.auto.candidates import Candidate
 from unigate.routing.auto.constraints import Limits, LiveView, reject_reason, tighter
 from unigate.routing.auto.policy import PREFIX, Policy
@@ -28,9 +28,10 @@ from unigate.routing.auto.scoring import Scorers
 from unigate.routing.auto.tiers import choose, choose_by_success, frontier, strong_tier
 
 if TYPE_CHECKING:
-    from unigate.gateway import Gateway, RequestContext
+    from collections.abc import Mapping
 
-# Set per request by the server (install.py) from the ``x-unigate-privacy`` header.
+    from unigate.context import RequestContext
+    from unigate.routing.groups import ModelGroup
 
 MAX_REJECTED_HEADER = 1000
 MAX_PENDING_PROMPTS = 10000
@@ -43,7 +44,7 @@ class NoEligibleModel(BadRequest):
 class AutoRouter:
     def __init__(
         self,
-        gateway: Gateway,
+        groups: Mapping[str, ModelGroup],
         policies: dict[str, Policy],
         default_policy: str,
         scorers: Scorers,
@@ -51,7 +52,7 @@ class AutoRouter:
         *,
         record_prompts: bool = False,
     ) -> None:
-        self._groups = gateway.groups
+        self._groups = groups
         self.policies = policies
         self.default_policy = default_policy
         self.scorers = scorers
@@ -73,14 +74,10 @@ class AutoRouter:
     def policy(self, model: str) -> Policy:
         policy = self._by_name.get(model)
         if policy is None:
-            raise NotFound(
-                f"The auto-routing policy '{model}' does not exist. Available: {', '.join(self._by_name)}.",
-                code="model_not_found",
-                param="model",
-            )
+            raise model_not_found(model, reason="policy", available=", ".join(self._by_name))
         return policy
 
-    async def select(self, gateway: Gateway, ctx: RequestContext, request: dict[str, Any]) -> None:
+    async def select(self, ctx: RequestContext, request: dict[str, Any]) -> None:
         self.decide(ctx, request)
 
     def decide(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """Live per-deployment statistics for the latency and health constraints.
 
-Health comes from the routing package's ``gateway.health.state(deployment_id)`` when it is
-installed; otherwise from a small breaker kept here (``FAILURES_TO_TRIP`` consecutive upstream
+Health comes from the router's :class:`~unigate.routing.health.Health` when one is given;
+otherwise from a small breaker kept here (``FAILURES_TO_TRIP`` consecutive upstream
 failures → unhealthy for ``COOLDOWN_S``). Latency is an EWMA per deployment of total latency
-and of time to first token (streams): the router's own (``gateway.router.stats``) when it keeps
-them, else one fed here by the auto hook. Either way a deployment whose last observation is
+and of time to first token (streams): the router's own (:class:`~unigate.routing.stats.Stats`)
+when given and it has them, else one fed here by the auto hook. Either way a deployment whose last observation is
 older than ``STALE_S`` counts as unknown, so one that was excluded for being slow (and so got
 no traffic) is probed again.
 """
@@ -15,7 +15,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from unigate.gateway import Gateway, RequestContext
+    from unigate.context import RequestContext
+    from unigate.routing.health import Health
+    from unigate.routing.stats import Stats
 
 ALPHA = 0.3
 STALE_S = 300.0
@@ -37,8 +39,11 @@ def _state_healthy(state: Any) -> bool:
 
 
 class LiveStats:
-    def __init__(self, gateway: Gateway, *, clock: Any = time.monotonic) -> None:
-        self._gateway = gateway
+    def __init__(
+        self, health: Health | None = None, stats: Stats | None = None, *, clock: Any = time.monotonic
+    ) -> None:
+        self._health = health
+        self._stats = stats
         self._clock = clock
         self._latency: dict[str, tuple[float, float]] = {}  # id → (ewma ms, updated at)
         self._ttft: dict[str, tuple[float, float]] = {}
@@ -48,10 +53,8 @@ class LiveStats:
     # -- LiveView ----------------------------------------------------------------------------
 
     def healthy(self, deployment_id: str) -> bool:
-        health = getattr(self._gateway, "health", None)
-        state_of = getattr(health, "state", None)
-        if state_of is not None:
-            return _state_healthy(state_of(deployment_id))
+        if self._health is not None:
+            return _state_healthy(self._health.state(deployment_id))
         until = self._down_until.get(deployment_id)
         return until is None or self._clock() >= until
 
@@ -63,7 +66,7 @@ class LiveStats:
 
     def _live(self, deployment_id: str, field: str, own: dict[str, tuple[float, float]]) -> float | None:
         mine = self._fresh(own.get(deployment_id))
-        stats = getattr(getattr(self._gateway, "router", None), "stats", None)
+        stats = self._stats
         if stats is None or mine is None:
             return mine
         value = getattr(stats.of(deployment_id), field, None)

@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from unigate.accounts.sessions import SESSION_COOKIE, Session, SessionStore, cookie_name, read_cookies
+from unigate.context import Principal
 from unigate.errors import AuthError, PermissionDenied
-from unigate.gateway import Principal
 from unigate.server.auth import Authenticator, bearer_token
 from unigate.server.http import Request
 

@@ -1,4 +1,6 @@
-"""Plug the accounts package into an App: authenticator, request hook, lifecycle.
+"""What one process holds for the accounts package: the store, the service (keys, cache), the
+request hook and the ledger flusher. Built by the composition root, which gives the Gateway
+``runtime.accountant`` as a hook and the server ``runtime.service`` to resolve virtual keys.
 
 On start: connect the database and apply migrations, write any ledger records left by a
 previous run (journal or stream), then start the ledger flusher and the reservation refresher.
@@ -7,37 +9,34 @@ On shutdown: stop them and flush the ledger.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
-from unigate.accounts.auth import VirtualKeyAuthenticator
 from unigate.accounts.db import create_engine, upgrade
 from unigate.accounts.hook import Accountant
 from unigate.accounts.ledger import LedgerFlusher
 from unigate.accounts.service import AccountsService
 from unigate.accounts.store import Store
-from unigate.server.app import App
-from unigate.state import shared_state
+from unigate.config import GatewayConfig
+from unigate.state import StateBackend
 from unigate.state.redis import default_consumer
+
+if TYPE_CHECKING:
+    from unigate.catalog import Catalog
+    from unigate.routing.groups import ModelGroups
 
 log = logging.getLogger("unigate.accounts")
 
-ATTRIBUTE = "accounts"
-
 
 class AccountsRuntime:
-    """What one process holds for the accounts package (kept on ``app.accounts``)."""
-
-    def __init__(self, app: App) -> None:
-        config = app.config
+    def __init__(self, config: GatewayConfig, state: StateBackend, groups: ModelGroups, catalog: Catalog) -> None:
         settings = config.accounts
-        self.state = shared_state(app.gateway)
+        self.state = state
         self.store = Store(create_engine(config))
-        self.service = AccountsService(settings, self.state, self.store)
-        self.accountant = Accountant(app.gateway, self.service)
+        self.service = AccountsService(settings, state, self.store)
+        self.accountant = Accountant(groups.find, catalog, self.service, config.data_dir)
         self.flusher = LedgerFlusher(
-            self.state,
+            state,
             self.store,
             default_consumer(),
             settings.ledger_flush_interval,
@@ -59,21 +58,4 @@ class AccountsRuntime:
         try:
             await self.flusher.stop()
         finally:
-            with contextlib.suppress(Exception):
-                await self.state.aclose()
             await self.store.aclose()
-
-
-def install(app: App) -> None:
-    if not app.config.accounts.enabled:
-        return
-    runtime = AccountsRuntime(app)
-    setattr(app, ATTRIBUTE, runtime)
-    app.authenticator = VirtualKeyAuthenticator(app.config.server.master_key, runtime.service)
-    app.gateway.add_hook(runtime.accountant)
-    app.on_startup.append(runtime.startup)
-    app.on_shutdown.append(runtime.shutdown)
-
-
-def runtime_of(app: Any) -> AccountsRuntime | None:
-    return getattr(app, ATTRIBUTE, None)
