@@ -341,6 +341,7 @@ def test_errors_are_anthropic_shaped(
             "messages.0.content.0.source",
         ),
         ({"messages": [{"role": ["user"], "content": "x"}]}, "messages.0.role"),
+        ({"messages": [{"role": "tool", "content": "x"}]}, "messages.0.role"),
         ({"system": 5}, "system"),
         ({"tools": "all"}, "tools"),
         ({"tools": [{"name": "f", "input_schema": "x"}]}, "tools.0.input_schema"),
