@@ -140,17 +140,22 @@ def test_an_azure_deployment_name_cannot_leave_its_path_segment(start_gateway, u
         {"providers": {"azure": {"api_base": upstream.base_url.removesuffix("/v1"), "api_key": KEY}}, "models": []}
     )
     client = openai.OpenAI(base_url=gateway.base_url, api_key="unused", max_retries=0)
+    # path steps and query marks are refused as model names before anything is routed
     for name in ("x/../../admin?", ".."):
-        try:
+        with pytest.raises(openai.BadRequestError) as refused:
             client.chat.completions.create(model=f"azure/{name}", messages=[{"role": "user", "content": "hi"}])
-        except openai.APIStatusError as exc:
-            assert exc.status_code < 500 or KEY not in exc.response.text
+        assert KEY not in refused.value.response.text
+    assert upstream.received == []
+    # a name that passes validation but holds a slash reaches its own deployment, quoted
+    try:
+        client.chat.completions.create(model="azure/x/admin", messages=[{"role": "user", "content": "hi"}])
+    except openai.APIStatusError as exc:
+        assert exc.status_code < 500 or KEY not in exc.response.text
     paths = [r.raw_path for r in upstream.received]
     assert paths, "no request reached the upstream"
     for raw_path in paths:
         assert raw_path.startswith("/openai/deployments/"), raw_path
         assert raw_path.split("?")[0].endswith("/chat/completions"), raw_path
         assert raw_path.count("/") == 5, raw_path  # /openai/deployments/<one segment>/chat/completions
-    # names that get past the gateway's name validation reach their own deployment, quoted
-    assert "/openai/deployments/%2E%2E/chat/completions" in {p.split("?")[0] for p in paths}
+    assert "/openai/deployments/x%2Fadmin/chat/completions" in {p.split("?")[0] for p in paths}
     assert not any(r.path.startswith("/admin") for r in upstream.received)

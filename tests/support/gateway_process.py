@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+# the line `unigate serve` prints once it listens (server/listen.py startup_line)
+_SERVING = re.compile(rb"unigate: serving .* on https?://\S+:(\d+)/v1 ")
+_STARTS = itertools.count()
 
 
 def free_port() -> int:
@@ -28,8 +34,9 @@ class GatewayProcess:
     workdir: Path
     env: dict[str, str] = field(default_factory=dict)
     args: list[str] = field(default_factory=list)
-    port: int = 0
+    port: int = 0  # 0: the gateway binds a free port itself (kept for a restart)
     proc: subprocess.Popen[bytes] | None = None
+    name: str = ""  # this start's log and config file names
 
     @property
     def url(self) -> str:
@@ -41,13 +48,17 @@ class GatewayProcess:
 
     @property
     def log_path(self) -> Path:
-        return self.workdir / f"gateway-{self.port}.log"
+        return self.workdir / f"gateway-{self.name}.log"
 
     def start(self, timeout: float = 60.0) -> GatewayProcess:
-        self.port = self.port or free_port()
+        # Without a port of its own choosing, the gateway binds a free one itself and names it in
+        # its start-up line. A port picked here and bound seconds later (Python starts slowly on a
+        # loaded machine) can meanwhile be taken by another process, whose /health/live would then
+        # answer for this gateway while every request of the test went to a stranger.
+        self.name = f"{os.getpid()}-{next(_STARTS)}"
         config = dict(self.config)
         config.setdefault("data_dir", str(self.workdir / "data"))
-        config_path = self.workdir / f"unigate-{self.port}.yaml"
+        config_path = self.workdir / f"unigate-{self.name}.yaml"
         config_path.write_text(yaml.safe_dump(config))
         env = {**os.environ, **self.env}
         env.setdefault("UNIGATE_LOG_LEVEL", "WARNING")
@@ -63,6 +74,11 @@ class GatewayProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gateway exited with {self.proc.returncode}:\n{self.log()}")
+            if not self.port:
+                self.port = self._announced_port()
+                if not self.port:
+                    time.sleep(0.05)
+                    continue
             try:
                 with urllib.request.urlopen(self.url + "/health/live", timeout=1) as reply:
                     if reply.status == 200:
@@ -71,6 +87,14 @@ class GatewayProcess:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"gateway did not become live within {timeout}s:\n{self.log()}")
+
+    def _announced_port(self) -> int:
+        """The port of the start-up line in the log, 0 while the gateway has not printed it."""
+        try:
+            found = _SERVING.search(self.log_path.read_bytes())
+        except OSError:
+            return 0
+        return int(found.group(1)) if found else 0
 
     def log(self) -> str:
         try:
