@@ -136,10 +136,10 @@ def _models(args: argparse.Namespace) -> int:
         return 0
     print(f"{'model':44} {'provider':12} {'context':>9} {'in $/M':>8} {'out $/M':>8}  capabilities")
     for row in rows:
-        price = row["pricing"] or {}
-        caps = ",".join(k for k, v in row["capabilities"].items() if v)
+        price = row.get("pricing") or {}
+        caps = ",".join(k for k, v in (row.get("capabilities") or {}).items() if v)
         print(
-            f"{row['id']:44} {row['owned_by']:12} {row['context_window'] or '-':>9} "
+            f"{row['id']:44} {row['owned_by']:12} {row.get('context_window') or '-':>9} "
             f"{price.get('input_per_mtok', '-'):>8} {price.get('output_per_mtok', '-'):>8}  {caps}"
         )
     return 0

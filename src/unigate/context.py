@@ -77,6 +77,14 @@ class AutoSelector(Protocol):
 
     def handles(self, model: str) -> bool: ...
 
+    def names(self) -> list[str]:
+        """The public names it answers to (``auto``, ``auto/<policy>``), for listings and hints."""
+        ...
+
+    def describe_model(self, name: str) -> dict[str, Any]:
+        """The ``/v1/models`` object of one of :meth:`names`."""
+        ...
+
     async def select(self, ctx: RequestContext, request: dict[str, Any]) -> None: ...
 
 

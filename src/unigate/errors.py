@@ -26,6 +26,8 @@ upstream body for logs. Routing decides on the class, never on message text.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import orjson
@@ -120,26 +122,45 @@ class NotFound(GatewayError):
     default_code = "not_found"
 
 
-def model_not_found(model: str, *, param: str = "model", reason: str = "served", available: str = "") -> NotFound:
+def model_not_found(
+    model: str, *, param: str = "model", reason: str = "served", available: str = "", suggestion: str | None = None
+) -> NotFound:
     """The one "model not found" error (404, code ``model_not_found``), for every surface.
 
     ``reason``: ``served`` (no such model), ``allowed`` (this key may not use it, said in words
     that do not confirm the model exists), ``listed`` (a plain lookup), ``hidden`` (a lookup by a
     key outside its model list: the same answer for every such name, which is not echoed) or
     ``policy`` (an unknown auto-routing policy; ``available`` names the known ones).
+    ``suggestion``: a close name the caller may use, for the "did you mean" (never a name the
+    caller's key may not use).
     """
     where = f" in '{param}'" if param != "model" else ""
     if reason == "allowed":
         message = f"The model '{model}'{where} does not exist or is not available to this key."
     elif reason == "listed":
-        message = f"The model '{model}' does not exist"
+        message = f"The model '{model}' does not exist."
     elif reason == "hidden":  # a key asking about a model outside its list: the name is not echoed
         message = "The model does not exist or is not available to this key."
     elif reason == "policy":
         message = f"The auto-routing policy '{model}' does not exist. Available: {available}."
     else:
         message = f"The model '{model}'{where} does not exist or is not served by this gateway."
+    if suggestion is not None:
+        message += f" Did you mean '{suggestion}'?"
     return NotFound(message, code="model_not_found", param=param)
+
+
+def closest_name(name: str, names: Iterable[str]) -> str | None:
+    """The one name most like ``name`` (a typo, a missing provider prefix, other case), if any."""
+    pool = list(names)
+    lowered = {n.lower(): n for n in pool}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    tails = [n for n in pool if n.rsplit("/", 1)[-1].lower() == name.lower()]
+    if len(tails) == 1:
+        return tails[0]
+    found = difflib.get_close_matches(name, pool, n=1, cutoff=0.75)
+    return found[0] if found else None
 
 
 class RateLimited(GatewayError):

@@ -30,7 +30,7 @@ from unigate.context import (
     StreamResult,
     may_use,
 )
-from unigate.errors import BadRequest, GatewayError, Unsupported, model_not_found
+from unigate.errors import BadRequest, GatewayError, Unsupported, closest_name, model_not_found
 from unigate.operations import Operation
 from unigate.operations.embeddings import EMBEDDINGS
 from unigate.providers.base import Provider, ProviderContext
@@ -163,9 +163,9 @@ class Gateway:
             ctx.model = request["model"]
         group = self.groups.resolve(ctx.model)
         if group is None:
-            raise model_not_found(ctx.model)
+            raise model_not_found(ctx.model, suggestion=self.suggest(ctx.model, ctx.principal))
         if not may_use(ctx.principal.allowed_models, ctx.model):
-            raise model_not_found(ctx.model, reason="allowed")
+            raise model_not_found(ctx.model, reason="allowed", suggestion=self.suggest(ctx.model, ctx.principal))
         if operation is not None and operation.method is not None:
             self._check_serves(ctx.model, group, operation)
         await self.admit(ctx, request)
@@ -410,11 +410,29 @@ class Gateway:
     def model_info(self, name: str) -> ModelInfo | None:
         return self.groups.info(name)
 
-    def list_models(self) -> list[dict[str, Any]]:
-        return [self.groups.describe(name) for name in self.groups.listed()]
+    def model_names(self, principal: Principal | None = None) -> list[str]:
+        """What a caller may ask for by name: listed models, then the auto-routing names."""
+        names = [*self.groups.listed(), *(self.auto.names() if self.auto is not None else ())]
+        if principal is None:
+            return names
+        return [name for name in names if principal.may_use(name)]
 
-    def describe_model(self, name: str) -> dict[str, Any]:
+    def list_models(self, principal: Principal | None = None) -> list[dict[str, Any]]:
+        """The ``/v1/models`` objects a caller may use (auto-routing names included)."""
+        return [self.describe_model(name) for name in self.model_names(principal)]
+
+    def describe_model(self, name: str, principal: Principal | None = None) -> dict[str, Any]:
+        if principal is not None and not principal.may_use(name):
+            raise model_not_found(name, reason="hidden")  # one answer for every name outside the key's list
+        if self.auto is not None and name in self.auto.names():
+            return self.auto.describe_model(name)
+        if name not in self.groups.listed():
+            raise model_not_found(name, reason="listed", suggestion=self.suggest(name, principal))
         return self.groups.describe(name)
+
+    def suggest(self, name: str, principal: Principal | None) -> str | None:
+        """A "did you mean" for a name that is not served, among the names this caller may use."""
+        return closest_name(name, (n for n in self.model_names(principal) if n != name))
 
 
 def _has_method(providers: ProviderSet, deployment: Deployment, method: str | None) -> bool:

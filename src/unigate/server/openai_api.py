@@ -5,7 +5,6 @@ from __future__ import annotations
 import orjson
 
 from unigate.context import Principal, RequestContext
-from unigate.errors import model_not_found
 from unigate.operations.embeddings import EMBEDDINGS
 from unigate.server.http import Request, Response, StreamingResponse, json_response, merge_route_headers
 from unigate.server.routes import Routes
@@ -62,17 +61,11 @@ def register(routes: Routes, services: Services) -> None:
         )
         return json_response(response, headers=route_headers(ctx))
 
-    groups = gateway.groups
-
     async def list_models(request: Request, principal: Principal) -> Response:
-        data = [groups.describe(name) for name in groups.listed() if principal.may_use(name)]
-        return json_response({"object": "list", "data": data})
+        return json_response({"object": "list", "data": gateway.list_models(principal)})
 
     async def get_model(request: Request, principal: Principal) -> Response:
-        name = request.path_params["rest"]
-        if not principal.may_use(name):
-            raise model_not_found(name, reason="hidden")  # one answer for every name outside the key's list
-        return json_response(groups.describe(name))
+        return json_response(gateway.describe_model(request.path_params["rest"], principal))
 
     routes.route("POST", "/v1/chat/completions", chat_completions)
     routes.route("POST", "/chat/completions", chat_completions)

@@ -71,6 +71,19 @@ class AutoRouter:
     def names(self) -> list[str]:
         return list(self._by_name)
 
+    def describe_model(self, name: str) -> dict[str, Any]:
+        policy = self.policy(name)
+        return {
+            "id": name,
+            "object": "model",
+            "created": 0,
+            "owned_by": "unigate",
+            "auto_routing": {
+                "policy": policy.public_name,
+                "description": "each request goes to the cheapest candidate that meets the policy",
+            },
+        }
+
     def policy(self, model: str) -> Policy:
         policy = self._by_name.get(model)
         if policy is None:
