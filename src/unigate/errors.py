@@ -124,14 +124,17 @@ def model_not_found(model: str, *, param: str = "model", reason: str = "served",
     """The one "model not found" error (404, code ``model_not_found``), for every surface.
 
     ``reason``: ``served`` (no such model), ``allowed`` (this key may not use it, said in words
-    that do not confirm the model exists), ``listed`` (a plain lookup) or ``policy`` (an unknown
-    auto-routing policy; ``available`` names the known ones).
+    that do not confirm the model exists), ``listed`` (a plain lookup), ``hidden`` (a lookup by a
+    key outside its model list: the same answer for every such name, which is not echoed) or
+    ``policy`` (an unknown auto-routing policy; ``available`` names the known ones).
     """
     where = f" in '{param}'" if param != "model" else ""
     if reason == "allowed":
         message = f"The model '{model}'{where} does not exist or is not available to this key."
     elif reason == "listed":
         message = f"The model '{model}' does not exist"
+    elif reason == "hidden":  # a key asking about a model outside its list: the name is not echoed
+        message = "The model does not exist or is not available to this key."
     elif reason == "policy":
         message = f"The auto-routing policy '{model}' does not exist. Available: {available}."
     else:

@@ -71,7 +71,7 @@ def register(routes: Routes, services: Services) -> None:
     async def get_model(request: Request, principal: Principal) -> Response:
         name = request.path_params["rest"]
         if not principal.may_use(name):
-            raise model_not_found(name, reason="listed")  # the same answer as a model that does not exist
+            raise model_not_found(name, reason="hidden")  # one answer for every name outside the key's list
         return json_response(groups.describe(name))
 
     routes.route("POST", "/v1/chat/completions", chat_completions)
