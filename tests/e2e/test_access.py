@@ -56,9 +56,13 @@ def test_a_restricted_key_never_sees_other_model_names(gateway):
     )
     assert refused.status_code == 400, refused.text
     assert "open-model" in refused.headers["x-unigate-auto-rejected"]  # its own model, and why
-    for path in ("/v1/auto/policies", "/health/ready", "/v1/models", "/v1/models/secret-model"):
+    for path in ("/v1/auto/policies", "/health/ready", "/v1/models", f"/v1/models/{SECRET}"):
         seen = get(gateway, path, key)
         assert SECRET not in seen.text, (path, seen.text)
+    # asked for by name, it answers exactly as a model that does not exist
+    hidden = get(gateway, f"/v1/models/{SECRET}", key)
+    missing = get(gateway, "/v1/models/no-such-model", key)
+    assert hidden.status_code == missing.status_code == 404 and hidden.text == missing.text
     assert SECRET not in refused.text and SECRET not in str(refused.headers)
     policies = get(gateway, "/v1/auto/policies", key).json()["data"]
     assert ["open-model"] in [p["candidates"] for p in policies]
