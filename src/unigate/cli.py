@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import os
 import sys
@@ -44,6 +45,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"unigate: configuration error\n{exc}", file=sys.stderr)
         return 2
 
+    from unigate.server import OVERRIDES_ENV
     from unigate.server.listen import AnnouncingServer, bind_listening_socket, served_models, startup_line
 
     try:
@@ -68,11 +70,20 @@ def _serve(args: argparse.Namespace) -> int:
         "backlog": 4096,
     }
     port = sock.getsockname()[1]
+    if port != config.server.port:  # --port 0: the app's own links (sign-up mails, SSO) name the real port
+        config = config.model_copy(update={"server": config.server.model_copy(update={"port": port})})
     if config.server.workers > 1:
         from uvicorn.supervisors import Multiprocess
 
         if args.config:
             os.environ["UNIGATE_CONFIG"] = os.path.abspath(args.config)
+        # the workers load the file again: hand them what the command line changed
+        os.environ[OVERRIDES_ENV] = json.dumps(
+            {
+                "server": {"host": config.server.host, "port": port},
+                "local_model": {"enabled": config.local_model.enabled},
+            }
+        )
         uv_config = uvicorn.Config("unigate.server:app_factory", factory=True, workers=config.server.workers, **common)
         print(startup_line(config, port, served_models(config)), file=sys.stderr, flush=True)
         Multiprocess(uv_config, sockets=[sock]).run()

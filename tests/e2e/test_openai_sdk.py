@@ -157,7 +157,7 @@ def test_tool_calls_round_trip(start_gateway, make_upstream):
 def test_models_endpoints_describe_price_context_and_capabilities(gateway):
     c = client(gateway)
     models = {m.id: m for m in c.models.list()}
-    assert set(models) == {"gpt-4o-mini", "priced"}
+    assert set(models) == {"gpt-4o-mini", "priced", "auto", "auto/cheap", "auto/balanced", "auto/best"}
     mini = c.models.retrieve("gpt-4o-mini").model_extra
     assert mini["context_window"] == 128000
     assert mini["capabilities"]["tools"] is True

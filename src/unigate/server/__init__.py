@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 from unigate.config import GatewayConfig, load_config
 from unigate.server.app import App
 
 CONFIG_ENV = "UNIGATE_CONFIG"
+OVERRIDES_ENV = "UNIGATE_SERVE_OVERRIDES"  # JSON: config sections `unigate serve` changed for its workers
 
 
 def create_app(config: GatewayConfig) -> App:
@@ -20,4 +22,8 @@ def create_app(config: GatewayConfig) -> App:
 def app_factory() -> App:
     """Entry point for uvicorn (``--factory``), used for multi-worker serving: config from env."""
     path = os.environ.get(CONFIG_ENV) or None
-    return create_app(load_config(path))
+    config = load_config(path)
+    overrides = json.loads(os.environ.get(OVERRIDES_ENV) or "{}")
+    for section, values in overrides.items():  # what `unigate serve` changed on its command line
+        config = config.model_copy(update={section: getattr(config, section).model_copy(update=values)})
+    return create_app(config)
