@@ -290,6 +290,9 @@ class BatchesConfig(_Strict):
     )
     headroom: float = Field(0.8, gt=0, le=1, description="share of a deployment's rpm batches may use")
     rate_limit_wait: float = Field(60.0, gt=0, description="longest wait on a rate limit before a line is retried")
+    native_poll_interval: float = Field(
+        30.0, gt=0, description="seconds between looks at a batch sent to a provider's own Batch API"
+    )
 
 
 class SmtpConfig(_Strict):

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("unigate.accounts")
 
 MINUTE = 60.0
+UNBOUNDED = 2**62  # a spend check that always passes (nano-USD)
 _ADJECTIVE = {"day": "daily", "week": "weekly", "month": "monthly"}
 
 
@@ -174,6 +175,9 @@ class Accountant:
 
     async def before(self, ctx: RequestContext, request: dict[str, Any]) -> None:
         account: Account | None = ctx.principal.metadata.get("account")
+        if ctx.extras.get("prepaid"):
+            await self._admit_prepaid(ctx, account)
+            return
         model_limits: RateLimitsConfig | None = self.settings.model_limits.get(ctx.model)
         if (account is None or not account.limits_anything) and model_limits is None:
             ctx.extras["accounts"] = Ticket()
@@ -209,6 +213,17 @@ class Accountant:
             if account.user is not None:
                 self._spend_limits(plan, account.user, ticket.reserved, now)
         holder = ctx.request_id
+        admission = await self._admit_plan(holder, plan)
+        if not admission.ok:
+            raise self._refusal(admission.kind, admission.index or 0, admission, plan, ticket.reserved)
+        ticket.semaphores = [s.key for s in plan.semaphores]
+        ticket.counters = [b.key for b in plan.balances]
+        ticket.tpm_windows = [w.key for w in plan.windows if not w.record]
+        ctx.extras["accounts"] = ticket
+        if ticket.semaphores or ticket.counters:
+            self._active[holder] = ticket
+
+    async def _admit_plan(self, holder: str, plan: _Plan) -> Any:
         try:
             if self.backlog.pending:  # charges made while the state was away come first
                 await self.backlog.replay(self.state)
@@ -222,14 +237,25 @@ class Accountant:
             raise
         except Exception as exc:
             raise unavailable("the shared state", exc) from exc
-        if not admission.ok:
-            raise self._refusal(admission.kind, admission.index or 0, admission, plan, ticket.reserved)
-        ticket.semaphores = [s.key for s in plan.semaphores]
-        ticket.counters = [b.key for b in plan.balances]
-        ticket.tpm_windows = [w.key for w in plan.windows if not w.record]
+        return admission
+
+    async def _admit_prepaid(self, ctx: RequestContext, account: Account | None) -> None:
+        """A request whose work the upstream has already done (a line of a batch the provider
+        ran in its own Batch API): nothing can be refused any more — no rate limit, no spend
+        check — but ``after`` charges its cost to every spend counter, as for any request."""
+        ticket = Ticket()
         ctx.extras["accounts"] = ticket
-        if ticket.semaphores or ticket.counters:
-            self._active[holder] = ticket
+        if account is None or not account.limits_spend:
+            return
+        plan = _Plan()
+        now = time.time()
+        for owner in (account.key, account.team, account.user):
+            if owner is not None:
+                self._spend_limits(plan, owner, 0, now)
+        plan.balances = [BalanceCheck(b.key, UNBOUNDED, 0) for b in plan.balances]
+        admission = await self._admit_plan(ctx.request_id, plan)
+        if admission.ok:
+            ticket.counters = [b.key for b in plan.balances]
 
     def _refusal(self, kind: str | None, index: int, admission: Any, plan: _Plan, reserved: int) -> Exception:
         if kind in ("window", "semaphore"):

@@ -7,8 +7,12 @@ the batch's key, so limits, budgets, routing, cost and the ledger apply as for a
   ``batches.headroom`` of it in the last minute.
 - Rate limits (the key's, or an upstream's after the router's retries) make a line wait and
   try again; other errors are the line's answer (in the error file).
-- One runner: with several worker processes on one data directory, the one holding
-  ``<data_dir>/batches.lock`` runs every batch; the others only serve the API.
+- One runner: of all the processes on one database (workers, replicas) the one holding the
+  runner lock (``batches/lock.py``) runs every batch; the others serve the API and take over
+  when it goes away.
+- A batch sent to a provider's own Batch API (``remote``) is followed by ``remote.RemoteRun``.
+- Expiry: a batch still running when its completion window ends stops there (``expired``);
+  its unanswered lines go to the error file as OpenAI writes them.
 - Restart: a line is pending until its answer is stored. Each line has a fixed request id, so
   a line that was in flight when the process died runs again under the same id and the ledger
   (idempotent on request id) charges it once.
@@ -24,11 +28,11 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from unigate.batches.remote import EXPIRED, NativeSupport, RemoteRun
 from unigate.batches.store import BatchStore, FileStore
 from unigate.config import BatchesConfig
 from unigate.context import Principal, RequestContext
@@ -105,6 +109,7 @@ class BatchRunner:
         store: BatchStore,
         files: FileStore,
         config: BatchesConfig,
+        native: NativeSupport | None = None,
     ) -> None:
         self.dispatch = dispatch
         self.find_group = find_group
@@ -112,54 +117,88 @@ class BatchRunner:
         self.store = store
         self.files = files
         self.config = config
+        self.native = native
         self.gauge = TrafficGauge()
         self.inflight = 0
         self._changed = asyncio.Event()
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._wake: dict[str, asyncio.Event] = {}
         self._stopping = False
         self._poller: asyncio.Task[None] | None = None
-        self._lock: IO[bytes] | None = None
-        self.runs = True  # False in a worker process that leaves batches to another
+        self._lock: Any = None
+        self.runs = True  # False while another process holds the runner lock
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self, lock_path: Path | None = None) -> None:
-        """Run every unfinished batch, and any created later. With several worker processes on
-        one data directory, only the one holding ``lock_path`` runs batches (the others serve
-        the API); it looks for new batches every ``POLL`` seconds."""
-        if lock_path is not None:
-            self._lock = _try_lock(lock_path)
-            if self._lock is None:
-                self.runs = False
-                return
+    async def start(self, lock: Any = None) -> None:
+        """Run every unfinished batch, and any created later. With a ``lock`` (``batches/lock.py``)
+        only its holder runs batches; every process looks for work (or for the lock) every
+        ``POLL`` seconds."""
+        self._lock = lock
+        self.runs = lock is None or await self._try_acquire()
         self._poller = asyncio.ensure_future(self._poll())
+
+    async def _try_acquire(self) -> bool:
+        try:
+            return bool(await self._lock.acquire())
+        except Exception:
+            log.exception("could not take the batch runner lock")
+            return False
 
     async def _poll(self) -> None:
         while True:
             try:
-                for batch in await self.store.active():
-                    self.submit(batch["id"])
+                await self._check_lock()
+                if self.runs:
+                    for batch in await self.store.active():
+                        self.submit(batch["id"])
+                    await self.files.sweep()
             except Exception:
                 log.exception("could not look for batches to run")
             await asyncio.sleep(POLL)
+
+    async def _check_lock(self) -> None:
+        if self._lock is None:
+            return
+        if not self.runs:
+            self.runs = await self._try_acquire()
+            if self.runs:
+                log.info("this process now runs the batches")
+        elif not await self._lock.held():
+            log.warning("lost the batch runner lock; another process resumes the batches")
+            self.runs = False
+            tasks = list(self._tasks.values())
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def stop(self) -> None:
         self._stopping = True
         if self._poller is not None:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
-        if self._lock is not None:
-            self._lock.close()
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._lock is not None:
+            await self._lock.release()
 
     def submit(self, batch_id: str) -> None:
-        if batch_id not in self._tasks and not self._stopping and self.runs:
+        """Run the batch (if this process runs batches), or wake its run to look at it again
+        (a cancel)."""
+        if batch_id in self._tasks:
+            self._wake[batch_id].set()
+        elif not self._stopping and self.runs:
+            self._wake[batch_id] = asyncio.Event()
             task = asyncio.ensure_future(self._run(batch_id))
             self._tasks[batch_id] = task
-            task.add_done_callback(lambda _t: self._tasks.pop(batch_id, None))
+
+            def forget(_task: asyncio.Task[None]) -> None:
+                self._tasks.pop(batch_id, None)
+                self._wake.pop(batch_id, None)
+
+            task.add_done_callback(forget)
 
     # -- one batch ---------------------------------------------------------------------------
 
@@ -171,36 +210,42 @@ class BatchRunner:
             if batch["status"] == "validating":
                 await self.store.set(batch_id, status="in_progress", in_progress_at=time.time())
             principal = await self._principal(batch)
-            running: set[asyncio.Task[None]] = set()
-            after = 0
-            cancelled = False
-            checked = time.monotonic()
-            while not cancelled:
-                chunk = await self.store.pending(batch_id, after, CHUNK)
-                if not chunk:
-                    break
-                for line in chunk:
-                    after = line["line_no"]
-                    if time.monotonic() - checked > 0.5:
-                        checked = time.monotonic()
-                        current = await self.store.get(batch_id)
-                        if current is None or current["status"] == "cancelling":
-                            cancelled = True
-                            break
-                    await self._admit(batch["endpoint"], line["body"])
-                    task = asyncio.ensure_future(self._line(batch, principal, line))
-                    running.add(task)
-                    task.add_done_callback(running.discard)
-            if running:
-                await asyncio.gather(*running, return_exceptions=True)
-            current = await self.store.get(batch_id)
-            if current is not None and current["status"] == "cancelling":
-                cancelled = True
-            await self._finalize(batch, cancelled)
+            if batch.get("remote") and self.native is not None:
+                remote = RemoteRun(self.native, self.store, self.config, self._wake[batch_id], line_request_id)
+                final = await remote.run(batch, principal)
+            else:
+                final = await self._run_here(batch, principal)
+            await self._finalize(batch, final)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("batch %s stopped on an error; it resumes on the next start", batch_id)
+
+    async def _run_here(self, batch: dict[str, Any], principal: Principal | None) -> str:
+        """Every pending line through the gateway; the batch's final status."""
+        batch_id = batch["id"]
+        running: set[asyncio.Task[None]] = set()
+        after = 0
+        stopped: str | None = None
+        checked = time.monotonic()
+        while stopped is None:
+            chunk = await self.store.pending(batch_id, after, CHUNK)
+            if not chunk:
+                break
+            for line in chunk:
+                after = line["line_no"]
+                if time.monotonic() - checked > 0.5:
+                    checked = time.monotonic()
+                    stopped = _stop_reason(await self.store.get(batch_id))
+                    if stopped is not None:
+                        break
+                await self._admit(batch["endpoint"], line["body"])
+                task = asyncio.ensure_future(self._line(batch, principal, line))
+                running.add(task)
+                task.add_done_callback(running.discard)
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+        return stopped or _stop_reason(await self.store.get(batch_id)) or "completed"
 
     async def _principal(self, batch: dict[str, Any]) -> Principal | None:
         who = batch["principal"] or {}
@@ -276,23 +321,28 @@ class BatchRunner:
 
     # -- the end -----------------------------------------------------------------------------
 
-    async def _finalize(self, batch: dict[str, Any], cancelled: bool) -> None:
+    async def _finalize(self, batch: dict[str, Any], final: str) -> None:
+        """Write the output and error files and set the final status (completed, cancelled,
+        expired or failed)."""
         batch_id = batch["id"]
+        if final == "expired":
+            await self.store.expire_pending(batch_id, EXPIRED)
         await self.store.set(batch_id, status="finalizing", finalizing_at=time.time())
         output: list[bytes] = []
         errors: list[bytes] = []
         for line in await self.store.answered(batch_id):
-            record = {
-                "id": "batch_req_" + secrets.token_hex(12),
-                "custom_id": line["custom_id"],
-                "response": {
-                    "status_code": line["status_code"],
-                    "request_id": line["request_id"],
-                    "body": line["result"],
-                },
-                "error": None,
+            record: dict[str, Any] = {"id": "batch_req_" + secrets.token_hex(12), "custom_id": line["custom_id"]}
+            if line["status_code"] is None:  # never run (expired): OpenAI's shape for it
+                record.update(response=None, error=line["result"])
+                errors.append(orjson.dumps(record))
+                continue
+            record["response"] = {
+                "status_code": line["status_code"],
+                "request_id": line["request_id"],
+                "body": line["result"],
             }
-            (output if (line["status_code"] or 500) < 300 else errors).append(orjson.dumps(record))
+            record["error"] = None
+            (output if line["status_code"] < 300 else errors).append(orjson.dumps(record))
         owner = batch["owner"]
         output_id = error_id = None
         if output:
@@ -303,25 +353,25 @@ class BatchRunner:
         if errors:
             made = await self.files.create(owner, f"{batch_id}_error.jsonl", "batch_output", b"\n".join(errors) + b"\n")
             error_id = made["id"]
-        now = time.time()
-        final = (
-            {"status": "cancelled", "cancelled_at": now} if cancelled else {"status": "completed", "completed_at": now}
+        stamp = {
+            "completed": "completed_at",
+            "cancelled": "cancelled_at",
+            "expired": "expired_at",
+            "failed": "failed_at",
+        }
+        await self.store.set(
+            batch_id, output_file_id=output_id, error_file_id=error_id, status=final, **{stamp[final]: time.time()}
         )
-        await self.store.set(batch_id, output_file_id=output_id, error_file_id=error_id, **final)
-        log.info("batch %s %s: %d answered, %d failed", batch_id, final["status"], len(output), len(errors))
+        log.info("batch %s %s: %d answered, %d failed", batch_id, final, len(output), len(errors))
 
 
-def _try_lock(path: Path) -> IO[bytes] | None:
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = path.open("ab")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        return None
-    return handle
+def _stop_reason(batch: dict[str, Any] | None) -> str | None:
+    """Why a batch running here stops before its last line: a cancel, or its window ended."""
+    if batch is None or batch["status"] == "cancelling":
+        return "cancelled"
+    if batch.get("expires_at") and time.time() > batch["expires_at"]:
+        return "expired"
+    return None
 
 
 def _retry_after(response: Reply) -> float | None:

@@ -15,6 +15,7 @@ files = Table(
     Column("purpose", String(32), nullable=False),
     Column("bytes", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),  # deleted after this (``expires_after`` on upload)
     Index("ix_unigate_files_owner", "owner"),
 )
 
@@ -41,6 +42,9 @@ batches = Table(
     Column("total", Integer, nullable=False),
     Column("metadata", JSON, nullable=True),
     Column("errors", JSON, nullable=True),
+    Column("expired_at", Float, nullable=True),
+    # a batch sent to the provider's own Batch API: provider, deployment, remote ids and state
+    Column("remote", JSON, nullable=True),
     Index("ix_unigate_batches_owner", "owner"),
     Index("ix_unigate_batches_status", "status"),
 )

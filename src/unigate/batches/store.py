@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from unigate.batches.schema import batches, files, lines
@@ -37,20 +37,25 @@ class FileStore:
     def _path(self, file_id: str) -> Path:
         return self.directory / file_id
 
-    async def create(self, owner: str, filename: str, purpose: str, data: bytes) -> dict[str, Any]:
+    async def create(
+        self, owner: str, filename: str, purpose: str, data: bytes, expires_after: float | None = None
+    ) -> dict[str, Any]:
+        """``expires_after``: seconds from now after which the file is deleted (kept otherwise)."""
         file_id = new_id("file-")
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self._path(file_id)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
             out.write(data)
+        now = time.time()
         row = {
             "id": file_id,
             "owner": owner,
             "filename": filename[:255],
             "purpose": purpose,
             "bytes": len(data),
-            "created_at": time.time(),
+            "created_at": now,
+            "expires_at": now + expires_after if expires_after is not None else None,
         }
         async with self.engine.begin() as conn:
             await conn.execute(files.insert().values(**row))
@@ -58,7 +63,7 @@ class FileStore:
 
     async def get(self, file_id: str, owner: str | None) -> dict[str, Any] | None:
         """The file's record; ``owner=None`` reads any owner's (the batch runner)."""
-        query = select(files).where(files.c.id == file_id)
+        query = select(files).where(and_(files.c.id == file_id, _live()))
         if owner is not None:
             query = query.where(files.c.owner == owner)
         async with self.engine.connect() as conn:
@@ -69,7 +74,7 @@ class FileStore:
         return self._path(file_id).read_bytes()
 
     async def owned(self, owner: str, purpose: str | None, limit: int) -> list[dict[str, Any]]:
-        query = select(files).where(files.c.owner == owner)
+        query = select(files).where(and_(files.c.owner == owner, _live()))
         if purpose:
             query = query.where(files.c.purpose == purpose)
         query = query.order_by(files.c.created_at.desc()).limit(limit)
@@ -83,6 +88,23 @@ class FileStore:
             return False
         self._path(file_id).unlink(missing_ok=True)
         return True
+
+    async def sweep(self) -> int:
+        """Delete every file past its expiry (record and bytes)."""
+        async with self.engine.begin() as conn:
+            gone = (
+                (await conn.execute(delete(files).where(files.c.expires_at < time.time()).returning(files.c.id)))
+                .scalars()
+                .all()
+            )
+        for file_id in gone:
+            self._path(file_id).unlink(missing_ok=True)
+        return len(gone)
+
+
+def _live() -> Any:
+    """A file is gone from the API the moment it expires, before the sweep deletes it."""
+    return or_(files.c.expires_at.is_(None), files.c.expires_at >= time.time())
 
 
 class BatchStore:
@@ -183,6 +205,22 @@ class BatchStore:
                 )
             )
         return bool(done.rowcount)
+
+    async def is_pending(self, batch_id: str, line_no: int) -> bool:
+        query = select(lines.c.state).where(and_(lines.c.batch_id == batch_id, lines.c.line_no == line_no))
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).scalar() == "pending"
+
+    async def expire_pending(self, batch_id: str, error: dict[str, Any]) -> int:
+        """Every line still pending is done without an answer (no status code): OpenAI's
+        expired lines, which go to the error file with ``error`` and count as failed."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(lines)
+                .where(and_(lines.c.batch_id == batch_id, lines.c.state == "pending"))
+                .values(state="done", status_code=None, result=error, updated_at=time.time())
+            )
+        return int(result.rowcount or 0)
 
     async def counts(self, batch_ids: Sequence[str]) -> dict[str, dict[str, int]]:
         """Per batch: lines answered with a 2xx (completed) and otherwise (failed)."""

@@ -29,6 +29,7 @@ _PRICE_PROVIDER = {
     "huggingface": "huggingface_together",
 }
 FREE_PROVIDERS = frozenset({"local", "ollama", "vllm", "lmstudio", "llamacpp"})
+BATCH_DISCOUNT = 0.5  # a provider Batch API's price when the catalog has no batch price
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +220,21 @@ class Catalog:
             return flat_cost(flat, tokens)
         return catalog_cost(model_price, tokens)
 
+    def batch_cost(
+        self, provider: str, model: str, usage: Usage | None, public_name: str | None = None
+    ) -> float | None:
+        """USD for one line of a batch the provider ran in its own Batch API: the catalog's batch
+        prices where it has them, else half the standard price (OpenAI's and Anthropic's batch
+        discount, which also applies to a price set in the config)."""
+        if not usage:
+            return None
+        if self.override(public_name) is None and provider not in FREE_PROVIDERS:
+            batch_price = _batch_price(provider, model)
+            if batch_price is not None:
+                return catalog_cost(batch_price, tokens_of(usage))
+        standard = self.cost(provider, model, usage, public_name)
+        return None if standard is None else round(standard * BATCH_DISCOUNT, 12)
+
     def _model_price(self, provider: str, model: str) -> Any:
         key = (provider, model)
         if key in self._model_prices:
@@ -312,3 +328,15 @@ def _lookup_price(provider: str, model: str) -> Any:
     if isinstance(prices, list):  # conditional prices over time: the last applies now
         prices = prices[-1].prices
     return prices
+
+
+@cache
+def _batch_price(provider: str, model: str) -> Any:
+    """The model's price in its provider's Batch API, where genai-prices has one."""
+    from datetime import UTC, datetime
+
+    info = _lookup_model(provider, model)
+    variants = getattr(info, "price_variants", None) if info is not None else None
+    if not variants or not any(v.when == {"processing": "batch"} for v in variants):
+        return None
+    return info.get_prices(datetime.now(tz=UTC), {"processing": "batch"})

@@ -3,7 +3,9 @@
 Files are stored in the data directory (``<data_dir>/files``), size-limited, and owned by the
 key that uploaded them: another key gets 404. A batch's input file is checked when the batch
 is created (a malformed line fails the batch with the line's number, as OpenAI does); the
-gateway then runs the lines itself (``unigate.batches.runner``).
+gateway then runs the lines itself (``unigate.batches.runner``), or — when the batch's model is
+served by a deployment with ``native_batches: true`` — sends them to that provider's own Batch
+API (``unigate.batches.native``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from typing import Any
 
 import orjson
 
+from unigate.batches.lock import runner_lock
+from unigate.batches.native import native_deployment
+from unigate.batches.remote import NativeSupport
 from unigate.batches.runner import BatchRunner, Reply
 from unigate.batches.store import BatchStore, FileStore, new_id
 from unigate.context import Principal
@@ -27,6 +32,8 @@ from unigate.server.validation import parse_json_object
 ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings", "/v1/responses")
 PURPOSES = ("batch",)
 WINDOW = 24 * 3600.0
+FILE_EXPIRY = (3600, 30 * 24 * 3600)  # what OpenAI allows for expires_after.seconds
+NATIVE_FLAG = "unigate_native_batch"  # batch metadata: "false" keeps a batch in the gateway
 
 
 def owner_of(principal: Principal) -> str:
@@ -43,7 +50,7 @@ def file_object(row: dict[str, Any]) -> dict[str, Any]:
         "purpose": row["purpose"],
         "status": "processed",
         "status_details": None,
-        "expires_at": None,
+        "expires_at": int(row["expires_at"]) if row.get("expires_at") is not None else None,
     }
 
 
@@ -51,6 +58,14 @@ def batch_object(row: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
     def ts(name: str) -> int | None:
         value = row.get(name)
         return int(value) if value is not None else None
+
+    remote = row.get("remote") or {}
+    if remote and row["status"] in ("in_progress", "cancelling"):
+        # a provider-run batch's answers arrive at the end: until then, the provider's counts
+        counts = {
+            "completed": max(counts["completed"], int(remote.get("completed") or 0)),
+            "failed": max(counts["failed"], int(remote.get("failed") or 0)),
+        }
 
     return {
         "id": row["id"],
@@ -68,7 +83,7 @@ def batch_object(row: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
         "finalizing_at": ts("finalizing_at"),
         "completed_at": ts("completed_at"),
         "failed_at": ts("failed_at"),
-        "expired_at": None,
+        "expired_at": ts("expired_at"),
         "cancelling_at": ts("cancelling_at"),
         "cancelled_at": ts("cancelled_at"),
         "request_counts": {"total": row["total"], **counts},
@@ -128,6 +143,29 @@ def parse_lines(data: bytes, endpoint: str, max_lines: int) -> tuple[list[dict[s
     return requests, errors
 
 
+def expiry_of(form: Any) -> float | None:
+    """``expires_after[anchor]`` / ``expires_after[seconds]`` of an upload (OpenAI's shape)."""
+    anchor, seconds = form.text("expires_after[anchor]"), form.text("expires_after[seconds]")
+    if anchor is None and seconds is None:
+        return None
+    if anchor != "created_at":
+        raise BadRequest(
+            "'expires_after[anchor]' must be 'created_at'.", param="expires_after.anchor", code="invalid_value"
+        )
+    try:
+        value = int(seconds or "")
+    except ValueError:
+        value = -1
+    low, high = FILE_EXPIRY
+    if not low <= value <= high:
+        raise BadRequest(
+            f"'expires_after[seconds]' must be an integer from {low} to {high}.",
+            param="expires_after.seconds",
+            code="invalid_value",
+        )
+    return float(value)
+
+
 def register(routes: Routes, services: Services) -> None:
     config = services.config.batches
     if not config.enabled:
@@ -153,12 +191,13 @@ def register(routes: Routes, services: Services) -> None:
         store,
         files,
         config,
+        NativeSupport(services.gateway),
     )
     services.hooks.add(runner.gauge)
 
     async def startup() -> None:
         await store.migrate()
-        await runner.start(Path(services.config.data_dir) / "batches.lock")
+        await runner.start(runner_lock(engine, Path(services.config.data_dir)))
 
     async def shutdown() -> None:
         await runner.stop()
@@ -187,7 +226,8 @@ def register(routes: Routes, services: Services) -> None:
             raise BadRequest("The uploaded file is empty.", param="file", code="invalid_value")
         if len(upload.data) > config.max_file_bytes:
             raise PayloadTooLarge(f"The file is larger than the limit of {config.max_file_bytes} bytes.", param="file")
-        row = await files.create(owner_of(principal), upload.filename, purpose, upload.data)
+        expires_after = expiry_of(form)
+        row = await files.create(owner_of(principal), upload.filename, purpose, upload.data, expires_after)
         return json_response(file_object(row))
 
     async def owned_file(file_id: str, principal: Principal) -> dict[str, Any]:
@@ -238,6 +278,7 @@ def register(routes: Routes, services: Services) -> None:
                 f"No such File object: {body['input_file_id']}", param="input_file_id", code="file_not_found"
             )
         requests, errors = parse_lines(files.read(source["id"]), body["endpoint"], config.max_lines)
+        remote = None if errors else native_target(requests, body["endpoint"], principal, metadata)
         now = time.time()
         batch = {
             "id": new_id("batch_"),
@@ -258,11 +299,39 @@ def register(routes: Routes, services: Services) -> None:
             "total": 0 if errors else len(requests),
             "metadata": metadata,
             "errors": {"object": "list", "data": errors[:100]} if errors else None,
+            "remote": remote,
         }
         await store.create(batch, [] if errors else requests)
         if not errors:
             runner.submit(batch["id"])
         return json_response(batch_object(batch, {"completed": 0, "failed": 0}))
+
+    def native_target(
+        requests: list[dict[str, Any]], endpoint: str, principal: Principal, metadata: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """Where the batch goes when its provider runs it: every line names one model the key may
+        use, served by a deployment with ``native_batches: true`` (unless the batch's metadata
+        says ``unigate_native_batch: "false"``)."""
+        flag = str((metadata or {}).get(NATIVE_FLAG, "")).lower()
+        if flag == "false":
+            return None
+        models = {r["body"]["model"] for r in requests}
+        model = next(iter(models)) if len(models) == 1 else ""
+        group = services.gateway.find_group(model) if model else None
+        deployment = None
+        if group is not None and principal.may_use(model):
+            deployment = native_deployment(group.deployments, endpoint)
+        if deployment is None:
+            if flag == "true":
+                raise BadRequest(
+                    f"This batch cannot go to a provider's own Batch API: its lines must all name one model "
+                    f"served by a deployment with 'native_batches: true' for {endpoint} "
+                    f"(OpenAI and Azure: chat, embeddings, responses; Anthropic: chat).",
+                    param=f"metadata.{NATIVE_FLAG}",
+                    code="invalid_value",
+                )
+            return None
+        return {"provider": deployment.provider, "model": model, "deployment": deployment.id, "id": None}
 
     async def owned_batch(batch_id: str, principal: Principal) -> dict[str, Any]:
         row = await store.get(batch_id, owner_of(principal))
