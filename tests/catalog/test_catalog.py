@@ -49,3 +49,16 @@ def test_worst_price_covers_cache_writes_and_tiers():
     assert worst is not None and worst.input == pytest.approx(2.5) and worst.output == pytest.approx(15.0)
     Deployment.provider = "local"
     assert catalog.worst_price(Deployment()) == Price(0.0, 0.0)
+
+
+def test_batch_prices_are_the_catalogs_batch_prices_or_half():
+    catalog = Catalog()
+    usage = {"prompt_tokens": 1_000_000, "completion_tokens": 1_000_000, "total_tokens": 2_000_000}
+    for provider, model in (("openai", "gpt-4o-mini"), ("anthropic", "claude-haiku-4-5")):
+        standard = catalog.cost(provider, model, usage)
+        assert standard and catalog.batch_cost(provider, model, usage) == pytest.approx(standard / 2)
+    catalog.set_price_override("mine", Price(2.0, 8.0))
+    assert catalog.batch_cost("openai", "anything", usage, "mine") == pytest.approx(5.0)
+    assert catalog.batch_cost("local", "smollm2-135m", usage) == 0.0
+    assert catalog.batch_cost("openai", "gpt-4o-mini", None) is None
+    assert catalog.batch_cost("openai", "no-such-model-xyz", usage) is None

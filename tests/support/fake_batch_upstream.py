@@ -29,6 +29,7 @@ class RemoteBatch:
     kind: str  # "openai" | "anthropic"
     lines: list[dict[str, Any]]
     endpoint: str = ""
+    input_file_id: str | None = None
     metadata: dict[str, Any] | None = None
     status: str = "in_progress"
     stop: str | None = None  # "cancel" | "expire": how it is to end
@@ -51,12 +52,13 @@ class FakeBatchUpstream(LoopbackServer):
 
     async def start(self) -> FakeBatchUpstream:
         app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._record])
-        app.router.add_post("/v1/files", self._upload)
-        app.router.add_get("/v1/files/{id}/content", self._content)
-        app.router.add_post("/v1/batches", self._create_openai)
-        app.router.add_get("/v1/batches", self._list_openai)
-        app.router.add_get("/v1/batches/{id}", self._get_openai)
-        app.router.add_post("/v1/batches/{id}/cancel", self._cancel)
+        for prefix in ("/v1", "/openai"):  # OpenAI's paths, and Azure's (with ?api-version=)
+            app.router.add_post(f"{prefix}/files", self._upload)
+            app.router.add_get(f"{prefix}/files/{{id}}/content", self._content)
+            app.router.add_post(f"{prefix}/batches", self._create_openai)
+            app.router.add_get(f"{prefix}/batches", self._list_openai)
+            app.router.add_get(f"{prefix}/batches/{{id}}", self._get_openai)
+            app.router.add_post(f"{prefix}/batches/{{id}}/cancel", self._cancel)
         app.router.add_post("/v1/messages/batches", self._create_anthropic)
         app.router.add_get("/v1/messages/batches/{id}", self._get_anthropic)
         app.router.add_post("/v1/messages/batches/{id}/cancel", self._cancel)
@@ -66,7 +68,7 @@ class FakeBatchUpstream(LoopbackServer):
 
     @web.middleware
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        self.seen.append((request.method, request.path, {k.lower(): v for k, v in request.headers.items()}))
+        self.seen.append((request.method, request.path_qs, {k.lower(): v for k, v in request.headers.items()}))
         return await handler(request)
 
     # -- OpenAI ----------------------------------------------------------------------------------
@@ -92,7 +94,14 @@ class FakeBatchUpstream(LoopbackServer):
         if data is None:
             return web.json_response({"error": {"message": "no such file"}}, status=400)
         lines = [orjson.loads(row) for row in data.splitlines() if row.strip()]
-        batch = RemoteBatch("batch_up" + secrets.token_hex(6), "openai", lines, body["endpoint"], body.get("metadata"))
+        batch = RemoteBatch(
+            "batch_up" + secrets.token_hex(6),
+            "openai",
+            lines,
+            body["endpoint"],
+            body["input_file_id"],
+            body.get("metadata"),
+        )
         self.batches[batch.id] = batch
         return web.json_response(self._openai_object(batch))
 
@@ -115,6 +124,7 @@ class FakeBatchUpstream(LoopbackServer):
             "id": batch.id,
             "object": "batch",
             "endpoint": batch.endpoint,
+            "input_file_id": batch.input_file_id,
             "status": batch.status,
             "metadata": batch.metadata,
             "output_file_id": batch.output_file_id,

@@ -236,6 +236,14 @@ def register(routes: Routes, services: Services) -> None:
             raise NotFound(f"No such File object: {file_id}", param="id", code="file_not_found")
         return row
 
+    def stored(row: dict[str, Any]) -> bytes:
+        try:
+            return files.read(row["id"])
+        except FileNotFoundError:  # a replica whose data_dir is not shared with the one that wrote it
+            raise NotFound(
+                f"The content of {row['id']} is not in this gateway's data directory.", code="file_not_found"
+            ) from None
+
     async def file_item(request: Request, principal: Principal) -> Response:
         file_id, _, rest = request.path_params["rest"].partition("/")
         row = await owned_file(file_id, principal)
@@ -243,7 +251,7 @@ def register(routes: Routes, services: Services) -> None:
             await files.delete(file_id, owner_of(principal))
             return json_response({"id": file_id, "object": "file", "deleted": True})
         if rest == "content" and request.method == "GET":
-            return Response(files.read(file_id), 200, [(b"content-type", b"application/octet-stream")])
+            return Response(stored(row), 200, [(b"content-type", b"application/octet-stream")])
         if rest:
             raise NotFound(f"Unknown endpoint: {request.method} {request.path}", code="unknown_url")
         return json_response(file_object(row))
@@ -277,7 +285,7 @@ def register(routes: Routes, services: Services) -> None:
             raise NotFound(
                 f"No such File object: {body['input_file_id']}", param="input_file_id", code="file_not_found"
             )
-        requests, errors = parse_lines(files.read(source["id"]), body["endpoint"], config.max_lines)
+        requests, errors = parse_lines(stored(source), body["endpoint"], config.max_lines)
         remote = None if errors else native_target(requests, body["endpoint"], principal, metadata)
         now = time.time()
         batch = {

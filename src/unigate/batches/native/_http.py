@@ -47,8 +47,9 @@ async def call(
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise RemoteError(redactor.whole(f"{provider}: {type(exc).__name__}: {exc}".encode()).decode(), None) from None
     if status >= 400:
-        detail = redactor.whole(raw[:1000]).decode(errors="replace")
-        raise RemoteError(f"{provider}: {method} {url.split('?')[0]} returned HTTP {status}: {detail}", status)
+        detail = raw[:1000].decode(errors="replace")
+        message = f"{provider}: {method} {url.split('?')[0]} returned HTTP {status}: {detail}"
+        raise RemoteError(redactor.whole(message.encode()).decode(errors="replace"), status)
     return raw
 
 
