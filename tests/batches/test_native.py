@@ -106,6 +106,11 @@ def test_openai_batch_api(tmp_path: Path, fake: Any) -> None:
     wait_for(lambda: fake.calls("POST", "/v1/batches"), "the batch never reached the provider")
     held = client.batches.retrieve(batch.id)
     assert held.status == "in_progress" and held.request_counts.completed == 0
+    fake.upstream.done_while_held = 5  # the provider's own progress shows through while it runs
+    wait_for(lambda: client.batches.retrieve(batch.id).request_counts.completed == 4, "no progress shown")
+    assert client.batches.retrieve(batch.id).request_counts.failed == 1  # line 3 is one that fails
+    shown = httpx.get(f"{gateway.url}/ui/api/batches", headers=ADMIN).json()["data"]
+    assert shown[0]["runs_on"] == "openai" and shown[0]["status"] == "in_progress"
     fake.upstream.hold = False
     done = wait_done(client, batch.id)
     assert done.status == "completed" and done.metadata == {"job": "nightly"}

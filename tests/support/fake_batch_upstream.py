@@ -43,6 +43,7 @@ class FakeBatchUpstream(LoopbackServer):
     hold: bool = True
     answered_before_stop: int = 0
     expire: bool = False
+    done_while_held: int = 0  # the completed count an OpenAI batch reports while held
     batches: dict[str, RemoteBatch] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     seen: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)  # method, path, headers
@@ -118,7 +119,7 @@ class FakeBatchUpstream(LoopbackServer):
 
     def _openai_object(self, batch: RemoteBatch) -> dict[str, Any]:
         done = batch.status not in ("in_progress", "cancelling")
-        answered = self._answered(batch) if done else []
+        answered = self._answered(batch) if done else batch.lines[: self.done_while_held]
         failed = sum(1 for line in answered if _fails(line))
         return {
             "id": batch.id,

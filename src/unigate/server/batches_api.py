@@ -388,7 +388,10 @@ def register(routes: Routes, services: Services) -> None:
     async def dashboard(request: Request, principal: Principal) -> Response:
         """Progress for /ui: every batch for the master key, a key's own otherwise."""
         rows = await store.recent(None if principal.is_admin else owner_of(principal), 50)
-        return json_response({"object": "list", "data": await rendered(rows)})
+        data = await rendered(rows)
+        for row, item in zip(rows, data, strict=True):  # where it runs: here, or a provider's Batch API
+            item["runs_on"] = (row.get("remote") or {}).get("provider") or "gateway"
+        return json_response({"object": "list", "data": data})
 
     routes.route("GET", "/ui/api/batches", dashboard)
     for prefix in ("/v1", ""):

@@ -257,7 +257,7 @@
         const counts = b.request_counts;
         const done = counts.completed + counts.failed;
         return h("tr", { "data-batch": b.id },
-          h("td", {}, b.id), h("td", {}, b.endpoint),
+          h("td", {}, b.id), h("td", {}, b.endpoint), h("td", {}, b.runs_on === "gateway" ? "gateway" : b.runs_on + " Batch API"),
           h("td", {}, h("span", { class: "badge " + b.status, text: b.status })),
           h("td", { class: "num" }, num(done) + " / " + num(counts.total)),
           h("td", { class: "num" }, counts.total ? pct(done / counts.total) : "—"),
@@ -267,7 +267,7 @@
       const box = $("#batches");
       box.innerHTML = "";
       box.appendChild(data.length
-        ? table(["batch", "endpoint", "status", { label: "answered", num: 1 }, { label: "progress", num: 1 }, { label: "failed", num: 1 }, "created"], rows, { id: "batches-table" })
+        ? table(["batch", "endpoint", "runs on", "status", { label: "answered", num: 1 }, { label: "progress", num: 1 }, { label: "failed", num: 1 }, "created"], rows, { id: "batches-table" })
         : h("p", { text: "No batches yet (POST /v1/batches)." }));
     }
     await load();
