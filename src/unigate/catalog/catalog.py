@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from unigate.catalog.media import MediaInfo, MediaPrice, media_cost, media_info
+from unigate.catalog.media import MediaInfo, MediaPrice, default_media_models, media_cost, media_info
 from unigate.catalog.pricing import Price, catalog_cost, flat_cost, tokens_of, worst_catalog_price, worst_flat_price
 from unigate.types import Usage
 
@@ -99,7 +99,12 @@ class Catalog:
     # -- capabilities ----------------------------------------------------------------------
 
     def default_models(self, provider: str) -> list[str]:
-        return [name for name, row in (_table().get(provider) or {}).items() if row.get("default")]
+        """The models offered zero-config for a provider found in the environment: its chat and
+        embedding models (models.yaml), then its audio, image, moderation and rerank models
+        (media.yaml)."""
+        chat = [name for name, row in (_table().get(provider) or {}).items() if row.get("default")]
+        media = [name for name in default_media_models(provider) if name not in chat]
+        return chat + media
 
     def known_models(self) -> list[tuple[str, str]]:
         return [(p, m) for p, rows in _table().items() for m in rows]

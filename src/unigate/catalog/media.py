@@ -97,6 +97,10 @@ def _table() -> dict[str, dict[str, dict[str, Any]]]:
     return yaml.safe_load(text)
 
 
+def default_media_models(provider: str) -> list[str]:
+    return [name for name, row in (_table().get(provider) or {}).items() if row.get("default")]
+
+
 def media_info(provider: str, model: str) -> MediaInfo | None:
     row = (_table().get(provider) or {}).get(model)
     if row is None:

@@ -45,8 +45,8 @@ def blended(input_per_mtok: float, output_per_mtok: float) -> float:
 
 
 def chat_model_names(models: ModelGroups) -> list[str]:
-    """Every served public model that can chat (embedding models excluded), without aliases that
-    point at the same upstream model as an earlier name."""
+    """Every served public model that can chat (embedding, audio, image, moderation and rerank
+    models excluded), without aliases that point at the same upstream model as an earlier name."""
     names: list[str] = []
     seen: set[tuple[tuple[str, str], ...]] = set()
     for name, group in models.items():
@@ -55,6 +55,9 @@ def chat_model_names(models: ModelGroups) -> list[str]:
             continue
         first = group.deployments[0]
         if models.catalog.info(first.provider, first.model).embedding:
+            continue
+        endpoints = models.catalog.endpoints(first.provider, first.model, name)
+        if endpoints is not None and "chat" not in endpoints:
             continue
         seen.add(key)
         names.append(name)
