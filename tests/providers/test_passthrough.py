@@ -42,3 +42,34 @@ def test_a_key_split_across_stream_pieces_is_still_redacted(cut):
 def test_without_a_key_bytes_pass_unchanged():
     redactor = Redactor(None)
     assert redactor.piece(b"abc") == b"abc" and redactor.rest() == b""
+
+
+def test_bedrock_paths_and_usage():
+    from unigate.providers.passthrough import model_of
+
+    assert model_of("bedrock", "model/us.anthropic.claude-haiku-4-5-20251001-v1%3A0/converse", None) == (
+        "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    )
+    assert model_of("bedrock", "guardrail/x/version/1/apply", None) is None
+    converse = usage_of("bedrock", {"usage": {"inputTokens": 5, "outputTokens": 2, "cacheReadInputTokens": 3}})
+    assert converse is not None and converse["prompt_tokens"] == 8 and converse["completion_tokens"] == 2
+    claude = usage_of("bedrock", {"usage": {"input_tokens": 4, "output_tokens": 6}})  # InvokeModel, Claude's body
+    assert claude is not None and claude["total_tokens"] == 10
+    metrics = usage_of("bedrock", {"amazon-bedrock-invocationMetrics": {"inputTokenCount": 7, "outputTokenCount": 1}})
+    assert metrics is not None and metrics["prompt_tokens"] == 7 and metrics["completion_tokens"] == 1
+
+
+def test_aws_event_stream_payloads_are_read_across_pieces():
+    import base64
+    import json
+
+    from tests.support.fake_bedrock import aws_event
+    from unigate.providers.passthrough import AwsEventReader
+
+    chunk = {"type": "message_delta", "usage": {"output_tokens": 9}}
+    data = aws_event("metadata", {"usage": {"inputTokens": 1, "outputTokens": 2}}) + aws_event(
+        "chunk", {"bytes": base64.b64encode(json.dumps(chunk).encode()).decode()}
+    )
+    reader = AwsEventReader()
+    payloads = [p for piece in (data[:7], data[7:40], data[40:]) for p in reader.feed(piece)]
+    assert payloads == [{"usage": {"inputTokens": 1, "outputTokens": 2}}, chunk]

@@ -5,8 +5,13 @@ sent, which model a native request names, and the usage in a native answer. The 
 
 from __future__ import annotations
 
+import base64
 import re
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote
+
+import orjson
 
 from unigate.providers.anthropic.response import usage_from_native as anthropic_usage
 from unigate.providers.gemini.response import usage_from_native as gemini_usage
@@ -39,11 +44,23 @@ _DROP = frozenset(
     }
 )
 _GEMINI_MODEL = re.compile(r"models/([^/:]+)")
+_BEDROCK_MODEL = re.compile(r"^model/([^/]+)/")
+# Bedrock requests are signed (SigV4): only these client headers go upstream, signed with them
+BEDROCK_HEADERS = ("content-type", "accept")
+BEDROCK_HEADER_PREFIX = "x-amzn-bedrock-"
 
 
 def providers() -> list[str]:
     """Every provider whose own API can be passed through, in route order."""
-    return ["openai", "anthropic", "gemini", "cohere", *(p for p in COMPAT_PROVIDERS if p != "openai")]
+    return ["openai", "anthropic", "gemini", "cohere", "bedrock", *(p for p in COMPAT_PROVIDERS if p != "openai")]
+
+
+def bedrock_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {
+        k.lower(): v
+        for k, v in headers.items()
+        if k.lower() in BEDROCK_HEADERS or k.lower().startswith(BEDROCK_HEADER_PREFIX)
+    }
 
 
 def default_base(provider: str) -> str | None:
@@ -102,6 +119,10 @@ def model_of(provider: str, path: str, body: Any) -> str | None:
         found = _GEMINI_MODEL.search(path)
         if found:
             return found.group(1)
+    if provider == "bedrock":  # runtime paths: model/{modelId}/converse, …/invoke, …-stream
+        found = _BEDROCK_MODEL.search(path)
+        if found:
+            return unquote(found.group(1))
     return None
 
 
@@ -111,6 +132,10 @@ def usage_of(provider: str, payload: Any) -> Usage | None:
         return None
     if provider == "gemini":
         return gemini_usage(payload.get("usageMetadata"))
+    metrics = payload.get("amazon-bedrock-invocationMetrics")  # the last InvokeModel stream chunk
+    if provider == "bedrock" and isinstance(metrics, dict):
+        prompt, completion = int(metrics.get("inputTokenCount") or 0), int(metrics.get("outputTokenCount") or 0)
+        return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
     usage = payload.get("usage")
     if usage is None and isinstance(payload.get("message"), dict):  # Anthropic message_start
         usage = payload["message"].get("usage")
@@ -118,8 +143,12 @@ def usage_of(provider: str, payload: Any) -> Usage | None:
         usage = payload["response"].get("usage")
     if not isinstance(usage, dict):
         return None
-    if provider == "anthropic":
-        return anthropic_usage(usage)
+    if provider == "bedrock" and "inputTokens" in usage:  # Converse, ConverseStream's metadata
+        from unigate.providers.bedrock.response import usage_from_native as bedrock_usage  # loads botocore
+
+        return bedrock_usage(usage)
+    if provider in ("anthropic", "bedrock") and ("input_tokens" in usage or "output_tokens" in usage):
+        return anthropic_usage(usage)  # Claude's own body, through Bedrock's InvokeModel
     if "prompt_tokens" in usage:
         return Usage(
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
@@ -145,3 +174,41 @@ def merge_usage(old: Usage | None, new: Usage | None) -> Usage | None:
     if new.get("prompt_tokens_details"):
         merged["prompt_tokens_details"] = new["prompt_tokens_details"]
     return merged
+
+
+class SseReader:
+    """The JSON of each ``data:`` line of a server-sent event stream that may carry usage."""
+
+    def __init__(self) -> None:
+        self.pending = b""
+
+    def feed(self, piece: bytes) -> Iterator[Any]:
+        self.pending += piece
+        *complete, self.pending = self.pending.split(b"\n")
+        for line in complete:
+            if line.startswith(b"data:") and b"sage" in line:  # usage / usageMetadata
+                try:
+                    yield orjson.loads(line[5:].strip())
+                except orjson.JSONDecodeError:
+                    continue
+
+
+class AwsEventReader:
+    """The JSON payload of each message of an AWS event stream (Bedrock's ConverseStream and
+    InvokeModelWithResponseStream, whose chunks wrap the model's own JSON in base64 ``bytes``)."""
+
+    def __init__(self) -> None:
+        from botocore.eventstream import EventStreamBuffer  # only Bedrock loads botocore
+
+        self.buffer = EventStreamBuffer()
+
+    def feed(self, piece: bytes) -> Iterator[Any]:
+        self.buffer.add_data(piece)
+        for message in self.buffer:
+            try:
+                payload = orjson.loads(message.payload)
+                if isinstance(payload, dict) and isinstance(payload.get("bytes"), str):
+                    payload = orjson.loads(base64.b64decode(payload["bytes"]))
+            except (orjson.JSONDecodeError, ValueError):
+                continue
+            yield payload

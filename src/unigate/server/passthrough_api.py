@@ -1,7 +1,8 @@
 """Native pass-through: ``/openai/*``, ``/anthropic/*``, ``/gemini/*``, ``/cohere/*`` and every
 OpenAI-compatible provider's ``/<provider>/*`` forward the provider's own API unchanged, with the
 provider's key in place of the client's virtual key — so SDK features unigate does not model
-still work.
+still work. ``/bedrock/*`` is Bedrock's runtime API, each request signed by the gateway (SigV4,
+or a Bedrock API key as a bearer token) instead of carrying a key.
 
 The route still obeys the gateway: the key must be allowed the model it names (a key with a
 model list must name one), the hooks run (rate limits, budget, ledger, metrics, log), usage is
@@ -18,13 +19,17 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 import aiohttp
 import orjson
+from yarl import URL
 
 from unigate.config import GatewayConfig
 from unigate.context import Principal, RequestContext
 from unigate.errors import BadRequest, GatewayError, NotFound, PermissionDenied
 from unigate.gateway import Gateway
 from unigate.providers.passthrough import (
+    AwsEventReader,
     Redactor,
+    SseReader,
+    bedrock_headers,
     default_base,
     forwarded_headers,
     merge_usage,
@@ -34,7 +39,7 @@ from unigate.providers.passthrough import (
     usage_of,
 )
 from unigate.providers.registry import key_env
-from unigate.providers.shell import client_timeout, transport_error
+from unigate.providers.shell import client_timeout, encoded_url, transport_error
 from unigate.server.http import Request, Response, StreamingResponse
 from unigate.server.routes import Routes
 from unigate.server.services import Services
@@ -44,6 +49,7 @@ _RESPONSE_KEEP = ("content-type", "retry-after", "request-id", "x-request-id", "
 _SAFE = ":@-._~!$&'()*+,;="
 METHODS = ("GET", "POST", "DELETE", "PUT", "PATCH")
 TIMEOUTS = Timeouts(connect=10.0, first_token=300.0, total=1800.0)
+AWS_EVENTS = "application/vnd.amazon.eventstream"
 
 
 def quoted_path(rest: str) -> str:
@@ -58,19 +64,27 @@ class Passthrough:
     def __init__(self, config: GatewayConfig, gateway: Gateway) -> None:
         self.config = config
         self.gateway = gateway
+        self._credentials: Any = None  # Bedrock's AWS credential cache, made on first use
 
-    def target(self, provider: str) -> tuple[str, str | None]:
-        """The provider's base URL and key: its config defaults, else its first deployment in
-        config, else its environment variable and public base URL."""
-        config = self.config
-        defaults = config.providers.get(provider)
+    def _configured(self, provider: str) -> tuple[str | None, str | None, dict[str, Any]]:
+        """The provider's base URL, key and options: its config defaults, else (each) from its
+        first deployment in config."""
+        defaults = self.config.providers.get(provider)
         base = defaults.api_base if defaults else None
         key = defaults.api_key if defaults else None
-        for model in config.models:
+        options = dict(defaults.options) if defaults else {}
+        for model in self.config.models:
             for spec in model.deployments:
                 if spec.provider == provider:
                     base = base or spec.api_base
                     key = key or spec.api_key
+                    options = options or dict(spec.options)
+        return base, key, options
+
+    def target(self, provider: str) -> tuple[str, str | None]:
+        """The provider's base URL and key: its config defaults, else its first deployment in
+        config, else its environment variable and public base URL."""
+        base, key, _options = self._configured(provider)
         if key is None:
             env = key_env(provider)
             key = self.gateway.environ.get(env) if env else None
@@ -98,11 +112,16 @@ class Passthrough:
                     code="model_not_found",
                     param="model",
                 )
-        base, key = self.target(provider)
         query = [(k, v) for k, v in parse_qsl(request.scope.get("query_string", b"").decode()) if k != "key"]
-        url = f"{base}/{path}" + (f"?{urlencode(query)}" if query else "")
-        headers = forwarded_headers(request.headers)
-        headers.update(upstream_auth(provider, key))
+        suffix = f"?{urlencode(query)}" if query else ""
+        url: str | URL
+        if provider == "bedrock":
+            url, headers, key = await self._bedrock(request, path + suffix)
+        else:
+            base, key = self.target(provider)
+            url = f"{base}/{path}" + suffix
+            headers = forwarded_headers(request.headers)
+            headers.update(upstream_auth(provider, key))
         public = f"{provider}/{model}" if model else f"{provider}/{rest.split('/', 1)[0] or 'api'}"
         ctx = RequestContext(
             request_id=request.path_params.get("request_id") or new_request_id(),
@@ -136,9 +155,11 @@ class Passthrough:
             ctx.status = "error"
             ctx.error = GatewayError(f"{provider}: upstream returned HTTP {resp.status}", code="upstream_error")
         content_type = resp.headers.get("content-type", "")
-        if "text/event-stream" in content_type:
+        if "text/event-stream" in content_type or AWS_EVENTS in content_type:
             ctx.stream = True
-            return StreamingResponse(self._relay_events(ctx, provider, resp, Redactor(key)), resp.status, out_headers)
+            reader = AwsEventReader() if AWS_EVENTS in content_type else SseReader()
+            relay = self._relay_events(ctx, provider, resp, Redactor(key), reader)
+            return StreamingResponse(relay, resp.status, out_headers)
         try:
             raw = await resp.read()
         except Exception as exc:
@@ -158,26 +179,57 @@ class Passthrough:
             out_headers.append((b"x-unigate-cost", f"{ctx.cost:.10f}".rstrip("0").rstrip(".").encode() or b"0"))
         return Response(Redactor(key).whole(raw), resp.status, out_headers)  # an error may echo the key
 
+    async def _bedrock(self, request: Request, path: str) -> tuple[URL, dict[str, str], str | None]:
+        """Bedrock's runtime API, signed for this request (SigV4 with the AWS credential chain or
+        the deployment's keys, or a Bedrock API key as a bearer token): the URL, the headers as
+        signed, and the secret to keep out of what is relayed."""
+        from unigate.providers.bedrock.auth import CredentialCache, bearer_token
+        from unigate.providers.bedrock.request import authorized, region_of
+
+        base, key, options = self._configured("bedrock")
+        deployment = Deployment(
+            id="passthrough:bedrock",
+            public_name="bedrock",
+            provider="bedrock",
+            model="passthrough",
+            api_base=base,
+            api_key=key,
+            options=tuple(options.items()),
+        )
+        region = region_of(deployment)
+        root = (base or f"https://bedrock-runtime.{region}.amazonaws.com").rstrip("/")
+        if self._credentials is None:
+            self._credentials = CredentialCache()
+        body = request.body or b""
+        call = await authorized(
+            f"{root}/{path}",
+            body,
+            bedrock_headers(request.headers),
+            deployment,
+            region,
+            self._credentials,
+            request.method,
+        )
+        secret = bearer_token(deployment) or (call.secrets[0] if call.secrets else None)
+        return encoded_url(call.url), call.headers, secret
+
     async def _relay_events(
-        self, ctx: RequestContext, provider: str, resp: aiohttp.ClientResponse, redactor: Redactor
+        self,
+        ctx: RequestContext,
+        provider: str,
+        resp: aiohttp.ClientResponse,
+        redactor: Redactor,
+        reader: SseReader | AwsEventReader,
     ) -> AsyncIterator[bytes]:
-        """Relay the upstream's events byte for byte (the key redacted), reading usage from the
-        ``data:`` lines."""
-        pending = b""
+        """Relay the upstream's events byte for byte (the key redacted), reading usage from
+        them as they pass (server-sent events, or AWS event-stream messages)."""
         try:
             async for piece in resp.content.iter_any():
                 out = redactor.piece(piece)
                 if out:
                     yield out
-                pending += piece
-                *complete, pending = pending.split(b"\n")
-                for line in complete:
-                    if line.startswith(b"data:") and b"sage" in line:  # usage / usageMetadata
-                        try:
-                            payload = orjson.loads(line[5:].strip())
-                        except orjson.JSONDecodeError:
-                            continue
-                        ctx.usage = merge_usage(ctx.usage, usage_of(provider, payload))
+                for payload in reader.feed(piece):
+                    ctx.usage = merge_usage(ctx.usage, usage_of(provider, payload))
             rest = redactor.rest()
             if rest:
                 yield rest

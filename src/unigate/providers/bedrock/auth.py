@@ -71,9 +71,9 @@ def bearer_token(deployment: Deployment) -> str | None:
 
 
 def sign(
-    url: str, body: bytes, headers: dict[str, str], credentials: ReadOnlyCredentials, region: str
+    url: str, body: bytes, headers: dict[str, str], credentials: ReadOnlyCredentials, region: str, method: str = "POST"
 ) -> dict[str, str]:
-    """Headers for ``POST url`` with SigV4 (``authorization``, ``x-amz-date``, session token)."""
-    request = AWSRequest(method="POST", url=url, data=body, headers=dict(headers))
+    """Headers for ``method url`` with SigV4 (``authorization``, ``x-amz-date``, session token)."""
+    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
     SigV4Auth(credentials, "bedrock", region).add_auth(request)
     return {name.lower(): str(value) for name, value in request.headers.items()}

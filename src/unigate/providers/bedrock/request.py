@@ -344,7 +344,13 @@ async def rerank_call(request: dict[str, Any], deployment: Deployment, credentia
 
 
 async def authorized(
-    url: str, body: bytes, headers: dict[str, str], deployment: Deployment, region: str, credentials: CredentialCache
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    deployment: Deployment,
+    region: str,
+    credentials: CredentialCache,
+    method: str = "POST",
 ) -> Call:
     """A Bedrock API key as a bearer token, else SigV4 with the credential chain."""
     headers = {**headers, **dict(deployment.headers)}
@@ -353,7 +359,7 @@ async def authorized(
         headers["authorization"] = "Bearer " + token
         return Call(encoded_url(url), body, headers)
     frozen = await credentials.frozen(deployment)
-    signed = sign(url, body, headers, frozen, region)
+    signed = sign(url, body, headers, frozen, region, method)
     secrets = tuple(s for s in (frozen.secret_key, frozen.token, frozen.access_key) if s)
     # sent exactly as signed (aiohttp would otherwise turn the model id's %3A back into ':')
     return Call(encoded_url(url), body, signed, secrets)
