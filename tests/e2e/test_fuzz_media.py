@@ -64,13 +64,6 @@ JSON_SURFACES = [
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[ThreadedMedia]:
-    media = ThreadedMedia()
-    yield media
-    media.stop()
-
-
-@pytest.fixture(scope="module")
 def gateway(
     fake: ThreadedMedia, agent_upstream: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GatewayProcess]:
