@@ -10,7 +10,7 @@ import json
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,12 @@ def texts(upstream: ThreadedUpstream) -> Counter[str]:
     return Counter(call.body["messages"][-1]["content"] for call in upstream.chat_calls())
 
 
-def test_two_replicas_run_each_line_once(pg_url: str, tmp_path: Path, upstream_slow: ThreadedUpstream) -> None:  # noqa: F811
+def test_two_replicas_run_each_line_once(
+    pg_url: str,  # noqa: F811
+    tmp_path: Path,
+    upstream_slow: ThreadedUpstream,
+    start_gateway: Callable[..., GatewayProcess],
+) -> None:
     config: dict[str, Any] = {
         "discover_providers": False,
         "local_model": {"enabled": False},
@@ -75,8 +80,8 @@ def test_two_replicas_run_each_line_once(pg_url: str, tmp_path: Path, upstream_s
         "models": [openai_model("gpt-4o-mini", upstream_slow.base_url)],
         "batches": {"concurrency": 2, "interactive_concurrency": 2},
     }
-    first = GatewayProcess(config=config, workdir=tmp_path).start()
-    second = GatewayProcess(config=config, workdir=tmp_path, env={"UNIGATE_LOG_LEVEL": "INFO"}).start()
+    first = start_gateway(config)
+    second = start_gateway(config, env={"UNIGATE_LOG_LEVEL": "INFO"})
     clients = [openai.OpenAI(base_url=g.base_url, api_key="unused", max_retries=0) for g in (first, second)]
 
     # both alive: created on one, run by whichever holds the lock, each line sent once
@@ -109,4 +114,3 @@ def test_two_replicas_run_each_line_once(pg_url: str, tmp_path: Path, upstream_s
     sent = Counter(t for t in texts(upstream_slow).elements() if t.startswith("second "))
     assert set(sent) == {f"second b-{i}" for i in range(100, 160)}
     assert sum(n - 1 for n in sent.values()) <= 2  # at most the lines in flight at the kill
-    second.stop()

@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -51,10 +50,6 @@ def config(fake: Any, provider: str = "openai", **batches: Any) -> dict[str, Any
     }
 
 
-def start(tmp_path: Path, cfg: dict[str, Any]) -> GatewayProcess:
-    return GatewayProcess(config={"local_model": {"enabled": False}, **cfg}, workdir=tmp_path).start()
-
-
 def key_for(gateway: GatewayProcess) -> tuple[str, str]:
     created = httpx.post(f"{gateway.url}/admin/keys", json={"name": "bulk", "credit": 5}, headers=ADMIN).json()
     return created["id"], created["key"]
@@ -93,8 +88,8 @@ def spent(gateway: GatewayProcess, key_id: str) -> float:
     return float(httpx.get(f"{gateway.url}/admin/keys/{key_id}", headers=ADMIN).json()["spent_recorded"])
 
 
-def test_openai_batch_api(tmp_path: Path, fake: Any) -> None:
-    gateway = start(tmp_path, config(fake))
+def test_openai_batch_api(start_gateway: Callable[..., GatewayProcess], fake: Any) -> None:
+    gateway = start_gateway(config(fake))
     key_id, secret = key_for(gateway)
     client = sdk(gateway, secret)
     lines = [chat_line(i, "bulk-model") for i in range(12)]
@@ -139,12 +134,11 @@ def test_openai_batch_api(tmp_path: Path, fake: Any) -> None:
     assert {row["request_id"] for row in usage["data"]} >= {r["response"]["request_id"] for r in output.values()}
     assert usage["total"]["cost"] == pytest.approx(12 * LINE_PRICE / 2)
     assert spent(gateway, key_id) == pytest.approx(12 * LINE_PRICE / 2, abs=1e-9)
-    assert PROVIDER_KEY not in (tmp_path / f"gateway-{gateway.name}.log").read_text()
-    gateway.stop()
+    assert PROVIDER_KEY not in gateway.log_path.read_text()
 
 
-def test_anthropic_message_batches(tmp_path: Path, fake: Any) -> None:
-    gateway = start(tmp_path, config(fake, "anthropic"))
+def test_anthropic_message_batches(start_gateway: Callable[..., GatewayProcess], fake: Any) -> None:
+    gateway = start_gateway(config(fake, "anthropic"))
     key_id, secret = key_for(gateway)
     client = sdk(gateway, secret)
     lines = [chat_line(i, "bulk-model") for i in range(6)]
@@ -174,12 +168,11 @@ def test_anthropic_message_batches(tmp_path: Path, fake: Any) -> None:
     assert errors["req-2"]["response"]["body"]["error"]["message"] == "refused by the fake"
     assert errors["req-4"]["response"]["status_code"] == 400
     assert usage_of(gateway, key_id)["total"]["cost"] == pytest.approx(4 * LINE_PRICE / 2)
-    gateway.stop()
 
 
-def test_cancel_reaches_the_provider(tmp_path: Path, fake: Any) -> None:
+def test_cancel_reaches_the_provider(start_gateway: Callable[..., GatewayProcess], fake: Any) -> None:
     fake.upstream.answered_before_stop = 2
-    gateway = start(tmp_path, config(fake, "anthropic"))
+    gateway = start_gateway(config(fake, "anthropic"))
     _key_id, secret = key_for(gateway)
     client = sdk(gateway, secret)
     batch = submit(client, [chat_line(i, "bulk-model") for i in range(5)])
@@ -190,12 +183,11 @@ def test_cancel_reaches_the_provider(tmp_path: Path, fake: Any) -> None:
     assert [c[1] for c in fake.calls("POST", "/v1/messages/batches/")][-1].endswith("/cancel")
     assert set(records(client, done.output_file_id)) == {"req-0", "req-1"}
     assert done.request_counts.completed == 2
-    gateway.stop()
 
 
-def test_provider_expiry_ends_expired(tmp_path: Path, fake: Any) -> None:
+def test_provider_expiry_ends_expired(start_gateway: Callable[..., GatewayProcess], fake: Any) -> None:
     fake.upstream.expire, fake.upstream.answered_before_stop = True, 3
-    gateway = start(tmp_path, config(fake))
+    gateway = start_gateway(config(fake))
     _key_id, secret = key_for(gateway)
     client = sdk(gateway, secret)
     done = wait_done(client, submit(client, [chat_line(i, "bulk-model") for i in range(5)]).id)
@@ -205,19 +197,20 @@ def test_provider_expiry_ends_expired(tmp_path: Path, fake: Any) -> None:
     assert set(unrun) == {"req-3", "req-4"}
     assert unrun["req-3"]["response"] is None and unrun["req-3"]["error"]["code"] == "batch_expired"
     assert done.request_counts.completed == 3 and done.request_counts.failed == 2
-    gateway.stop()
 
 
-def test_restart_mid_poll_resumes_the_same_remote_batch(tmp_path: Path, fake: Any) -> None:
+def test_restart_mid_poll_resumes_the_same_remote_batch(
+    start_gateway: Callable[..., GatewayProcess], fake: Any
+) -> None:
     cfg = config(fake)
-    first = start(tmp_path, cfg)
+    first = start_gateway(cfg)
     key_id, secret = key_for(first)
     batch = submit(sdk(first, secret), [chat_line(i, "bulk-model") for i in range(8)])
     wait_for(lambda: fake.calls("GET", "/v1/batches/"), "the gateway never polled the provider")
     first.stop(sig=signal.SIGKILL)
     fake.upstream.hold = False
 
-    second = start(tmp_path, cfg)
+    second = start_gateway(cfg)
     client = sdk(second, secret)
     done = wait_done(client, batch.id)
     assert done.status == "completed" and done.request_counts.completed == 8
@@ -226,10 +219,9 @@ def test_restart_mid_poll_resumes_the_same_remote_batch(tmp_path: Path, fake: An
     usage = usage_of(second, key_id)
     assert usage["total"]["requests"] == 8
     assert spent(second, key_id) == pytest.approx(usage["total"]["cost"], abs=1e-9) == pytest.approx(8 * LINE_PRICE / 2)
-    second.stop()
 
 
-def test_metadata_chooses_and_refuses(tmp_path: Path, fake: Any) -> None:
+def test_metadata_chooses_and_refuses(start_gateway: Callable[..., GatewayProcess], fake: Any) -> None:
     cfg = config(fake)
     cfg["models"].append(
         {
@@ -237,7 +229,7 @@ def test_metadata_chooses_and_refuses(tmp_path: Path, fake: Any) -> None:
             "deployments": [{"provider": "openai", "model": "m", "api_base": fake.base_url, "api_key": "k"}],
         }
     )
-    gateway = start(tmp_path, cfg)
+    gateway = start_gateway(cfg)
     _key_id, secret = key_for(gateway)
     client = sdk(gateway, secret)
     # opting out: the lines go through the gateway's routing (to the chat endpoint)
@@ -250,4 +242,3 @@ def test_metadata_chooses_and_refuses(tmp_path: Path, fake: Any) -> None:
     with pytest.raises(openai.BadRequestError) as refused:
         submit(client, [chat_line(1, "plain")], metadata={"unigate_native_batch": "true"})
     assert "native_batches" in refused.value.message
-    gateway.stop()
