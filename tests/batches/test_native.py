@@ -242,3 +242,18 @@ def test_metadata_chooses_and_refuses(start_gateway: Callable[..., GatewayProces
     with pytest.raises(openai.BadRequestError) as refused:
         submit(client, [chat_line(1, "plain")], metadata={"unigate_native_batch": "true"})
     assert "native_batches" in refused.value.message
+
+
+def test_a_key_without_room_for_a_line_cannot_send_one(start_gateway: Callable[..., GatewayProcess], fake: Any) -> None:
+    gateway = start_gateway(config(fake))
+    created = httpx.post(f"{gateway.url}/admin/keys", json={"name": "broke", "credit": 0}, headers=ADMIN).json()
+    client = sdk(gateway, created["key"])
+    with pytest.raises(openai.APIStatusError) as refused:
+        submit(client, [chat_line(1, "bulk-model")])
+    assert refused.value.status_code == 402 and "Budget exceeded" in refused.value.message
+    assert not fake.calls("POST", "/v1/files") and client.batches.list().data == []
+    # room for one line is enough: the batch goes, and nothing stays reserved
+    _key_id, secret = key_for(gateway)
+    fake.upstream.hold = False
+    done = wait_done(sdk(gateway, secret), submit(sdk(gateway, secret), [chat_line(1, "bulk-model")]).id)
+    assert done.status == "completed"

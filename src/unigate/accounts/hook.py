@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,6 +65,15 @@ class _Plan:
     semaphore_labels: list[str] = field(default_factory=list)
     balances: list[BalanceCheck] = field(default_factory=list)
     balance_owners: list[tuple[Limits, str, float | None]] = field(default_factory=list)
+
+
+def _unpriced(unpriced: str, model: str) -> PermissionDenied:
+    return PermissionDenied(
+        f"The model '{unpriced}' has no known price, so a key with a credit or budget cannot use it"
+        + (f" (it can serve '{model}')." if unpriced != model else ".")
+        + " Set a price for it in the config (models[].pricing).",
+        code="model_not_priced",
+    )
 
 
 class Accountant:
@@ -198,12 +208,7 @@ class Accountant:
         if reservation is not None and account is not None:
             unpriced = reservation.exposure.unpriced
             if unpriced is not None:
-                raise PermissionDenied(
-                    f"The model '{unpriced}' has no known price, so a key with a credit or budget cannot use it"
-                    + (f" (it can serve '{ctx.model}')." if unpriced != ctx.model else ".")
-                    + " Set a price for it in the config (models[].pricing).",
-                    code="model_not_priced",
-                )
+                raise _unpriced(unpriced, ctx.model)
             ticket.reserved = reservation.nusd
             ticket.prompt_estimate_nusd = reservation.prompt_nusd
             now = time.time()
@@ -238,6 +243,32 @@ class Accountant:
         except Exception as exc:
             raise unavailable("the shared state", exc) from exc
         return admission
+
+    async def check_room(
+        self, principal: Any, request: dict[str, Any], model: str, endpoint: str, share: float = 1.0
+    ) -> None:
+        """Refuse, as ``before`` would (402, 403), when the caller's credit or budget has no room
+        for one request like ``request`` at ``share`` of its worst-case price — without holding
+        anything or recording a request. A batch sent to a provider's Batch API is checked so
+        when it is created; its lines are then charged as their answers arrive."""
+        account: Account | None = principal.metadata.get("account")
+        if account is None or not account.limits_spend:
+            return
+        reservation = self.policy.reserve(request, model, endpoint)
+        if reservation.exposure.unpriced is not None:
+            raise _unpriced(reservation.exposure.unpriced, model)
+        amount = math.ceil(reservation.nusd * share)
+        plan = _Plan()
+        now = time.time()
+        for owner in (account.key, account.team, account.user):
+            if owner is not None:
+                self._spend_limits(plan, owner, amount, now)
+        holder = "check:" + secrets.token_hex(8)
+        admission = await self._admit_plan(holder, plan)
+        if admission.ok:  # release at once: nothing is held
+            await self.state.settle(holder, charges=[Charge(b.key, 0) for b in plan.balances])
+            return
+        raise self._refusal(admission.kind, admission.index or 0, admission, plan, amount)
 
     async def _admit_prepaid(self, ctx: RequestContext, account: Account | None) -> None:
         """A request whose work the upstream has already done (a line of a batch the provider

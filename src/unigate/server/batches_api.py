@@ -17,10 +17,11 @@ from typing import Any
 import orjson
 
 from unigate.batches.lock import runner_lock
-from unigate.batches.native import native_deployment
+from unigate.batches.native import LEDGER_ENDPOINT, native_deployment
 from unigate.batches.remote import NativeSupport
 from unigate.batches.runner import BatchRunner, Reply
 from unigate.batches.store import BatchStore, FileStore, new_id
+from unigate.catalog.catalog import BATCH_DISCOUNT
 from unigate.context import Principal
 from unigate.errors import BadRequest, NotFound, PayloadTooLarge
 from unigate.server.http import Request, Response, StreamingResponse, json_response
@@ -287,6 +288,11 @@ def register(routes: Routes, services: Services) -> None:
             )
         requests, errors = parse_lines(stored(source), body["endpoint"], config.max_lines)
         remote = None if errors else native_target(requests, body["endpoint"], principal, metadata)
+        if remote is not None and accounts is not None:  # its lines cannot be refused later
+            endpoint = LEDGER_ENDPOINT[body["endpoint"]]
+            await accounts.accountant.check_room(
+                principal, requests[0]["body"], remote["model"], endpoint, BATCH_DISCOUNT
+            )
         now = time.time()
         batch = {
             "id": new_id("batch_"),
