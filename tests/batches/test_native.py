@@ -257,3 +257,30 @@ def test_a_key_without_room_for_a_line_cannot_send_one(start_gateway: Callable[.
     fake.upstream.hold = False
     done = wait_done(sdk(gateway, secret), submit(sdk(gateway, secret), [chat_line(1, "bulk-model")]).id)
     assert done.status == "completed"
+
+
+def test_embeddings_lines(start_gateway: Callable[..., GatewayProcess], fake: Any) -> None:
+    gateway = start_gateway(config(fake))
+    key_id, secret = key_for(gateway)
+    client = sdk(gateway, secret)
+    lines = [
+        {
+            "custom_id": f"e{i}",
+            "method": "POST",
+            "url": "/v1/embeddings",
+            "body": {"model": "bulk-model", "input": f"t{i}"},
+        }
+        for i in range(3)
+    ]
+    uploaded = client.files.create(file=("e.jsonl", jsonl(lines)), purpose="batch")
+    fake.upstream.hold = False
+    done = wait_done(
+        client, client.batches.create(input_file_id=uploaded.id, endpoint="/v1/embeddings", completion_window="24h").id
+    )
+    assert done.status == "completed" and done.request_counts.completed == 3
+    (remote,) = fake.upstream.batches.values()
+    assert remote.endpoint == "/v1/embeddings"
+    assert records(client, done.output_file_id)["e1"]["response"]["body"]["data"][0]["embedding"] == [0.1, 0.2]
+    usage = usage_of(gateway, key_id)
+    assert {row["endpoint"] for row in usage["data"]} == {"embeddings"}
+    assert usage["total"]["cost"] == pytest.approx(3 * PROMPT * 0.15 / 1e6 / 2)

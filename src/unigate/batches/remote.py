@@ -17,7 +17,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from unigate.batches.native import LEDGER_ENDPOINT, NativeBatches, Outcome, Progress
+from unigate.batches.native import LEDGER_ENDPOINT, LEDGER_SURFACE, NativeBatches, Outcome, Progress
 from unigate.batches.native._http import RemoteError
 from unigate.batches.native.anthropic import AnthropicBatches
 from unigate.batches.native.openai import OpenAIBatches
@@ -70,6 +70,7 @@ class NativeSupport:
             model=deployment.public_name,
             stream=False,
             endpoint=LEDGER_ENDPOINT[endpoint],
+            surface=LEDGER_SURFACE.get(endpoint),
         )
         ctx.extras["prepaid"] = True
         ctx.trace.deployment = deployment

@@ -24,8 +24,10 @@ ENDPOINTS = {
     "azure": ("/v1/chat/completions", "/v1/embeddings", "/v1/responses"),
     "anthropic": ("/v1/chat/completions",),
 }
-# what the batch's endpoint is called in the ledger (as for an interactive request)
+# a line's operation and (where it is not the operation's own) its API, as for an interactive
+# request: what the hooks act on, and what the ledger and log record
 LEDGER_ENDPOINT = {"/v1/chat/completions": "chat", "/v1/embeddings": "embeddings", "/v1/responses": "chat"}
+LEDGER_SURFACE = {"/v1/responses": "responses"}
 
 
 def wants_native(deployment: Deployment) -> bool:
