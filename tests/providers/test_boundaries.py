@@ -31,6 +31,8 @@ ALLOWED_IMPORTS = frozenset(
         "unigate.providers.media",
         # native pass-through: where each provider's own API lives, its auth, the usage it reports
         "unigate.providers.passthrough",
+        # providers' own Batch APIs, which the batch runner drives through this seam only
+        "unigate.providers.batch_api",
     }
 )
 

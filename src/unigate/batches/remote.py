@@ -1,4 +1,4 @@
-"""Drives a batch that a provider runs in its own Batch API (``unigate.batches.native``):
+"""Drives a batch that a provider runs in its own Batch API (``unigate.providers.batch_api``):
 submit, poll, propagate a cancel, collect the answers, charge each line at the batch price.
 
 Restart-safe: the remote batch's id is stored before anything waits on it, so a restarted
@@ -17,14 +17,19 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from unigate.batches.native import LEDGER_ENDPOINT, LEDGER_SURFACE, NativeBatches, Outcome, Progress
-from unigate.batches.native._http import RemoteError
-from unigate.batches.native.anthropic import AnthropicBatches
-from unigate.batches.native.openai import OpenAIBatches
 from unigate.batches.store import BatchStore
 from unigate.config import BatchesConfig
 from unigate.context import Principal, RequestContext
 from unigate.errors import GatewayError
+from unigate.providers.batch_api import (
+    LEDGER_ENDPOINT,
+    LEDGER_SURFACE,
+    NativeBatches,
+    Outcome,
+    Progress,
+    RemoteError,
+    client_for,
+)
 from unigate.types import Deployment
 
 if TYPE_CHECKING:
@@ -53,10 +58,7 @@ class NativeSupport:
         return None
 
     def client(self, deployment: Deployment, endpoint: str) -> NativeBatches:
-        http = self.gateway.http_session()
-        if deployment.provider == "anthropic":
-            return AnthropicBatches(http, deployment, endpoint)
-        return OpenAIBatches(http, deployment, endpoint)
+        return client_for(self.gateway.http_session(), deployment, endpoint)
 
     async def charge(
         self, principal: Principal, request_id: str, deployment: Deployment, endpoint: str, outcome: Outcome

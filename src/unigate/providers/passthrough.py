@@ -63,6 +63,54 @@ def bedrock_headers(headers: dict[str, str]) -> dict[str, str]:
     }
 
 
+def signs_requests(provider: str) -> bool:
+    """Whether the provider's API takes a per-request signature (Bedrock: SigV4) instead of a key."""
+    return provider == "bedrock"
+
+
+class Signer:
+    """Signs a pass-through request for a provider that needs it (Bedrock's runtime API: SigV4
+    with the AWS credential chain or the configured keys, or a Bedrock API key as a bearer
+    token). Gives the URL, the headers as signed, and the secret to keep out of what is relayed."""
+
+    def __init__(self) -> None:
+        self._credentials: Any = None  # AWS credentials, resolved on first use
+
+    async def sign(
+        self,
+        request_headers: dict[str, str],
+        method: str,
+        path: str,
+        body: bytes,
+        base: str | None,
+        key: str | None,
+        options: dict[str, Any],
+    ) -> tuple[Any, dict[str, str], str | None]:
+        from unigate.providers.bedrock.auth import CredentialCache, bearer_token  # loads botocore
+        from unigate.providers.bedrock.request import authorized, region_of
+        from unigate.providers.shell import encoded_url
+        from unigate.types import Deployment
+
+        deployment = Deployment(
+            id="passthrough:bedrock",
+            public_name="bedrock",
+            provider="bedrock",
+            model="passthrough",
+            api_base=base,
+            api_key=key,
+            options=tuple(options.items()),
+        )
+        region = region_of(deployment)
+        root = (base or f"https://bedrock-runtime.{region}.amazonaws.com").rstrip("/")
+        if self._credentials is None:
+            self._credentials = CredentialCache()
+        call = await authorized(
+            f"{root}/{path}", body, bedrock_headers(request_headers), deployment, region, self._credentials, method
+        )
+        secret = bearer_token(deployment) or (call.secrets[0] if call.secrets else None)
+        return encoded_url(call.url), call.headers, secret
+
+
 def default_base(provider: str) -> str | None:
     row = COMPAT_PROVIDERS.get(provider)
     return row.base_url if row is not None else _NATIVE_BASES.get(provider)

@@ -5,7 +5,7 @@ key that uploaded them: another key gets 404. A batch's input file is checked wh
 is created (a malformed line fails the batch with the line's number, as OpenAI does); the
 gateway then runs the lines itself (``unigate.batches.runner``), or — when the batch's model is
 served by a deployment with ``native_batches: true`` — sends them to that provider's own Batch
-API (``unigate.batches.native``).
+API (``unigate.providers.batch_api``).
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from typing import Any
 import orjson
 
 from unigate.batches.lock import runner_lock
-from unigate.batches.native import LEDGER_ENDPOINT, native_deployment
 from unigate.batches.remote import NativeSupport
 from unigate.batches.runner import BatchRunner, Reply
 from unigate.batches.store import BatchStore, FileStore, new_id
 from unigate.catalog.catalog import BATCH_DISCOUNT
 from unigate.context import Principal
 from unigate.errors import BadRequest, NotFound, PayloadTooLarge
+from unigate.providers.batch_api import LEDGER_ENDPOINT, native_deployment
 from unigate.server.http import Request, Response, StreamingResponse, json_response
 from unigate.server.multipart import parse_multipart
 from unigate.server.routes import Routes

@@ -28,18 +28,19 @@ from unigate.gateway import Gateway
 from unigate.providers.passthrough import (
     AwsEventReader,
     Redactor,
+    Signer,
     SseReader,
-    bedrock_headers,
     default_base,
     forwarded_headers,
     merge_usage,
     model_of,
     providers,
+    signs_requests,
     upstream_auth,
     usage_of,
 )
 from unigate.providers.registry import key_env
-from unigate.providers.shell import client_timeout, encoded_url, transport_error
+from unigate.providers.shell import client_timeout, transport_error
 from unigate.server.http import Request, Response, StreamingResponse
 from unigate.server.routes import Routes
 from unigate.server.services import Services
@@ -64,7 +65,7 @@ class Passthrough:
     def __init__(self, config: GatewayConfig, gateway: Gateway) -> None:
         self.config = config
         self.gateway = gateway
-        self._credentials: Any = None  # Bedrock's AWS credential cache, made on first use
+        self.signer = Signer()
 
     def _configured(self, provider: str) -> tuple[str | None, str | None, dict[str, Any]]:
         """The provider's base URL, key and options: its config defaults, else (each) from its
@@ -115,8 +116,11 @@ class Passthrough:
         query = [(k, v) for k, v in parse_qsl(request.scope.get("query_string", b"").decode()) if k != "key"]
         suffix = f"?{urlencode(query)}" if query else ""
         url: str | URL
-        if provider == "bedrock":
-            url, headers, key = await self._bedrock(request, path + suffix)
+        if signs_requests(provider):
+            base, key, options = self._configured(provider)
+            url, headers, key = await self.signer.sign(
+                request.headers, request.method, path + suffix, request.body or b"", base, key, options
+            )
         else:
             base, key = self.target(provider)
             url = f"{base}/{path}" + suffix
@@ -178,40 +182,6 @@ class Passthrough:
         if ctx.cost is not None:
             out_headers.append((b"x-unigate-cost", f"{ctx.cost:.10f}".rstrip("0").rstrip(".").encode() or b"0"))
         return Response(Redactor(key).whole(raw), resp.status, out_headers)  # an error may echo the key
-
-    async def _bedrock(self, request: Request, path: str) -> tuple[URL, dict[str, str], str | None]:
-        """Bedrock's runtime API, signed for this request (SigV4 with the AWS credential chain or
-        the deployment's keys, or a Bedrock API key as a bearer token): the URL, the headers as
-        signed, and the secret to keep out of what is relayed."""
-        from unigate.providers.bedrock.auth import CredentialCache, bearer_token
-        from unigate.providers.bedrock.request import authorized, region_of
-
-        base, key, options = self._configured("bedrock")
-        deployment = Deployment(
-            id="passthrough:bedrock",
-            public_name="bedrock",
-            provider="bedrock",
-            model="passthrough",
-            api_base=base,
-            api_key=key,
-            options=tuple(options.items()),
-        )
-        region = region_of(deployment)
-        root = (base or f"https://bedrock-runtime.{region}.amazonaws.com").rstrip("/")
-        if self._credentials is None:
-            self._credentials = CredentialCache()
-        body = request.body or b""
-        call = await authorized(
-            f"{root}/{path}",
-            body,
-            bedrock_headers(request.headers),
-            deployment,
-            region,
-            self._credentials,
-            request.method,
-        )
-        secret = bearer_token(deployment) or (call.secrets[0] if call.secrets else None)
-        return encoded_url(call.url), call.headers, secret
 
     async def _relay_events(
         self,

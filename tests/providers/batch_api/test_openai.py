@@ -12,8 +12,8 @@ import pytest
 
 from tests.support.fake_batch_upstream import FakeBatchUpstream
 from tests.support.fake_upstream import ThreadedUpstream
-from unigate.batches.native._http import RemoteError
-from unigate.batches.native.openai import OpenAIBatches
+from unigate.providers.batch_api import RemoteError
+from unigate.providers.batch_api.openai import OpenAIBatches
 from unigate.providers.shell import new_session
 from unigate.types import Deployment
 

@@ -1,11 +1,6 @@
-"""Provider-run batches: a batch whose model is served by a deployment with the option
-``native_batches: true`` on OpenAI, Azure OpenAI or Anthropic goes to that provider's own
-(discounted) Batch API instead of through the gateway's routing.
-
-Each provider module turns the batch's OpenAI lines into its own format, submits them with the
-deployment's key, reports progress and turns the results back into OpenAI batch answers
-(:class:`Outcome`) under the lines' own numbers. ``unigate.batches.remote`` drives them.
-"""
+"""What every provider Batch API client shares: which deployments send batches to their
+provider (the option ``native_batches: true`` on OpenAI, Azure OpenAI or Anthropic), the lines'
+ids upstream, progress, a line's outcome and the client protocol."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from unigate.batches.native import Outcome, Progress, remote_custom_id, result_rows
-from unigate.batches.native._http import RemoteError, call, loads
+from unigate.providers.batch_api._http import RemoteError, call, loads
+from unigate.providers.batch_api.types import Outcome, Progress, remote_custom_id, result_rows
 from unigate.providers.openai_compat import COMPAT_PROVIDERS
 from unigate.providers.openai_compat.request import AZURE_API_VERSION, GATEWAY_FIELDS
 from unigate.providers.openai_responses import usage_from_native

@@ -14,11 +14,11 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from unigate.batches.native import Outcome, Progress, remote_custom_id, result_rows
-from unigate.batches.native._http import RemoteError, call, loads
 from unigate.errors import GatewayError
 from unigate.providers.anthropic import ERROR_TYPE_STATUS, from_native, native_headers, to_native
 from unigate.providers.anthropic.request import DEFAULT_API_BASE
+from unigate.providers.batch_api._http import RemoteError, call, loads
+from unigate.providers.batch_api.types import Outcome, Progress, remote_custom_id, result_rows
 from unigate.providers.shell import join_url, segment
 from unigate.types import Deployment, as_chat_request
 
