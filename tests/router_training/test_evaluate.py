@@ -36,6 +36,24 @@ def test_leave_one_out_splits_partition_and_drop_mmlu_derived_training_rows() ->
     assert len(folds) == 4 and sorted(np.concatenate([f.test for f in folds]).tolist()) == list(range(len(data)))
 
 
+def test_mixed_splits_hold_out_every_pair_of_sources_and_rank_across_their_union() -> None:
+    data = rows()
+    splits = make_splits(data, "mixed")
+    assert [s.name for s in splits] == ["a + b", "a + c", "b + c"]
+    for s in splits:
+        held = set(s.name.split(" + "))
+        assert {data[i].source for i in s.test} == held and len(s.test) == 80
+        assert not {data[i].source for i in s.train} & held
+    # the pairs with "a" hold MMLU-derived rows: none is trained on; "b + c" keeps a's clean rows
+    assert not any(data[i].mmlu_derived for s in splits[:2] for i in s.train)
+    assert any(data[i].mmlu_derived for i in splits[2].train)
+    feats = featurize([r.prompt for r in data], 1 << 10)
+    results = evaluate(data, feats, {}, "mixed")
+    text = format_results(results, ["random", "length"])
+    assert "two sources held out at once" in text
+    assert "mean APGR" in text and "min APGR" in text
+
+
 def test_evaluate_reports_learned_and_baselines_per_held_out_set() -> None:
     data = rows()
     feats = featurize([r.prompt for r in data], 1 << 10)
