@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from unigate.router_training.data import Example
-from unigate.router_training.evaluate import evaluate, format_results, make_splits
+from unigate.router_training.evaluate import apgr_panels, evaluate, format_results, make_splits
 from unigate.router_training.sources import Row
 from unigate.router_training.train import Recipe, featurize
 
@@ -52,6 +52,10 @@ def test_mixed_splits_hold_out_every_pair_of_sources_and_rank_across_their_union
     text = format_results(results, ["random", "length"])
     assert "two sources held out at once" in text
     assert "mean APGR" in text and "min APGR" in text
+    ((title, names, values),) = apgr_panels(results, ["random", "length"])
+    assert "two sources" in title and names == ["a + b (80)", "a + c (80)", "b + c (80)"]
+    assert list(values) == ["length"]  # random is the dashed line of the picture, not a series
+    assert values["length"] == [r.cells["length"].apgr for r in results if r.cells["length"] is not None]
 
 
 def test_evaluate_reports_learned_and_baselines_per_held_out_set() -> None:

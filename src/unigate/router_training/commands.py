@@ -239,6 +239,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(_json.dumps(results_json(results), indent=1) + "\n", encoding="utf-8")
         print(f"wrote {args.json}", file=sys.stderr)
+    if args.png:
+        from unigate.router_training.evaluate import apgr_panels
+        from unigate.router_training.plot import plot_apgr
+
+        try:
+            print(f"wrote {plot_apgr(apgr_panels(results, columns), args.png)}", file=sys.stderr)
+        except ImportError:
+            return _err("--png needs matplotlib (the train extra)")
     return 0
 
 
@@ -442,6 +450,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     ev.add_argument("--no-current", action="store_true", help="leave out the current (v1) router column")
     ev.add_argument("--json", help="also write the results here")
+    ev.add_argument("--png", help="also draw the held-out APGR per set and router here (needs matplotlib)")
     ev.add_argument(
         "--embeddings", help="a `router embed` cache: adds emb, hand+emb, mix+emb; rows it lacks are left out"
     )

@@ -188,13 +188,7 @@ def format_results(results: Sequence[SplitResult], routers: Sequence[str]) -> st
     lines: list[str] = []
     kinds = list(dict.fromkeys(r.kind for r in results))
     for kind in kinds:
-        title = {
-            "source": "leave-one-source-out (out of distribution)",
-            "task_type": "leave-one-task-type-out (out of distribution)",
-            "mixed": "two sources held out at once, ranked across their union (out of distribution)",
-            "in-distribution": "in-distribution (5 random folds, pooled per source)",
-        }[kind]
-        lines.append(f"== {title}")
+        lines.append(f"== {TITLES[kind]}")
         lines.append("   columns per router: APGR  APGR@10  CPT(50%)  CPT(80%)")
         lines.append(
             f"{'held-out set':<26}{'n':>6} {'weak':>6} {'strong':>6}  " + "  ".join(f"{r:^27}" for r in routers)
@@ -208,6 +202,30 @@ def format_results(results: Sequence[SplitResult], routers: Sequence[str]) -> st
         lines += _summary([r for r in results if r.kind == kind], routers)
         lines.append("")
     return "\n".join(lines)
+
+
+TITLES = {
+    "source": "leave-one-source-out (out of distribution)",
+    "task_type": "leave-one-task-type-out (out of distribution)",
+    "mixed": "two sources held out at once, ranked across their union (out of distribution)",
+    "in-distribution": "in-distribution (5 random folds, pooled per source)",
+}
+
+
+def apgr_panels(
+    results: Sequence[SplitResult], routers: Sequence[str]
+) -> list[tuple[str, list[str], dict[str, list[float | None]]]]:
+    """Per split kind: (title, held-out set names, APGR per router and set) for ``plot.plot_apgr``."""
+    panels = []
+    for kind in dict.fromkeys(r.kind for r in results):
+        rs = [r for r in results if r.kind == kind]
+        values = {
+            name: [c.apgr if (c := r.cells.get(name)) is not None else None for r in rs]
+            for name in routers
+            if name != "random"
+        }
+        panels.append((TITLES[kind], [f"{r.name} ({r.n})" for r in rs], values))
+    return panels
 
 
 def results_json(results: Sequence[SplitResult]) -> list[dict[str, Any]]:
