@@ -114,3 +114,17 @@ def test_eval_cli_with_embeddings_keeps_only_embedded_rows(
     results = json.loads(out_json.read_text())
     assert sum(r["n"] for r in results) == len(set(prompts))
     assert all(set(r["routers"]) == {"emb", "hand+emb", "random", "length"} for r in results)
+
+
+def test_embed_cli_fills_a_resumable_cache(mmlu_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _model()
+    parser = argparse.ArgumentParser(prog="unigate")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    cache = tmp_path / "emb.npz"
+    argv = ["router", "embed", "--data", str(mmlu_dir), "--sources", "arena_bench_v1", "--out", str(cache)]
+    for expected in (1, 2):
+        args = parser.parse_args([*argv, "--limit", "1", "--quiet"])
+        assert args.func(args) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["new"] == 1 and out["prompts"] == 292 and out["budget"] == 256
+        assert len(read_cache(cache)) == expected  # the second run adds the next prompt, not the same one
