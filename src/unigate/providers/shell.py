@@ -172,12 +172,16 @@ def client_timeout(timeouts: Timeouts, stream: bool = False) -> aiohttp.ClientTi
 
 
 def new_session() -> aiohttp.ClientSession:
+    """No cookie jar: cookies one upstream sets must never ride along on another caller's request
+    (and matching them costs every request). ``trust_env``: HTTP(S)_PROXY / NO_PROXY are honoured."""
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
     return aiohttp.ClientSession(
         connector=connector,
         json_serialize=lambda obj: orjson.dumps(obj).decode(),
         auto_decompress=True,
         skip_auto_headers=("User-Agent",),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=True,
     )
 
 
