@@ -10,6 +10,7 @@
 #
 #   bash benchmarks/run_overhead.sh
 #   GATEWAYS="unigate=. before=main" bash benchmarks/run_overhead.sh   # this tree next to a git rev
+#   (a GATEWAYS entry may also name a source folder: "exp=/tmp/src" runs /tmp/src/unigate)
 # env: DURATION (s per wrk run, 10), BENCH_CONFIG (gateway config, benchmarks/bench.yaml), BENCH_KEY,
 #      UNIGATE_PYTHON (interpreter with unigate's deps, $repo/.venv/bin/python), WITH_LITELLM=1,
 #      RESULTS (raw result lines, /tmp/unigate-bench-results.txt)
@@ -48,11 +49,13 @@ proxy stream-proxy 14103 aiohttp pipe
 port=4000
 for spec in "${gateways[@]}"; do
   name=${spec%%=*} rev=${spec#*=} src=$repo/src
-  if [ "$rev" != . ]; then  # another version of the gateway, exported from git (the repo is not touched)
+  if [ -d "$rev/unigate" ]; then  # a source folder (e.g. a scratch copy with an experiment)
+    src=$rev
+  elif [ "$rev" != . ]; then  # another version of the gateway, exported from git (the repo is not touched)
     src=/tmp/unigate-bench-src-$name && rm -rf "$src" && mkdir -p "$src"
     git -C "$repo" archive "$rev" src | tar -x -C "$src" --strip-components=1
   fi
-  PYTHONPATH=$src UNIGATE_LOG_LEVEL=WARNING taskset -c 0 "$py" -m unigate.cli serve -c "$config" --port $port \
+  PYTHONPATH=$src${PYTHONPATH:+:$PYTHONPATH} UNIGATE_LOG_LEVEL=WARNING taskset -c 0 "$py" -m unigate.cli serve -c "$config" --port $port \
     --no-local > "/tmp/unigate-bench-$name.log" 2>&1 & pids+=($!)
   gateway_pids+=("$name=$!")
   targets+=("$name=http://127.0.0.1:$port")
