@@ -49,7 +49,9 @@ class _Upstream:
 
     async def __aenter__(self):
         if CLIENT == "reqwest":
-            self._cm = _client.post(self.url).headers(HEADERS).body_bytes(self.body).build_streamed()
+            # read-ahead 1 byte: chunks as they arrive (the default waits for 64 KiB or the end)
+            request = _client.post(self.url).headers(HEADERS).body_bytes(self.body)
+            self._cm = request.streamed_read_buffer_limit(1).build_streamed()
             self._resp = await self._cm.__aenter__()
             self.content_type = self._resp.get_header("content-type") or "application/json"
         else:
