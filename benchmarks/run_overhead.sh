@@ -11,7 +11,7 @@
 #   bash benchmarks/run_overhead.sh
 #   GATEWAYS="unigate=. before=main" bash benchmarks/run_overhead.sh   # this tree next to a git rev
 #   (a GATEWAYS entry may also name a source folder: "exp=/tmp/src" runs /tmp/src/unigate)
-# env: DURATION (s per wrk run, 10), BENCH_CONFIG (gateway config, benchmarks/bench.yaml), BENCH_KEY,
+# env: DURATION (s per wrk run, 10), ROUNDS (sweeps; the report takes each figure's median, 1), BENCH_CONFIG (gateway config, benchmarks/bench.yaml), BENCH_KEY,
 #      UNIGATE_PYTHON (interpreter with unigate's deps, $repo/.venv/bin/python), WITH_LITELLM=1,
 #      RESULTS (raw result lines, /tmp/unigate-bench-results.txt)
 # The thin proxies run from a venv built from PyPI in /tmp/unigate-bench-ceiling on first use.
@@ -21,6 +21,7 @@ here=$repo/benchmarks/harness
 py=${UNIGATE_PYTHON:-$repo/.venv/bin/python}
 config=${BENCH_CONFIG:-$repo/benchmarks/bench.yaml}
 dur=${DURATION:-10}
+rounds=${ROUNDS:-1}
 results=${RESULTS:-/tmp/unigate-bench-results.txt}
 read -r -a gateways <<< "${GATEWAYS:-unigate=.}"
 
@@ -84,13 +85,15 @@ run() {  # MODE CONNECTIONS NAME URL
     | grep RESULT | sed "s/^RESULT/$1 $2 $3/" | tee -a "$results"
 }
 : > "$results"
-echo "# $(date -u +%FT%TZ) $(git -C "$repo" rev-parse --short HEAD) DURATION=$dur GATEWAYS=\"${gateways[*]}\""
-for mode in json sse; do
-  for c in 1 32; do
-    direct=http://127.0.0.1:18080/v1/chat/completions
-    [ $mode = sse ] && direct=http://127.0.0.1:18080/stream/v1/chat/completions
-    run $mode $c direct $direct
-    for t in "${targets[@]}"; do run $mode $c "${t%%=*}" "${t#*=}/v1/chat/completions"; done
+echo "# $(date -u +%FT%TZ) $(git -C "$repo" rev-parse --short HEAD) DURATION=$dur ROUNDS=$rounds GATEWAYS=\"${gateways[*]}\""
+for round in $(seq "$rounds"); do  # rounds spread each target's runs over time: a burst of load elsewhere
+  for mode in json sse; do       # lands on one of them, and the report takes the median
+    for c in 1 32; do
+      direct=http://127.0.0.1:18080/v1/chat/completions
+      [ $mode = sse ] && direct=http://127.0.0.1:18080/stream/v1/chat/completions
+      run $mode $c direct $direct
+      for t in "${targets[@]}"; do run $mode $c "${t%%=*}" "${t#*=}/v1/chat/completions"; done
+    done
   done
 done
 for g in "${gateway_pids[@]}"; do

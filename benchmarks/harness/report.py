@@ -1,20 +1,30 @@
 """Turn run_overhead.sh's result lines into one Markdown table per (mode, connections), with each
 target's ratios against the direct mock and the thin proxies measured in the same run.
 
-Input lines: ``MODE C NAME rps=… p50_ms=… p90_ms=… p99_ms=… errors=… non2xx=… total=…``.
+Input lines: ``MODE C NAME rps=… p50_ms=… p90_ms=… p99_ms=… errors=… non2xx=… total=…``; a target
+measured in several rounds is reported with each figure's median (errors: their sum).
 Thin proxies are the targets named ``ceiling*`` or ``stream-proxy*``; "best thin" is the one with the
 most requests/s in that table. Usage: python3 report.py results.txt"""
 
 import sys
 from collections import defaultdict
+from statistics import median
 
 
 def parse(lines):
-    tables = defaultdict(dict)
+    """{(mode, connections): {name: {field: over the rounds}}}, in the order first seen."""
+    runs = defaultdict(lambda: defaultdict(list))
     for line in lines:
         mode, conns, name, *fields = line.split()
-        tables[(mode, int(conns))][name] = {k: float(v) for k, v in (f.split("=") for f in fields)}
-    return tables
+        runs[(mode, int(conns))][name].append({k: float(v) for k, v in (f.split("=") for f in fields)})
+    return {
+        case: {name: {k: _merge(k, [r[k] for r in rounds]) for k in rounds[0]} for name, rounds in names.items()}
+        for case, names in runs.items()
+    }
+
+
+def _merge(field, values):
+    return sum(values) if field in ("errors", "non2xx", "total") else median(values)
 
 
 def is_thin(name):
