@@ -146,8 +146,11 @@ class Gateway:
     ) -> tuple[RequestContext, ModelGroup]:
         """Everything before routing: context, auto routing, model group, access, whether the
         model can do the operation at all, hooks' before."""
-        model = request["model"]
-        if isinstance(model, str) and len(model) > MAX_MODEL_NAME:
+        model = request.get("model")
+        if not isinstance(model, str) or not model:
+            # every surface's own validation should have said so; this is the one place all pass
+            raise BadRequest("'model' must be a non-empty string.", param="model", code="invalid_value")
+        if len(model) > MAX_MODEL_NAME:
             raise BadRequest(
                 f"'model' is {len(model)} characters long; at most {MAX_MODEL_NAME} are accepted.",
                 param="model",
