@@ -57,10 +57,30 @@ def table(mode, conns, rows):
     return "\n".join(out)
 
 
+def summary(tables):
+    """The issue's three figures per target, JSON and SSE side by side: rps at 32 connections,
+    p50 at 1, p99 at 32."""
+    columns = [(m, c, k) for m in ("json", "sse") for c, k in ((32, "rps"), (1, "p50_ms"), (32, "p99_ms"))]
+    names = list(dict.fromkeys(n for (m, c, k) in columns for n in tables.get((m, c), {})))
+    out = [
+        "### Summary",
+        "",
+        "| target | JSON rps@32 | JSON p50@1 ms | JSON p99@32 ms | SSE rps@32 | SSE p50@1 ms | SSE p99@32 ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name in names:
+        cells = []
+        for mode, conns, key in columns:
+            r = tables.get((mode, conns), {}).get(name)
+            cells.append("-" if r is None else f"{r[key]:,.0f}" if key == "rps" else f"{r[key]:.3f}")
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def main():
     with open(sys.argv[1]) as fh:
         tables = parse(line for line in fh if line.strip())
-    print("\n\n".join(table(mode, conns, rows) for (mode, conns), rows in tables.items()))
+    print("\n\n".join([summary(tables), *(table(mode, conns, rows) for (mode, conns), rows in tables.items())]))
 
 
 if __name__ == "__main__":
