@@ -143,6 +143,7 @@ class Gateway:
         endpoint: str,
         request_id: str | None,
         operation: Operation[Any, Any] | None = None,
+        surface: str | None = None,
     ) -> tuple[RequestContext, ModelGroup]:
         """Everything before routing: context, auto routing, model group, access, whether the
         model can do the operation at all, hooks' before."""
@@ -162,6 +163,7 @@ class Gateway:
             model=model,
             stream=stream,
             endpoint=endpoint,
+            surface=surface,
         )
         if self.auto is not None and self.auto.handles(ctx.model):
             await self.auto.select(ctx, request)  # rewrites request["model"] to the chosen model
@@ -347,9 +349,14 @@ class Gateway:
         )
 
     async def chat(
-        self, request: ChatRequest, principal: Principal | None = None, *, request_id: str | None = None
+        self,
+        request: ChatRequest,
+        principal: Principal | None = None,
+        *,
+        request_id: str | None = None,
+        surface: str | None = None,
     ) -> ChatResult:
-        ctx, group = await self._admit(as_json(request), principal, False, "chat", request_id)
+        ctx, group = await self._admit(as_json(request), principal, False, "chat", request_id, surface=surface)
         router = self._router()
         response = await self._routed(ctx, router.chat(request, group, ctx.trace, allowed=ctx.principal.allowed_models))
         usage = response.get("usage")
@@ -358,11 +365,16 @@ class Gateway:
         return ChatResult(response, ctx)
 
     async def chat_stream(
-        self, request: ChatRequest, principal: Principal | None = None, *, request_id: str | None = None
+        self,
+        request: ChatRequest,
+        principal: Principal | None = None,
+        *,
+        request_id: str | None = None,
+        surface: str | None = None,
     ) -> StreamResult:
         """Route a streaming request. Returns once the first content chunk is in hand, so a
         failure before it can still fall back and the caller may still answer with an error."""
-        ctx, group = await self._admit(as_json(request), principal, True, "chat", request_id)
+        ctx, group = await self._admit(as_json(request), principal, True, "chat", request_id, surface=surface)
         router = self._router()
         chunks = await self._routed(
             ctx, router.chat_stream(request, group, ctx.trace, allowed=ctx.principal.allowed_models)
