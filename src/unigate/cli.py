@@ -194,7 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", "-c", help="YAML config file (default: zero-config: local model + env keys)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=_arg_port, help="TCP port (default 4000; 0: any free port)")
-    serve.add_argument("--workers", type=_arg_workers, help="worker processes sharing one port and one state (default 1)")
+    serve.add_argument(
+        "--workers", type=_arg_workers, help="worker processes sharing one port and one state (default 1)"
+    )
     serve.add_argument("--no-local", action="store_true", help="do not serve the embedded local model")
     serve.set_defaults(func=_serve)
 

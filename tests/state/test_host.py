@@ -52,18 +52,21 @@ async def test_workers_share_one_budget_and_one_rate_limit_exactly(host: StateHo
         await state.aclose()
 
 
-async def test_one_ledger_consumer_at_a_time_and_the_next_takes_over(host: StateHost) -> None:
+async def test_a_queued_record_goes_to_one_worker_until_that_worker_dies(host: StateHost) -> None:
     first, second = worker(host), worker(host)
-    for n in range(3):
+    for n in range(5):
         await first.settle(f"h{n}", record=("ledger", b"%d" % n))
-    taken = await first.queue_read("ledger", "a", 10)
+    taken = await first.queue_read("ledger", "a", 3)
     assert [record for _, record in taken] == [b"0", b"1", b"2"]
-    assert await second.queue_read("ledger", "b", 10) == []  # the first worker holds the queue
+    assert [record for _, record in await second.queue_read("ledger", "b", 10)] == [b"3", b"4"]
+    assert [record for _, record in await first.queue_read("ledger", "a", 10)] == [b"0", b"1", b"2"]  # retried
     await first.queue_ack("ledger", [taken[0][0]])
-    await first.aclose()  # a worker that died mid-batch: its unacknowledged records go to the next
+    await first.aclose()  # a worker that died mid-batch: its unacknowledged records go to another
     await asyncio.sleep(0.05)
     again = await second.queue_read("ledger", "b", 10)
-    assert [record for _, record in again] == [b"1", b"2"]
+    assert [record for _, record in again] == [b"1", b"2", b"3", b"4"]
+    await second.queue_ack("ledger", [rid for rid, _ in again])
+    assert await second.queue_len("ledger") == 0
     await second.aclose()
 
 

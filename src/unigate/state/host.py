@@ -13,8 +13,9 @@ Circuits are pushed: every change is sent to every worker, which keeps a mirror,
 per-request cooldown check is a local dictionary read and a cooldown one worker opens is seen
 by the others one socket hop later.
 
-The ledger queue has one consumer at a time (the first worker whose flusher asks holds a lease
-until its connection closes), so workers do not write the same records twice.
+Queues are delivered like a Redis consumer group: a record handed to one worker is not handed to
+another until that worker's connection closes without acknowledging it, so workers do not write
+the same ledger rows twice and any worker can flush.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from unigate.state.base import BalanceCheck, Charge, SemaphoreCheck, WindowAdd, WindowCheck
 from unigate.state.circuits import BreakerPolicy, Circuit, MemoryHealthStore
@@ -36,6 +37,7 @@ from unigate.state.memory import MemoryState
 from unigate.state.wire import FrameReader, circuit_tuple, frame
 
 log = logging.getLogger("unigate.state")
+
 
 def _now(operation: Coroutine[Any, Any, Any]) -> Any:
     """Run a MemoryState/MemoryHealthStore coroutine to completion, synchronously: they never
@@ -55,11 +57,10 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio.Transport subclasses
         self.host.connections.add(self)
         snapshot = [(deployment, circuit_tuple(c)) for deployment, c in self.host.health.circuits().items()]
-        transport.write(frame((0, "circuits", snapshot)))
+        self.transport.write(frame((0, "circuits", snapshot)))
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -86,8 +87,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.host.connections.discard(self)
-        for queue in [q for q, holder in self.host.leases.items() if holder is self]:
-            del self.host.leases[queue]  # another worker's flusher takes the queue over
+        for delivered in self.host.delivered.values():  # unacknowledged: any worker may take them
+            for record_id in [r for r, holder in delivered.items() if holder is self]:
+                del delivered[record_id]
 
 
 class StateHost:
@@ -98,7 +100,7 @@ class StateHost:
         self.state = state
         self.health = health or MemoryHealthStore()
         self.connections: set[_Connection] = set()
-        self.leases: dict[str, _Connection] = {}
+        self.delivered: dict[str, dict[str, _Connection]] = {}  # queue → record id → its worker
         self._server: asyncio.AbstractServer | None = None
         self.ops: dict[str, Callable[..., Any]] = {
             "admit": self._admit,
@@ -108,7 +110,7 @@ class StateHost:
             "counter": self._counter,
             "window_total": lambda _c, *a: _now(state.window_total(*a)),
             "queue_read": self._queue_read,
-            "queue_ack": lambda _c, *a: _now(state.queue_ack(*a)),
+            "queue_ack": self._queue_ack,
             "queue_len": lambda _c, *a: _now(state.queue_len(*a)),
             "get": lambda _c, *a: _now(state.get(*a)),
             "set": lambda _c, *a: _now(state.set(*a)),
@@ -167,10 +169,19 @@ class StateHost:
         return None if counter is None else (counter.spent, counter.reserved)
 
     def _queue_read(self, connection: _Connection, queue: str, consumer: str, count: int) -> Any:
-        holder = self.leases.setdefault(queue, connection)
-        if holder is not connection:
-            return []  # another worker consumes this queue
-        return _now(self.state.queue_read(queue, consumer, count))
+        delivered = self.delivered.setdefault(queue, {})
+        others = sum(1 for holder in delivered.values() if holder is not connection)
+        records = _now(self.state.queue_read(queue, consumer, count + others))
+        mine = [(rid, record) for rid, record in records if delivered.get(rid, connection) is connection][:count]
+        for rid, _ in mine:
+            delivered[rid] = connection
+        return mine
+
+    def _queue_ack(self, _c: _Connection, queue: str, ids: list[str]) -> None:
+        delivered = self.delivered.get(queue, {})
+        for rid in ids:
+            delivered.pop(rid, None)
+        _now(self.state.queue_ack(queue, ids))
 
     def _broadcast(self, deployment: str, circuit: Circuit | None) -> None:
         message = frame((0, "circuit", (deployment, circuit_tuple(circuit))))
@@ -235,6 +246,7 @@ class HostThread:
             raise self._error
 
     def _run(self) -> None:
+        loop: asyncio.AbstractEventLoop
         try:
             import uvloop
 

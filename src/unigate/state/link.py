@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from unigate.state.base import (
     Admission,
@@ -40,8 +40,7 @@ class _Protocol(asyncio.Protocol):
         self.reader = FrameReader()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.link._transport = transport
+        self.link._transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio.Transport subclasses
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -207,7 +206,8 @@ class SharedState:
         return int(await self.link.call("window_total", key, window))
 
     async def queue_read(self, queue: str, consumer: str, count: int) -> list[tuple[str, bytes]]:
-        return [tuple(item) for item in await self.link.call("queue_read", queue, consumer, count)]  # type: ignore[misc]
+        records: list[tuple[str, bytes]] = await self.link.call("queue_read", queue, consumer, count)
+        return records  # marshal keeps tuples tuples
 
     async def queue_ack(self, queue: str, ids: Sequence[str]) -> None:
         await self.link.call("queue_ack", queue, list(ids))
