@@ -31,7 +31,15 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("UNIGATE_SHARED", REPO.parent / "shared")) / "bench"
+# ../shared/bench beside the repository (or beside a worktree's parent folder)
+SHARED = next(
+    (
+        p / "bench"
+        for p in (Path(os.environ.get("UNIGATE_SHARED", REPO.parent / "shared")), REPO.parents[1] / "shared")
+        if p.exists()
+    ),
+    REPO.parent / "shared" / "bench",
+)
 TICK = os.sysconf("SC_CLK_TCK")
 MASTER = "sk-bench-master"
 
@@ -112,8 +120,12 @@ def run(workers: int, args: argparse.Namespace, workdir: Path) -> dict[str, floa
             "cores_used": cpu / args.duration,
         }
     finally:
-        gateway.terminate()
-        gateway.wait(30)
+        gateway.terminate()  # it writes the ledger rows still queued before it exits
+        try:
+            gateway.wait(120)
+        except subprocess.TimeoutExpired:
+            gateway.kill()
+            gateway.wait()
 
 
 def main() -> None:
