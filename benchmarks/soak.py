@@ -34,28 +34,19 @@ from typing import Any
 import aiohttp
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gateway_tree import process_tree, wait_ready
+
 REPO = Path(__file__).resolve().parents[1]
 MASTER = "sk-soak-master"
 UPSTREAM = "http://127.0.0.1:18080"
 MESSAGES = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
 
 
-def tree(root: int) -> list[int]:
-    pids = [root]
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == root:
-                    pids.append(int(entry))
-            except OSError:
-                continue
-    return pids
-
-
 def rss_and_sockets(root: int) -> tuple[float, int]:
     """RSS (MB) and open sockets of ``root`` and its children (the workers)."""
     rss, sockets = 0.0, 0
-    for pid in tree(root):
+    for pid in process_tree(root):
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -107,7 +98,7 @@ async def one(session: aiohttp.ClientSession, url: str, n: int, keys: list[str])
     elif kind == 17:
         body = {"model": "json", "messages": "not a list"}
     elif kind == 18:
-        key = "sk-ug-unknown-key-%d" % n
+        key = f"sk-ug-unknown-key-{n}"
     elif kind == 19:
         body = {**body, "model": "down"}
     headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
@@ -139,7 +130,7 @@ async def drive(url: str, args: argparse.Namespace, gateway: int) -> None:
             while (n := next(counter)) < args.requests:
                 try:
                     statuses[await one(session, url, n, keys)] += 1
-                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError) as exc:
                     statuses[type(exc).__name__] += 1  # type: ignore[index]
                 done += 1
                 if done % args.every == 0:
@@ -169,14 +160,7 @@ def main() -> None:
         proc = start_gateway(Path(tmp), args.port, args.workers)
         url = f"http://127.0.0.1:{args.port}"
         try:
-            for _ in range(300):
-                try:
-                    import urllib.request
-
-                    urllib.request.urlopen(url + "/health/ready", timeout=1).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_ready(url)
             asyncio.run(drive(url, args, proc.pid))
         finally:
             proc.terminate()

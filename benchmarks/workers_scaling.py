@@ -24,11 +24,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gateway_tree import process_tree, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
 # ../shared/bench beside the repository (or beside a worktree's parent folder)
@@ -47,15 +49,12 @@ MASTER = "sk-bench-master"
 def tree_cpu_seconds(root: int) -> float:
     """user + system CPU of ``root`` and its children (all threads), from /proc."""
     total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid in process_tree(root):
         try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(entry) == root or int(fields[1]) == root:
-            total += int(fields[11]) + int(fields[12])  # utime, stime
+        total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / TICK
 
 
@@ -86,12 +85,7 @@ def run(workers: int, args: argparse.Namespace, workdir: Path) -> dict[str, floa
     )
     url = f"http://127.0.0.1:{args.port}"
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url + "/health/ready", timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_ready(url)
         key = call(url, "/admin/keys", {"name": "bench", "rpm": 10_000_000, "credit": 1_000_000})["key"]
         wrk = ["wrk", "-t2", f"-c{args.connections}", "--timeout", "10s", "-s", str(SHARED / "chat.lua")]
         if args.wrk_cpus:
