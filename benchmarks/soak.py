@@ -163,8 +163,12 @@ def main() -> None:
             wait_ready(url)
             asyncio.run(drive(url, args, proc.pid))
         finally:
-            proc.terminate()
-            proc.wait(30)
+            proc.terminate()  # it writes the ledger rows still queued before it exits
+            try:
+                proc.wait(120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 if __name__ == "__main__":
