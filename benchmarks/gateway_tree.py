@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -30,3 +31,13 @@ def process_tree(root: int) -> list[int]:
             except OSError:
                 continue
     return pids
+
+
+def stop(proc: subprocess.Popen[bytes], seconds: float = 120.0) -> None:
+    """SIGTERM, then wait: the gateway writes the ledger rows still queued before it exits."""
+    proc.terminate()
+    try:
+        proc.wait(seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

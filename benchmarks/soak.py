@@ -35,7 +35,7 @@ import aiohttp
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gateway_tree import process_tree, wait_ready
+from gateway_tree import process_tree, stop, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
 MASTER = "sk-soak-master"
@@ -163,12 +163,7 @@ def main() -> None:
             wait_ready(url)
             asyncio.run(drive(url, args, proc.pid))
         finally:
-            proc.terminate()  # it writes the ledger rows still queued before it exits
-            try:
-                proc.wait(120)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gateway_tree import process_tree, wait_ready
+from gateway_tree import process_tree, stop, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
 # ../shared/bench beside the repository (or beside a worktree's parent folder)
@@ -114,12 +114,7 @@ def run(workers: int, args: argparse.Namespace, workdir: Path) -> dict[str, floa
             "cores_used": cpu / args.duration,
         }
     finally:
-        gateway.terminate()  # it writes the ledger rows still queued before it exits
-        try:
-            gateway.wait(120)
-        except subprocess.TimeoutExpired:
-            gateway.kill()
-            gateway.wait()
+        stop(gateway)
 
 
 def main() -> None:
