@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--port", type=int, default=4150)
     args = parser.parse_args()
+    try:
+        urllib.request.urlopen(urllib.request.Request(UPSTREAM + "/v1/chat/completions", data=b"{}"), timeout=2).close()
+    except OSError:
+        sys.exit(f"no upstream on {UPSTREAM}: start the mock first (nginx -c ../shared/bench/nginx-mock.conf)")
     with tempfile.TemporaryDirectory() as tmp:
         proc = start_gateway(Path(tmp), args.port, args.workers)
         url = f"http://127.0.0.1:{args.port}"
