@@ -9,7 +9,7 @@ and an rpm limit, so every request is admitted, reserved, settled and written to
 drives it with an aiohttp client over keep-alive loopback connections. The mix, per 20 requests:
 12 JSON chat completions, 4 streamed ones (SSE, 8 chunks + usage), 1 unknown model (404), 1 bad
 body (400), 1 unknown key (401), 1 upstream that refuses connections (502). The upstream is the
-nginx fixed-reply mock of ``../shared/bench`` on 127.0.0.1:18080.
+nginx fixed-reply mock (``benchmarks/harness/nginx-mock.conf``) on 127.0.0.1:18080.
 
 Every ``--every`` requests it prints: requests so far, rps, RSS of the gateway (the parent and
 its workers, MB), open sockets, and the status counts. Memory that keeps growing after the
@@ -160,7 +160,7 @@ def main() -> None:
     try:
         urllib.request.urlopen(urllib.request.Request(UPSTREAM + "/v1/chat/completions", data=b"{}"), timeout=2).close()
     except OSError:
-        sys.exit(f"no upstream on {UPSTREAM}: start the mock first (nginx -c ../shared/bench/nginx-mock.conf)")
+        sys.exit(f"no upstream on {UPSTREAM}: start the mock first (nginx -c $PWD/benchmarks/harness/nginx-mock.conf)")
     with tempfile.TemporaryDirectory() as tmp:
         proc = start_gateway(Path(tmp), args.port, args.workers)
         url = f"http://127.0.0.1:{args.port}"

@@ -4,8 +4,8 @@
 
 Every feature that shares state is on: accounts (a virtual key with an rpm limit and a credit:
 every request is one admission and one settlement through the shared state, and a ledger row),
-metrics and the request log. The upstream is the nginx fixed-reply mock of ``../shared/bench``
-(``nginx -c nginx-mock.conf``, port 18080); wrk with ``chat.lua`` drives it.
+metrics and the request log. The upstream is the nginx fixed-reply mock
+(``nginx -c benchmarks/harness/nginx-mock.conf``, port 18080); wrk with ``harness/wrk.lua`` drives it.
 
 CPU is read from /proc for the whole gateway (the parent with its state host thread, and every
 worker) before and after the run: CPU-seconds per 1,000 requests that stay flat from 1 to 2
@@ -33,15 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gateway_tree import process_tree, stop, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
-# ../shared/bench beside the repository (or beside a worktree's parent folder)
-SHARED = next(
-    (
-        p / "bench"
-        for p in (Path(os.environ.get("UNIGATE_SHARED", REPO.parent / "shared")), REPO.parents[1] / "shared")
-        if p.exists()
-    ),
-    REPO.parent / "shared" / "bench",
-)
+HARNESS = REPO / "benchmarks" / "harness"
 TICK = os.sysconf("SC_CLK_TCK")
 MASTER = "sk-bench-master"
 
@@ -87,7 +79,7 @@ def run(workers: int, args: argparse.Namespace, workdir: Path) -> dict[str, floa
     try:
         wait_ready(url)
         key = call(url, "/admin/keys", {"name": "bench", "rpm": 10_000_000, "credit": 1_000_000})["key"]
-        wrk = ["wrk", "-t2", f"-c{args.connections}", "--timeout", "10s", "-s", str(SHARED / "chat.lua")]
+        wrk = ["wrk", "-t2", f"-c{args.connections}", "--timeout", "10s", "-s", str(HARNESS / "wrk.lua")]
         if args.wrk_cpus:
             wrk = ["taskset", "-c", args.wrk_cpus, *wrk]
         env = {**os.environ, "BENCH_KEY": str(key)}
