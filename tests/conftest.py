@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.fake_media import ThreadedMedia
 from tests.support.fake_upstream import FakeUpstream, Mode, ThreadedUpstream
 from tests.support.gateway_process import GatewayProcess
 
@@ -67,3 +68,12 @@ def agent_upstream() -> Iterator[ThreadedUpstream]:
     upstream = ThreadedUpstream(AgentUpstream(calls={"get_weather": {"city": "Paris"}}))  # type: ignore[arg-type]
     yield upstream
     upstream.stop()
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[ThreadedMedia]:
+    """The fake media upstream (OpenAI audio, images, moderation; Cohere, Jina and Bedrock rerank;
+    Gemini images), one per test module."""
+    media = ThreadedMedia()
+    yield media
+    media.stop()

@@ -56,7 +56,8 @@ class RequestContext:
     principal: Principal
     model: str
     stream: bool
-    endpoint: str = "chat"
+    endpoint: str = "chat"  # the operation (chat, embeddings, speech, …): what hooks and pricing act on
+    surface: str | None = None  # the public API it came in on when not the operation's own (responses, messages)
     started: float = field(default_factory=time.perf_counter)
     trace: RouteTrace = field(default_factory=RouteTrace)
     usage: Usage | None = None

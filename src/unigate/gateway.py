@@ -141,11 +141,15 @@ class Gateway:
         endpoint: str,
         request_id: str | None,
         operation: Operation[Any, Any] | None = None,
+        surface: str | None = None,
     ) -> tuple[RequestContext, ModelGroup]:
         """Everything before routing: context, auto routing, model group, access, whether the
         model can do the operation at all, hooks' before."""
-        model = request["model"]
-        if isinstance(model, str) and len(model) > MAX_MODEL_NAME:
+        model = request.get("model")
+        if not isinstance(model, str) or not model:
+            # every surface's own validation should have said so; this is the one place all pass
+            raise BadRequest("'model' must be a non-empty string.", param="model", code="invalid_value")
+        if len(model) > MAX_MODEL_NAME:
             raise BadRequest(
                 f"'model' is {len(model)} characters long; at most {MAX_MODEL_NAME} are accepted.",
                 param="model",
@@ -157,6 +161,7 @@ class Gateway:
             model=model,
             stream=stream,
             endpoint=endpoint,
+            surface=surface,
         )
         if self.auto is not None and self.auto.handles(ctx.model):
             await self.auto.select(ctx, request)  # rewrites request["model"] to the chosen model
@@ -342,9 +347,14 @@ class Gateway:
         )
 
     async def chat(
-        self, request: ChatRequest, principal: Principal | None = None, *, request_id: str | None = None
+        self,
+        request: ChatRequest,
+        principal: Principal | None = None,
+        *,
+        request_id: str | None = None,
+        surface: str | None = None,
     ) -> ChatResult:
-        ctx, group = await self._admit(as_json(request), principal, False, "chat", request_id)
+        ctx, group = await self._admit(as_json(request), principal, False, "chat", request_id, surface=surface)
         router = self._router()
         response = await self._routed(ctx, router.chat(request, group, ctx.trace, allowed=ctx.principal.allowed_models))
         usage = response.get("usage")
@@ -353,11 +363,16 @@ class Gateway:
         return ChatResult(response, ctx)
 
     async def chat_stream(
-        self, request: ChatRequest, principal: Principal | None = None, *, request_id: str | None = None
+        self,
+        request: ChatRequest,
+        principal: Principal | None = None,
+        *,
+        request_id: str | None = None,
+        surface: str | None = None,
     ) -> StreamResult:
         """Route a streaming request. Returns once the first content chunk is in hand, so a
         failure before it can still fall back and the caller may still answer with an error."""
-        ctx, group = await self._admit(as_json(request), principal, True, "chat", request_id)
+        ctx, group = await self._admit(as_json(request), principal, True, "chat", request_id, surface=surface)
         router = self._router()
         chunks = await self._routed(
             ctx, router.chat_stream(request, group, ctx.trace, allowed=ctx.principal.allowed_models)

@@ -37,3 +37,36 @@ def test_an_unset_database_variable_is_named(tmp_path: Path):
     result = unigate("keys", "list", "-c", str(config), env=dict(os.environ))
     assert result.returncode == 2
     assert "database_url: environment variable UNSET_DATABASE_URL_FOR_TEST is not set" in result.stderr
+
+
+def test_db_quarantine_lists_refused_ledger_records_newest_first(tmp_path: Path):
+    import asyncio
+
+    from unigate.accounts.db import create_engine, upgrade
+    from unigate.accounts.store import Store
+    from unigate.config import validate
+
+    config_file = tmp_path / "gw.yaml"
+    config_file.write_text(f"data_dir: {tmp_path / 'data'}\n")
+    config = validate({"data_dir": str(tmp_path / "data")}, require_env=False)
+
+    async def seed() -> None:
+        engine = create_engine(config)
+        await upgrade(engine)
+        store = Store(engine)
+        await store.quarantine_usage('{"torn": ', "JSONDecodeError: torn record", None)
+        row = {"request_id": "req_poison", "key_id": "key_1", "cost_nusd": 2_500_000_000}
+        await store.quarantine_usage('{"request_id": "req_poison"}', "DataError: latency_ms", row)
+        await store.aclose()
+
+    asyncio.run(seed())
+    env = dict(os.environ)
+    listed = unigate("db", "quarantine", "-c", str(config_file), "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert [r["request_id"] for r in rows] == ["req_poison", None]
+    assert rows[0]["cost"] == 2.5 and rows[0]["error"] == "DataError: latency_ms"
+    table = unigate("db", "quarantine", "-c", str(config_file), "--limit", "1", env=env)
+    assert table.returncode == 0, table.stderr
+    assert "req_poison" in table.stdout and "torn record" not in table.stdout
+    assert "1 quarantined ledger record(s) (newest first; --limit shows more)" in table.stdout

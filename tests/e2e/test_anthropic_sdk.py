@@ -123,7 +123,7 @@ WEATHER = {
 
 
 def test_text_message_with_system_blocks_stop_sequences_and_usage(
-    client: anthropic.Anthropic, upstream: ReplayUpstream
+    client: anthropic.Anthropic, upstream: ReplayUpstream, gateway: GatewayProcess
 ) -> None:
     upstream.serve(json_reply(completion({"role": "assistant", "content": "Hi there."}, "stop", USAGE)))
     message = client.messages.create(
@@ -140,6 +140,10 @@ def test_text_message_with_system_blocks_stop_sequences_and_usage(
     assert message.stop_reason == "end_turn"
     assert (message.usage.input_tokens, message.usage.output_tokens) == (10, 7)
     assert message.usage.cache_read_input_tokens == 2
+    admin = {"authorization": f"Bearer {KEY}"}
+    httpx.post(f"{gateway.url}/admin/usage/flush", headers=admin, timeout=30).raise_for_status()
+    rows = httpx.get(f"{gateway.url}/admin/usage", headers=admin, timeout=30).json()["data"]
+    assert rows[0]["request_id"] == message._request_id and rows[0]["endpoint"] == "messages"
     (sent,) = upstream.received
     assert sent.path == "/v1/chat/completions" and sent.headers["authorization"] == "Bearer sk-up"
     body = sent.json()

@@ -1,60 +1,27 @@
-"""Property-based fuzzing of every public body against a real gateway process.
+"""Property-based fuzzing of the text surfaces and the admin API against a real gateway process.
 
 Each surface starts from a valid body; hypothesis mutates it (a value anywhere replaced by any
 JSON value, a key removed, a known field added with any value) or sends raw garbage or deeply
-nested JSON. The property: no response has a status of 500 or more, and every error has its
-surface's shape (OpenAI-shaped on OpenAI routes and the admin API, Anthropic-shaped on
-``/v1/messages`` and ``count_tokens``).
-
-The example count per surface is ``UNIGATE_FUZZ_EXAMPLES`` (default 150, a bounded CI run);
-the module prints the total of cases sent and 5xx seen.
+nested JSON (``tests/support/fuzz.py``). The property: no response has a status of 500 or more,
+and every error has its surface's shape (OpenAI-shaped on OpenAI routes and the admin API,
+Anthropic-shaped on ``/v1/messages`` and ``count_tokens``). The media, Responses and batch
+surfaces are fuzzed in ``test_fuzz_media.py``.
 """
 
 from __future__ import annotations
 
-import copy
-import json
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import openai_model
 from tests.support.fake_upstream import FakeUpstream, ThreadedUpstream
+from tests.support.fuzz import FUZZ, MASTER, TALLY, cases, check, send
 from tests.support.gateway_process import GatewayProcess
-
-EXAMPLES = int(os.environ.get("UNIGATE_FUZZ_EXAMPLES", "150"))
-# Count 5xx instead of stopping at the first (to measure a build, e.g. before a fix): set to 1.
-TALLY_ONLY = os.environ.get("UNIGATE_FUZZ_TALLY_ONLY") == "1"
-MASTER = "sk-fuzz-master"
-
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=True,  # CI sees the same cases every run; raise UNIGATE_FUZZ_EXAMPLES to explore
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-)
-
-# -- what the cases are made of ----------------------------------------------------------------
-
-SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.sampled_from([0, -1, 1e300, -1e300, 1.5, 2**63, "", "user", "auto", "function", "text", "base64"])
-    | st.text(max_size=12)
-)
-JSON = st.recursive(
-    SCALARS,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-    max_leaves=10,
-)
 
 CHAT = {
     "model": "gpt-4o-mini",
@@ -144,85 +111,6 @@ KEY_FIELDS = [*KEY, "enabled", "owner", "team_id", "amount"]
 TEAM = {"name": "fuzzed-team", "credit": 5.0, "budget": 1.0, "budget_period": "monthly", "rpm": 10}
 
 
-# -- mutation ----------------------------------------------------------------------------------
-
-
-def _containers(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
-    if isinstance(value, dict | list):
-        yield path, value
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for key, child in items:
-            yield from _containers(child, (*path, key))
-
-
-@st.composite
-def mutated(draw: st.DrawFn, template: dict[str, Any], fields: list[str]) -> Any:
-    body = copy.deepcopy(template)
-    for _ in range(draw(st.integers(1, 3))):
-        containers = list(_containers(body))
-        _, target = draw(st.sampled_from(containers))
-        action = draw(st.sampled_from(["replace", "replace", "delete", "add", "add_list"]))
-        if isinstance(target, dict):
-            if action == "delete" and target:
-                del target[draw(st.sampled_from(sorted(target)))]
-            elif action in ("add", "add_list") or not target:
-                target[draw(st.sampled_from(fields) | st.text(max_size=6))] = draw(JSON)
-            else:
-                target[draw(st.sampled_from(sorted(target)))] = draw(JSON)
-        elif isinstance(target, list):
-            if action == "delete" and target:
-                target.pop(draw(st.integers(0, len(target) - 1)))
-            elif action in ("add", "add_list") or not target:
-                target.append(draw(JSON))
-            else:
-                target[draw(st.integers(0, len(target) - 1))] = draw(JSON)
-    return body
-
-
-def nested(depth: int, kind: str) -> Any:
-    value: Any = "x"
-    for _ in range(depth):
-        value = [value] if kind == "list" else {"a": value}
-    return value
-
-
-@st.composite
-def deep(draw: st.DrawFn, template: dict[str, Any]) -> dict[str, Any]:
-    body = copy.deepcopy(template)
-    key = draw(st.sampled_from(sorted(body)))
-    body[key] = nested(draw(st.integers(50, 1500)), draw(st.sampled_from(["list", "dict"])))
-    return body
-
-
-def cases(template: dict[str, Any], fields: list[str]) -> st.SearchStrategy[Any]:
-    """Mostly mutations of a valid body; some deep nesting, some other JSON, some raw bytes."""
-    return st.one_of(
-        mutated(template, fields),
-        mutated(template, fields),
-        mutated(template, fields),
-        deep(template),
-        JSON,
-        st.binary(max_size=40),
-    )
-
-
-# -- the gateway under attack ------------------------------------------------------------------
-
-
-@dataclass
-class Tally:
-    cases: int = 0
-    by_status: dict[int, int] = field(default_factory=dict)
-    failures: list[str] = field(default_factory=list)
-
-    @property
-    def server_errors(self) -> int:
-        return sum(n for status, n in self.by_status.items() if status >= 500)
-
-
-TALLY = Tally()
-
-
 @pytest.fixture(scope="module")
 def fuzz_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     upstream = ThreadedUpstream(FakeUpstream())
@@ -243,35 +131,6 @@ def fuzz_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayPr
     print(
         f"\nfuzz: {TALLY.cases} cases, {TALLY.server_errors} responses >= 500, statuses {sorted(TALLY.by_status.items())}"
     )
-
-
-def send(gateway: GatewayProcess, method: str, path: str, body: Any, client: httpx.Client) -> httpx.Response:
-    content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return client.request(
-        method,
-        gateway.url + path,
-        content=content,
-        headers={"authorization": f"Bearer {MASTER}", "content-type": "application/json"},
-        timeout=30,
-    )
-
-
-def check(response: httpx.Response, shape: str, body: Any) -> None:
-    TALLY.cases += 1
-    TALLY.by_status[response.status_code] = TALLY.by_status.get(response.status_code, 0) + 1
-    sent = body if isinstance(body, bytes) else json.dumps(body)[:300]
-    if TALLY_ONLY:
-        return
-    assert response.status_code < 500, f"{response.status_code} for {sent!r}: {response.text[:300]}"
-    if response.status_code < 400:
-        return
-    error = response.json()
-    if shape == "anthropic":
-        assert error["type"] == "error", error
-        assert isinstance(error["error"]["type"], str) and isinstance(error["error"]["message"], str), error
-    else:
-        assert set(error["error"]) >= {"message", "type", "param", "code"}, error
-        assert isinstance(error["error"]["message"], str) and error["error"]["message"], error
 
 
 @pytest.fixture(scope="module")

@@ -99,6 +99,7 @@ def test_budget_ledger_and_metrics(gateway: GatewayProcess) -> None:
     assert len(rows) == 1
     row = rows[0]
     assert row["model"] == "backup" and row["input_tokens"] == 20 and row["output_tokens"] == 5
+    assert row["endpoint"] == "responses"  # the API it came in on, not the chat operation under it
     assert row["cached_tokens"] == 3
     assert row["cost"] == pytest.approx(response.usage.model_extra["cost"])
 

@@ -17,13 +17,6 @@ from tests.support.media_gateway import media_models, speak_wav
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[ThreadedMedia]:
-    media = ThreadedMedia()
-    yield media
-    media.stop()
-
-
-@pytest.fixture(scope="module")
 def gateway(fake: ThreadedMedia, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     workdir = tmp_path_factory.mktemp("audio")
     config = {

@@ -16,13 +16,6 @@ from tests.support.media_gateway import media_models
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[ThreadedMedia]:
-    media = ThreadedMedia()
-    yield media
-    media.stop()
-
-
-@pytest.fixture(scope="module")
 def gateway(fake: ThreadedMedia, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     config = {
         "local_model": {"enabled": False},

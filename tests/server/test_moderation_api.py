@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import openai
@@ -13,13 +13,6 @@ from tests.support.fake_media import ThreadedMedia
 from tests.support.fake_upstream import ThreadedUpstream
 from tests.support.gateway_process import GatewayProcess
 from tests.support.media_gateway import media_models
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[ThreadedMedia]:
-    media = ThreadedMedia()
-    yield media
-    media.stop()
 
 
 def test_moderations_with_the_sdk(

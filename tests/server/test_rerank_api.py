@@ -15,13 +15,6 @@ DOCS = ["the cat sat on the mat", "stock prices fell", "a cat and a dog", {"text
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[ThreadedMedia]:
-    media = ThreadedMedia()
-    yield media
-    media.stop()
-
-
-@pytest.fixture(scope="module")
 def gateway(fake: ThreadedMedia, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayProcess]:
     config = {"local_model": {"enabled": False}, "discover_providers": False, "models": media_models(fake)}
     process = GatewayProcess(config=config, workdir=tmp_path_factory.mktemp("rerank")).start()

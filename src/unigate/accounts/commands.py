@@ -1,4 +1,4 @@
-"""``unigate keys …``, ``unigate teams …``, ``unigate usage`` and ``unigate db upgrade``.
+"""``unigate keys …``, ``unigate teams …``, ``unigate usage``, ``unigate db upgrade`` and ``unigate db quarantine``.
 
 These talk to the database directly (the one in ``--config``: ``database_url``, or the SQLite
 file in ``data_dir``), so they work without a running gateway and without the master key.
@@ -241,6 +241,29 @@ async def _usage(store: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _db_quarantine(store: Any, args: argparse.Namespace) -> int:
+    """The ledger records the database refused (kept whole, with the reason; their cost still
+    counts as spent): what an operator looks at after the gateway logged 'quarantined'."""
+    from unigate.accounts.models import iso, to_usd
+
+    rows = await store.quarantined(args.limit)
+    for row in rows:
+        row["ts"] = iso(row["ts"])
+        row["cost"] = to_usd(int(row.pop("cost_nusd") or 0))
+    if args.json:
+        _print(rows)
+        return 0
+    for row in rows:
+        print(
+            f"{row['ts']}  {row['request_id'] or '-':38} {row['key_id'] or '-':24} ${row['cost']:.6f}  {row['error']}"
+        )
+    print(
+        f"{len(rows)} quarantined ledger record(s)"
+        + (" (newest first; --limit shows more)" if len(rows) == args.limit else "")
+    )
+    return 0
+
+
 async def _db_upgrade(store: Any, args: argparse.Namespace) -> int:
     print(f"database is at the latest accounts schema ({store.engine.url.render_as_string(hide_password=True)})")
     return 0
@@ -295,3 +318,7 @@ def add_commands(sub: Any) -> None:
     db = sub.add_parser("db", help="the accounts database")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     config_arg(db_sub.add_parser("upgrade", help="apply migrations")).set_defaults(func=_command(_db_upgrade))
+    quarantine = config_arg(db_sub.add_parser("quarantine", help="ledger records the database refused, newest first"))
+    quarantine.add_argument("--limit", type=int, default=100)
+    quarantine.add_argument("--json", action="store_true")
+    quarantine.set_defaults(func=_command(_db_quarantine))

@@ -55,7 +55,7 @@ def usage_row(ctx: RequestContext, cost_nusd: int, now: float | None = None) -> 
         "model": ctx.model,
         "deployment": deployment.id if deployment is not None else None,
         "provider": deployment.provider if deployment is not None else None,
-        "endpoint": ctx.endpoint,
+        "endpoint": ctx.surface or ctx.endpoint,
         "stream": ctx.stream,
         "input_tokens": int(usage.get("prompt_tokens") or 0),
         "cached_tokens": int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0),

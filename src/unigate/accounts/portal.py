@@ -1,139 +1,46 @@
-"""Self-service accounts: registration, email verification, sign-in with lockout, password reset,
-single sign-on, and what a signed-in person may do by role.
+"""Self-service accounts: what a signed-in person may do by role — keys, usage, credit and
+top-ups, users and teams.
 
 Roles: ``admin`` (the whole gateway, like the master key), and within a team ``admin`` (manages
 the team's members and splits its budget) or ``member`` (their own keys, usage and credit).
-Every check that decides who may touch what is here, in one place (:class:`Actor` and the
-``_require_*`` helpers); the HTTP surface (``server/portal_api.py``) only parses and formats.
-Every action is written to the audit log.
+Every check that decides who may touch what is here, in one place; sign-in itself (accounts,
+sessions, single sign-on) is :mod:`unigate.accounts.signin`. The HTTP surface
+(``server/portal_api.py``) only parses and formats. Every action is written to the audit log.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import time
-from dataclasses import dataclass
 from typing import Any
 
+from unigate.accounts.actor import Actor, audit_action
 from unigate.accounts.audit import AuditLog
+from unigate.accounts.fields import (
+    email_field,
+    money_field,
+    period_field,
+    positive_int_field,
+    reject_unknown,
+    text_field,
+)
 from unigate.accounts.mailer import Mailer
-from unigate.accounts.models import PERIODS, hash_secret, new_id, new_secret, period_bounds, to_nano, to_usd
-from unigate.accounts.oidc import Identity, OidcClient
-from unigate.accounts.passwords import MAX_PASSWORD_BYTES, hash_password, needs_rehash, verify_password
+from unigate.accounts.models import hash_secret, new_id, new_secret, period_bounds, to_usd
 from unigate.accounts.payments import PaidCheckout, PaymentProvider, payment_provider
 from unigate.accounts.service import AccountsService
 from unigate.accounts.sessions import SessionStore
+from unigate.accounts.signin import SignIn
 from unigate.accounts.store import Store
-from unigate.accounts.users import UserStore, normalize_email
+from unigate.accounts.users import UserStore
 from unigate.config import GatewayConfig, PortalConfig
-from unigate.context import Principal
-from unigate.errors import AuthError, BadRequest, GatewayError, NotFound, PermissionDenied, RateLimited
-from unigate.state import WindowCheck
+from unigate.errors import BadRequest, GatewayError, NotFound, PermissionDenied
 
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
-VERIFY_TTL = 2 * 86400.0
-RESET_TTL = 3600.0
 INVITE_TTL = 7 * 86400.0
-OIDC_TTL = 600.0
-BAD_CREDENTIALS = "Incorrect email or password."
-
-
-class AccountLocked(RateLimited):
-    default_code = "account_locked"
 
 
 class PaymentProviderError(GatewayError):
     status = 502
     default_code = "payment_provider_error"
-
-
-class Conflict(GatewayError):
-    status = 409
-    error_type = "invalid_request_error"
-    default_code = "conflict"
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who is acting: the master key (automation) or a signed-in user."""
-
-    id: str  # user id, or "master"
-    email: str | None
-    admin: bool
-    team_id: str | None
-    team_admin: bool
-    user: Any = None  # the user's row (None for the master key)
-
-    @property
-    def user_id(self) -> str:
-        if self.user is None:
-            raise PermissionDenied("This needs a signed-in user, not the master key.", code="user_required")
-        return str(self.user.id)
-
-
-def actor_of(principal: Principal) -> Actor:
-    user = principal.metadata.get("user")
-    if user is not None:
-        return Actor(
-            user.id,
-            user.email,
-            user.role == "admin",
-            user.team_id,
-            user.team_role == "admin" and bool(user.team_id),
-            user,
-        )
-    if principal.is_admin:
-        return Actor("master", None, True, None, False)
-    raise PermissionDenied("The portal is for signed-in users; a virtual key cannot use it.", code="session_required")
-
-
-def _text(data: dict[str, Any], name: str, *, required: bool = True, limit: int = 200) -> str | None:
-    value = data.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise BadRequest(f"'{name}' must be a non-empty string of at most {limit} characters", param=name)
-    return value.strip()
-
-
-def _email(data: dict[str, Any]) -> str:
-    email = normalize_email(_text(data, "email", limit=320) or "")
-    if not EMAIL.match(email):
-        raise BadRequest("'email' is not an email address", param="email")
-    return email
-
-
-def _money(value: Any, name: str, *, positive: bool = False) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise BadRequest(f"'{name}' must be a non-negative amount in USD", param=name)
-    if positive and value <= 0:
-        raise BadRequest(f"'{name}' must be more than 0", param=name)
-    if value > 1e9:
-        raise BadRequest(f"'{name}' is too large", param=name)
-    return to_nano(float(value))
-
-
-def _positive_int(value: Any, name: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
-        raise BadRequest(f"'{name}' must be a positive integer", param=name)
-    return value
-
-
-def _period(value: Any) -> str | None:
-    if value is not None and value not in PERIODS:
-        raise BadRequest(f"'budget_period' must be one of {', '.join(PERIODS)}", param="budget_period")
-    return value
-
-
-def _unknown(data: dict[str, Any], allowed: set[str]) -> None:
-    extra = sorted(set(data) - allowed)
-    if extra:
-        raise BadRequest(f"Unknown field(s): {', '.join(extra)}", param=extra[0])
 
 
 class Portal:
@@ -160,11 +67,19 @@ class Portal:
             else self.mailer.enabled
         )
         self.markup = 1.0 + self.settings.markup
-        self.oidc = (
-            OidcClient(self.settings.oidc, self.public_url + "/auth/oidc/callback") if self.settings.oidc else None
-        )
         self.payments: PaymentProvider | None = (
             payment_provider(self.settings.payments) if self.settings.payments else None
+        )
+        self.signin = SignIn(
+            self.settings,
+            service,
+            store,
+            self.users,
+            self.sessions,
+            self.audit,
+            self.mailer,
+            self.public_url,
+            self.require_verified,
         )
 
     async def aclose(self) -> None:
@@ -174,271 +89,6 @@ class Portal:
     def resale(self, nano: int | None) -> float | None:
         """A provider-cost amount as the user sees it (with the resale markup)."""
         return None if nano is None else round(nano * self.markup / 1e9, 9)
-
-    async def _record(self, actor: Actor | None, action: str, ip: str | None, **fields: Any) -> None:
-        await self.audit.record(
-            actor.id if actor else "anonymous", action, actor_email=actor.email if actor else None, ip=ip, **fields
-        )
-
-    # -- registration and sign-in ------------------------------------------------------------
-
-    async def _check_password(self, password: Any) -> str:
-        minimum = self.settings.min_password_length
-        if not isinstance(password, str) or len(password) < minimum:
-            raise BadRequest(f"'password' must have at least {minimum} characters", param="password")
-        if len(password.encode()) > MAX_PASSWORD_BYTES:
-            raise BadRequest(f"'password' must be at most {MAX_PASSWORD_BYTES} bytes", param="password")
-        return await hash_password(password)
-
-    async def register(self, data: dict[str, Any], ip: str | None) -> dict[str, Any]:
-        _unknown(data, {"email", "password", "name", "invite"})
-        mode = self.settings.registration
-        email = _email(data)
-        name = _text(data, "name", required=False)
-        invite = None
-        if data.get("invite") is not None:
-            raw = _text(data, "invite", limit=200) or ""
-            invite = await self.users.peek_token("invite", raw)
-            if invite is None or invite.email != email:  # a wrong guess does not use up the invitation
-                raise PermissionDenied("The invitation is not valid for this email address.", code="invalid_invite")
-        elif mode != "open":
-            raise PermissionDenied(
-                "Registration is closed." if mode == "off" else "Registration needs an invitation.",
-                code="registration_closed",
-            )
-        password_hash = await self._check_password(data.get("password"))
-        if invite is not None and await self.users.consume_token("invite", raw) is None:
-            raise PermissionDenied("The invitation was used meanwhile.", code="invalid_invite")
-        team_id = (invite.data or {}).get("team_id") if invite else await self._team_id(self.settings.default_team)
-        team_role = (invite.data or {}).get("team_role", "member") if invite else "member"
-        user_id = new_id("user")
-        verified = invite is not None or not self.require_verified  # an invitation mail proved the address
-        signup = self.settings.signup_credit
-        created = await self.users.insert_user(
-            {
-                "id": user_id,
-                "email": email,
-                "name": name,
-                "password_hash": password_hash,
-                "role": "member",
-                "team_id": team_id,
-                "team_role": team_role,
-                "email_verified": verified,
-                "disabled": False,
-                "credit_nusd": None if signup is None else 0,
-                "failed_logins": 0,
-            }
-        )
-        if not created:
-            raise Conflict("An account with this email address exists. Sign in or reset its password.")
-        if signup:
-            await self.users.add_credit(user_id, to_nano(signup), "signup", actor="system", note="sign-up credit")
-        actor = Actor(user_id, email, False, team_id, False)
-        await self._record(actor, "user.register", ip, target=user_id, detail={"invited": invite is not None})
-        if not verified:
-            await self.send_verification(user_id, email)
-        return {"id": user_id, "email": email, "verification_required": not verified}
-
-    async def send_verification(self, user_id: str, email: str) -> None:
-        token = await self.users.issue_token("verify", VERIFY_TTL, user_id=user_id, email=email)
-        await self.mailer.send(
-            email,
-            "Confirm your email address",
-            "Open this link to confirm your address and finish signing up:\n\n"
-            f"{self.public_url}/auth/verify?token={token}\n\nThe link works once, for two days.",
-        )
-
-    async def verify_email(self, raw: str, ip: str | None) -> bool:
-        token = await self.users.consume_token("verify", raw)
-        if token is None or token.user_id is None:
-            return False
-        user = await self.users.user(token.user_id)
-        if user is None or user.email != token.email:
-            return False
-        await self.users.update_user(user.id, {"email_verified": True})
-        await self._record(Actor(user.id, user.email, False, None, False), "user.verify_email", ip, target=user.id)
-        return True
-
-    async def throttle(self, ip: str | None) -> None:
-        """Sign-in attempts per client address in any 60 s (a sliding window shared by every replica)."""
-        window = WindowCheck(f"portal:login:{ip or '-'}", self.settings.login.per_ip_per_minute, 60.0)
-        admission = await self.service.state.admit(new_id("login"), 60.0, [window])
-        if not admission.ok:
-            raise RateLimited(
-                "Too many sign-in attempts from this address. Wait a minute.",
-                retry_after=math.ceil(admission.retry_after or 60),
-            )
-
-    async def login(self, data: dict[str, Any], ip: str | None, old_session: str | None) -> tuple[Any, str, str]:
-        """(user, new session value, its CSRF token); the browser's previous session is ended."""
-        _unknown(data, {"email", "password"})
-        await self.throttle(ip)
-        email = _email(data)
-        password = data.get("password")
-        if not isinstance(password, str) or len(password.encode()) > MAX_PASSWORD_BYTES:
-            raise BadRequest("'password' is required", param="password")
-        user = await self.users.user_by_email(email)
-        now = time.time()
-        if user is not None and user.locked_until is not None and user.locked_until > now:
-            await self.audit.record(user.id, "auth.login_locked", actor_email=email, ip=ip, ok=False)
-            raise AccountLocked(
-                "This account is locked after too many failed sign-ins. Try again later or reset the password.",
-                retry_after=user.locked_until - now,
-            )
-        good = await verify_password(user.password_hash if user is not None else None, password)
-        if user is None or not good or user.disabled:
-            if user is not None:
-                limits = self.settings.login
-                locked = await self.users.record_failure(user.id, limits.max_failures, limits.lockout_seconds)
-                await self.audit.record(
-                    user.id, "auth.login_failed", actor_email=email, ip=ip, ok=False, detail={"locked": bool(locked)}
-                )
-            else:
-                await self.audit.record("anonymous", "auth.login_failed", actor_email=email, ip=ip, ok=False)
-            raise AuthError(BAD_CREDENTIALS, code="invalid_credentials")
-        if not user.email_verified and self.require_verified:
-            raise PermissionDenied(
-                "Confirm your email address first: open the link we sent you.", code="email_not_verified"
-            )
-        if needs_rehash(user.password_hash):
-            await self.users.update_user(user.id, {"password_hash": await hash_password(password)})
-        return await self._start_session(user, ip, old_session, "password")
-
-    async def _start_session(
-        self, user: Any, ip: str | None, old_session: str | None, method: str
-    ) -> tuple[Any, str, str]:
-        await self.users.record_success(user.id)
-        raw, csrf = await self.sessions.create(user.id, replaces=old_session)
-        await self.audit.record(user.id, "auth.login", actor_email=user.email, ip=ip, detail={"method": method})
-        return user, raw, csrf
-
-    async def logout(self, session_raw: str, actor: Actor, ip: str | None) -> None:
-        await self.sessions.delete(session_raw)
-        await self._record(actor, "auth.logout", ip)
-
-    async def forgot_password(self, data: dict[str, Any], ip: str | None) -> None:
-        """Mail a reset link if the account exists; the answer never says whether it does."""
-        _unknown(data, {"email"})
-        await self.throttle(ip)
-        email = _email(data)
-        user = await self.users.user_by_email(email)
-        if user is None or user.disabled or not self.mailer.enabled:
-            return
-        token = await self.users.issue_token("reset", RESET_TTL, user_id=user.id, email=email)
-        await self.mailer.send(
-            email,
-            "Reset your password",
-            "Open this link to choose a new password:\n\n"
-            f"{self.public_url}/ui#/reset?token={token}\n\nThe link works once, for one hour. "
-            "If you did not ask for it, ignore this mail.",
-        )
-        await self.audit.record(user.id, "auth.password_reset_requested", actor_email=email, ip=ip, target=user.id)
-
-    async def reset_password(self, data: dict[str, Any], ip: str | None) -> None:
-        _unknown(data, {"token", "password"})
-        raw = _text(data, "token", limit=200) or ""
-        password_hash = await self._check_password(data.get("password"))
-        token = await self.users.consume_token("reset", raw)
-        if token is None or token.user_id is None:
-            raise BadRequest("The reset link is not valid (used, expired or mistyped).", code="invalid_token")
-        await self.users.update_user(
-            token.user_id,
-            {"password_hash": password_hash, "failed_logins": 0, "locked_until": None, "email_verified": True},
-        )
-        await self.sessions.delete_for_user(token.user_id)  # a reset ends every session
-        await self.audit.record(
-            token.user_id, "auth.password_reset", actor_email=token.email, ip=ip, target=token.user_id
-        )
-
-    # -- single sign-on ----------------------------------------------------------------------
-
-    async def sso_start(self) -> tuple[str, str]:
-        """(authorization URL, state); the state's secrets are kept as a one-time token."""
-        if self.oidc is None:
-            raise NotFound("Single sign-on is not configured (portal.oidc).")
-        url, secrets_ = await self.oidc.authorization()
-        await self.users.issue_token("oidc", OIDC_TTL, raw=secrets_["state"], data=secrets_)
-        return url, secrets_["state"]
-
-    async def sso_finish(self, code: str, state: str, ip: str | None, old_session: str | None) -> tuple[Any, str, str]:
-        if self.oidc is None:
-            raise NotFound("Single sign-on is not configured (portal.oidc).")
-        token = await self.users.consume_token("oidc", state)
-        if token is None or not token.data:
-            raise AuthError("The sign-in took too long or was started elsewhere. Try again.", code="sso_failed")
-        identity = await self.oidc.identity(code, token.data["verifier"], token.data["nonce"])
-        user = await self._sso_user(identity, ip)
-        if user.disabled:
-            raise AuthError("This account is disabled.", code="account_disabled")
-        return await self._start_session(user, ip, old_session, "oidc")
-
-    async def _sso_user(self, identity: Identity, ip: str | None) -> Any:
-        assert self.oidc is not None
-        team_ref, team_role, role = self.oidc.roles_for(identity.groups)
-        team_id = await self._team_id(team_ref)
-        user = await self.users.user_by_subject(identity.subject)
-        if user is None and identity.email and identity.email_verified:
-            user = await self.users.user_by_email(identity.email)  # an existing account signs in by SSO too
-            if user is not None:
-                await self.users.update_user(user.id, {"oidc_subject": identity.subject})
-        if user is None:
-            if not identity.email:
-                raise AuthError("The identity provider did not share an email address.", code="sso_failed")
-            user_id = new_id("user")
-            signup = self.settings.signup_credit
-            created = await self.users.insert_user(
-                {
-                    "id": user_id,
-                    "email": identity.email,
-                    "name": identity.name,
-                    "password_hash": None,
-                    "role": role,
-                    "team_id": team_id or await self._team_id(self.settings.default_team),
-                    "team_role": team_role or "member",
-                    "email_verified": identity.email_verified,
-                    "disabled": False,
-                    "oidc_subject": identity.subject,
-                    "credit_nusd": None if signup is None else 0,
-                    "failed_logins": 0,
-                }
-            )
-            if not created:
-                raise Conflict("An account with this email address exists; sign in with its password first.")
-            if signup:
-                await self.users.add_credit(user_id, to_nano(signup), "signup", actor="system", note="sign-up credit")
-            await self.audit.record(
-                user_id,
-                "user.register",
-                actor_email=identity.email,
-                ip=ip,
-                target=user_id,
-                detail={"method": "oidc", "groups": list(identity.groups)},
-            )
-        else:
-            # the provider's groups are the source of truth for mapped teams and roles
-            changes: dict[str, Any] = {}
-            if team_id and (user.team_id != team_id or user.team_role != team_role):
-                changes |= {"team_id": team_id, "team_role": team_role}
-            if self.oidc.config.admin_groups and user.role != role:
-                changes["role"] = role
-            if changes:
-                await self.users.update_user(user.id, changes)
-                await self.audit.record(
-                    "system", "user.role_change", target=user.id, ip=ip, detail={"source": "oidc", **changes}
-                )
-        found = await self.users.user_by_subject(identity.subject)
-        assert found is not None
-        await self.service.changed()
-        return found
-
-    async def _team_id(self, reference: str | None) -> str | None:
-        """A team named in config by id or by name (names are known before the team exists)."""
-        if reference is None:
-            return None
-        if await self.store.team(reference) is not None:
-            return reference
-        named = [team.id for team in await self.store.list_teams() if team.name == reference]
-        return named[0] if named else None
 
     # -- who am I ---------------------------------------------------------------------------
 
@@ -483,11 +133,11 @@ class Portal:
 
     async def create_key(self, actor: Actor, data: dict[str, Any], ip: str | None) -> tuple[str, Any]:
         """A key for the signed-in user, inside what their team grants."""
-        _unknown(data, {"name", "models", "rpm", "tpm", "budget", "budget_period", "expires_at"})
+        reject_unknown(data, {"name", "models", "rpm", "tpm", "budget", "budget_period", "expires_at"})
         user = actor.user
         if user is None:
             raise PermissionDenied("Keys for automation are made with the admin API (/admin/keys).")
-        name = _text(data, "name")
+        name = text_field(data, "name")
         team = await self._team_policy(user.team_id)
         values: dict[str, Any] = {"name": name, "team_id": user.team_id, "owner": user.email, "user_id": user.id}
         models = data.get("models")
@@ -506,13 +156,13 @@ class Portal:
                 )
             values["allowed_models"] = sorted(asked)
         for limit in ("rpm", "tpm"):
-            value = _positive_int(data.get(limit), limit)
+            value = positive_int_field(data.get(limit), limit)
             ceiling = getattr(team, limit, None) if team is not None else None
             if value is not None and ceiling is not None and value > ceiling:
                 raise PermissionDenied(f"'{limit}' may be at most {ceiling}, your team's limit.", param=limit)
             values[limit] = value
-        values["budget_nusd"] = _money(data.get("budget"), "budget")
-        values["budget_period"] = _period(data.get("budget_period"))
+        values["budget_nusd"] = money_field(data.get("budget"), "budget")
+        values["budget_period"] = period_field(data.get("budget_period"))
         if (values["budget_nusd"] is None) != (values["budget_period"] is None):
             raise BadRequest("'budget' and 'budget_period' go together", param="budget")
         expires = data.get("expires_at")
@@ -530,8 +180,13 @@ class Portal:
         key_id = new_id("key")
         await self.store.insert_key({"id": key_id, "secret_hash": hash_secret(secret), "prefix": secret[:10], **values})
         await self.service.changed()
-        await self._record(
-            actor, "key.create", ip, target=key_id, detail={"name": name, "models": values.get("allowed_models")}
+        await audit_action(
+            self.audit,
+            actor,
+            "key.create",
+            ip,
+            target=key_id,
+            detail={"name": name, "models": values.get("allowed_models")},
         )
         return secret, await self.store.key(key_id)
 
@@ -553,7 +208,9 @@ class Portal:
             raise NotFound(f"No key with id '{key_id}'")  # the same answer whether it exists or not
         await self.store.update_key(key_id, {"revoked_at": time.time(), "enabled": False})
         await self.service.changed()
-        await self._record(actor, "key.revoke", ip, target=key_id, detail={"owner": owner.id if owner else None})
+        await audit_action(
+            self.audit, actor, "key.revoke", ip, target=key_id, detail={"owner": owner.id if owner else None}
+        )
         return await self.store.key(key_id)
 
     # -- usage ------------------------------------------------------------------------------
@@ -578,20 +235,22 @@ class Portal:
     # -- credit -----------------------------------------------------------------------------
 
     async def grant_credit(self, actor: Actor, user_id: str, data: dict[str, Any], ip: str | None) -> None:
-        _unknown(data, {"amount", "note"})
+        reject_unknown(data, {"amount", "note"})
         if not actor.admin:
             raise PermissionDenied("Only admins grant credit.", code="admin_required")
-        amount = _money(data.get("amount"), "amount", positive=True)
-        note = _text(data, "note", required=False, limit=500)
+        amount = money_field(data.get("amount"), "amount", positive=True)
+        note = text_field(data, "note", required=False, limit=500)
         assert amount is not None
         if await self.users.user(user_id) is None:
             raise NotFound(f"No user with id '{user_id}'")
         await self.users.add_credit(user_id, amount, "grant", actor=actor.id, note=note)
         await self.service.changed()
-        await self._record(actor, "credit.grant", ip, target=user_id, detail={"amount": to_usd(amount), "note": note})
+        await audit_action(
+            self.audit, actor, "credit.grant", ip, target=user_id, detail={"amount": to_usd(amount), "note": note}
+        )
 
     async def start_checkout(self, actor: Actor, data: dict[str, Any], ip: str | None) -> dict[str, Any]:
-        _unknown(data, {"amount"})
+        reject_unknown(data, {"amount"})
         if self.payments is None or self.settings.payments is None:
             raise NotFound("Top-ups are not configured on this gateway (portal.payments).")
         user = actor.user
@@ -619,7 +278,7 @@ class Portal:
                 f"The payment provider could not start a checkout ({type(exc).__name__}). Try again later."
             ) from exc
         await self.users.insert_checkout(checkout.id, user.id, cents, limits.currency)
-        await self._record(actor, "credit.checkout", ip, target=checkout.id, detail={"amount": cents / 100})
+        await audit_action(self.audit, actor, "credit.checkout", ip, target=checkout.id, detail={"amount": cents / 100})
         return {"id": checkout.id, "url": checkout.url}
 
     async def apply_payment(self, paid: PaidCheckout, ip: str | None) -> bool:
@@ -686,7 +345,7 @@ class Portal:
         raise PermissionDenied("Only admins and team admins list users.", code="team_admin_required")
 
     async def update_user(self, actor: Actor, user_id: str, data: dict[str, Any], ip: str | None) -> Any:
-        _unknown(data, {"role", "team_id", "team_role", "disabled", "budget", "budget_period", "name"})
+        reject_unknown(data, {"role", "team_id", "team_role", "disabled", "budget", "budget_period", "name"})
         target = await self.visible_user(actor, user_id)
         if not (actor.admin or actor.team_admin):
             raise PermissionDenied("Only admins and team admins change users.", code="team_admin_required")
@@ -718,10 +377,10 @@ class Portal:
                 raise BadRequest("'disabled' must be true or false", param="disabled")
             changes["disabled"] = data["disabled"]
         if "name" in data:
-            changes["name"] = _text(data, "name", required=False)
+            changes["name"] = text_field(data, "name", required=False)
         if "budget" in data or "budget_period" in data:
-            budget = _money(data.get("budget"), "budget")
-            period = _period(data.get("budget_period", target.budget_period if budget is not None else None))
+            budget = money_field(data.get("budget"), "budget")
+            period = period_field(data.get("budget_period", target.budget_period if budget is not None else None))
             if (budget is None) != (period is None):
                 raise BadRequest("'budget' and 'budget_period' go together", param="budget")
             await self._check_budget_split(target, budget, period)
@@ -734,7 +393,7 @@ class Portal:
         await self.service.changed()
         shown = {k: (to_usd(v) if k == "budget_nusd" else v) for k, v in changes.items()}
         action = "user.role_change" if {"role", "team_role", "team_id"} & set(changes) else "user.update"
-        await self._record(actor, action, ip, target=target.id, detail=shown)
+        await audit_action(self.audit, actor, action, ip, target=target.id, detail=shown)
         return await self.users.user(target.id)
 
     async def _check_budget_split(self, target: Any, budget: int | None, period: str | None) -> None:
@@ -760,7 +419,7 @@ class Portal:
             )
 
     async def update_team_policy(self, actor: Actor, team_id: str, data: dict[str, Any], ip: str | None) -> Any:
-        _unknown(data, {"models", "max_keys_per_member"})
+        reject_unknown(data, {"models", "max_keys_per_member"})
         if not actor.admin:
             raise PermissionDenied("Only admins set what a team grants.", code="admin_required")
         if await self.store.team(team_id) is None:
@@ -772,15 +431,15 @@ class Portal:
                 raise BadRequest("'models' must be a list of model names or null", param="models")
             changes["allowed_models"] = models
         if "max_keys_per_member" in data:
-            changes["max_keys_per_member"] = _positive_int(data["max_keys_per_member"], "max_keys_per_member")
+            changes["max_keys_per_member"] = positive_int_field(data["max_keys_per_member"], "max_keys_per_member")
         await self.store.update_team(team_id, changes)
         await self.service.changed()
-        await self._record(actor, "team.policy", ip, target=team_id, detail=changes)
+        await audit_action(self.audit, actor, "team.policy", ip, target=team_id, detail=changes)
         return await self.store.team(team_id)
 
     async def invite(self, actor: Actor, data: dict[str, Any], ip: str | None) -> dict[str, Any]:
-        _unknown(data, {"email", "team_id", "team_role"})
-        email = _email(data)
+        reject_unknown(data, {"email", "team_id", "team_role"})
+        email = email_field(data)
         team_id = data.get("team_id", actor.team_id if not actor.admin else None)
         team_role = data.get("team_role", "member")
         if team_role not in ("admin", "member"):
@@ -794,7 +453,9 @@ class Portal:
         )
         link = f"{self.public_url}/ui#/signup?invite={token}&email={email}"
         await self.mailer.send(email, "You are invited to unigate", f"Create your account here:\n\n{link}\n")
-        await self._record(actor, "user.invite", ip, target=email, detail={"team_id": team_id, "team_role": team_role})
+        await audit_action(
+            self.audit, actor, "user.invite", ip, target=email, detail={"team_id": team_id, "team_role": team_role}
+        )
         return {"email": email, "team_id": team_id, "team_role": team_role, "link": link, "mailed": self.mailer.enabled}
 
     async def team_overview(self, actor: Actor) -> dict[str, Any]:

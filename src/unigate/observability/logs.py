@@ -76,7 +76,7 @@ def request_fields(ctx: Any, *, prompt: Any = None) -> dict[str, Any]:
         "request_id": ctx.request_id,
         "key_name": ctx.principal.key_name,
         "team_id": ctx.principal.team_id,
-        "endpoint": ctx.endpoint,
+        "endpoint": ctx.surface or ctx.endpoint,
         "model": ctx.model,
         "deployment": deployment.id if deployment is not None else None,
         "provider": deployment.provider if deployment is not None else None,

@@ -64,8 +64,11 @@ def _fail(message: str, param: str) -> BadRequest:
 
 def hosted_tools(body: dict[str, Any]) -> list[str]:
     """The types of tools in the request that only a Responses API upstream can run."""
-    tools = body.get("tools") or ()
-    return [str(t.get("type")) for t in tools if isinstance(t, dict) and t.get("type") not in _TRANSLATED_TOOLS]
+    tools = body.get("tools")
+    if not isinstance(tools, list):
+        return []  # not a list: the translation refuses it with a 400 naming 'tools'
+    kinds = [t.get("type") for t in tools if isinstance(t, dict)]
+    return [str(kind) for kind in kinds if not (isinstance(kind, str) and kind in _TRANSLATED_TOOLS)]
 
 
 def pack_thinking(blocks: list[dict[str, Any]]) -> str:
@@ -185,7 +188,7 @@ class _Builder:
 
     def message(self, item: dict[str, Any], path: str) -> None:
         role = item.get("role")
-        if role not in _MESSAGE_ROLES:
+        if not isinstance(role, str) or role not in _MESSAGE_ROLES:
             raise _fail(f"'{path}.role' must be one of {sorted(_MESSAGE_ROLES)}, got {role!r}.", f"{path}.role")
         content = item.get("content")
         if content is None:

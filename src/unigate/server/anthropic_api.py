@@ -87,10 +87,10 @@ def register(routes: Routes, services: Services) -> None:
         merge_route_headers(request, as_json(chat))
         id_header = (b"request-id", request_id.encode())
         if chat.get("stream"):
-            stream = await gateway.chat_stream(chat, principal, request_id=request_id)
+            stream = await gateway.chat_stream(chat, principal, request_id=request_id, surface="messages")
             headers = [*SSE_HEADERS, id_header, *route_headers(stream.context)]
             return StreamingResponse(anthropic_sse(stream.chunks, model), headers=headers)
-        result = await gateway.chat(chat, principal, request_id=request_id)
+        result = await gateway.chat(chat, principal, request_id=request_id, surface="messages")
         message = to_anthropic(result.response, model)
         return Response(
             orjson.dumps(message), 200, [(b"content-type", JSON), id_header, *route_headers(result.context)]

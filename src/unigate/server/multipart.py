@@ -6,6 +6,7 @@ and :class:`Upload` files, and reports a malformed or mistyped body as an OpenAI
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from python_multipart.exceptions import FormParserError
@@ -15,6 +16,12 @@ from unigate.errors import BadRequest
 from unigate.providers.media import Upload
 from unigate.server.validation import UnsupportedMediaType
 
+# Field names, file names and part content types go into the upstream request's part headers.
+# Every provider's form fields are ASCII parameter names (``model``, ``timestamp_granularities[]``),
+# so a field name is one of those or the client's 400; file names may be any text but a control
+# character (header injection).
+_FIELD_NAME = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 _PARSER_CONFIG = {"MAX_MEMORY_FILE_SIZE": float("inf"), "MAX_FIELDS": 1000, "MAX_FIELD_SIZE": 1024 * 1024}
 
 
@@ -67,6 +74,19 @@ def parse_multipart(body: bytes, content_type: bytes | None) -> Form:
         parser.finalize()
     except (FormParserError, ValueError) as exc:
         raise BadRequest(f"The multipart body could not be parsed: {exc}", code="invalid_multipart") from exc
+    for name in [*form.fields, *form.files]:
+        if not _FIELD_NAME.fullmatch(name):
+            raise BadRequest(
+                f"The form field name {name[:40]!r} is not a parameter name (letters, digits, _ . - [ ]).",
+                code="invalid_multipart",
+            )
+    for uploads in form.files.values():
+        for upload in uploads:
+            if _CONTROL.search(upload.filename) or _CONTROL.search(upload.content_type):
+                raise BadRequest(
+                    f"The file name or content type of {upload.filename[:40]!r} holds a control character.",
+                    code="invalid_multipart",
+                )
     if not form.fields and not form.files:
         raise BadRequest("The multipart body holds no fields.", code="invalid_multipart")
     return form

@@ -35,10 +35,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from unigate.accounts.actor import Actor, actor_of
 from unigate.accounts.audit import entry_view
 from unigate.accounts.models import iso
 from unigate.accounts.payments import WebhookRejected
-from unigate.accounts.portal import Actor, Portal, actor_of, user_view
+from unigate.accounts.portal import Portal, user_view
 from unigate.accounts.sessions import (
     OIDC_COOKIE,
     PRE_SESSION_COOKIE,
@@ -192,18 +193,18 @@ def register(routes: Routes, services: Services) -> None:
 
     async def register(request: Request) -> Response:
         await pre_session_guard(request)
-        result = await portal.register(_body(request), _ip(request))
+        result = await portal.signin.register(_body(request), _ip(request))
         return json_response(result, status=201, headers=[NO_STORE])
 
     async def verify(request: Request) -> Response:
         token = request.query.get("token") or ""
-        ok = bool(token) and len(token) < 200 and await portal.verify_email(token, _ip(request))
+        ok = bool(token) and len(token) < 200 and await portal.signin.verify_email(token, _ip(request))
         return _redirect(f"/ui#/signin?verified={1 if ok else 0}")
 
     async def login(request: Request) -> Response:
         await pre_session_guard(request)
         # whatever session id this browser holds (valid or planted) is ended, never promoted
-        user, raw, csrf = await portal.login(_body(request), _ip(request), session_cookie(request, secure))
+        user, raw, csrf = await portal.signin.login(_body(request), _ip(request), session_cookie(request, secure))
         return json_response(
             {"signed_in": True, "csrf_token": csrf, "user": user_view(user)}, headers=session_cookies(raw)
         )
@@ -211,23 +212,25 @@ def register(routes: Routes, services: Services) -> None:
     async def logout(request: Request) -> Response:
         session = await pre_session_guard(request)
         if session is not None:
-            await portal.logout(session.raw, actor_of(Principal("user", metadata={"user": session.user})), _ip(request))
+            await portal.signin.logout(
+                session.raw, actor_of(Principal("user", metadata={"user": session.user})), _ip(request)
+            )
         return json_response(
             {"signed_in": False}, headers=[(b"set-cookie", clear_cookie(SESSION_COOKIE, secure=secure)), NO_STORE]
         )
 
     async def forgot(request: Request) -> Response:
         await pre_session_guard(request)
-        await portal.forgot_password(_body(request), _ip(request))
+        await portal.signin.forgot_password(_body(request), _ip(request))
         return json_response({"sent": True}, status=202)
 
     async def reset(request: Request) -> Response:
         await pre_session_guard(request)
-        await portal.reset_password(_body(request), _ip(request))
+        await portal.signin.reset_password(_body(request), _ip(request))
         return json_response({"reset": True})
 
     async def oidc_login(request: Request) -> Response:
-        url, state = await portal.sso_start()
+        url, state = await portal.signin.sso_start()
         return _redirect(url, [cookie(OIDC_COOKIE, state, 600)])
 
     async def oidc_callback(request: Request) -> Response:
@@ -240,7 +243,7 @@ def register(routes: Routes, services: Services) -> None:
             reason = query.get("error") or "the sign-in was not started in this browser"
             return _redirect(f"/ui#/signin?error={quote(reason[:200])}", [clear])
         try:
-            _, raw, _ = await portal.sso_finish(code, state, _ip(request), session_cookie(request, secure))
+            _, raw, _ = await portal.signin.sso_finish(code, state, _ip(request), session_cookie(request, secure))
         except GatewayError as exc:
             return _redirect(f"/ui#/signin?error={quote(exc.message[:200])}", [clear])
         return _redirect("/ui#/mykeys", [clear, *session_cookies(raw)])

@@ -194,10 +194,10 @@ class ResponsesSurface:
         response_id = render.new_id("resp")
         request_id = request.path_params["request_id"]
         if body.get("stream"):
-            stream = await self.gateway.chat_stream(chat, principal, request_id=request_id)
+            stream = await self.gateway.chat_stream(chat, principal, request_id=request_id, surface="responses")
             events = self._events(stream, body, response_id, conversation, principal, names)
             return StreamingResponse(events, headers=[*SSE_HEADERS, *route_headers(stream.context)])
-        result = await self.gateway.chat(chat, principal, request_id=request_id)
+        result = await self.gateway.chat(chat, principal, request_id=request_id, surface="responses")
         obj = self._object(body, response_id, cast(dict[str, Any], result.response), names)
         await self._save(obj, body, conversation, principal)
         return json_response(obj, headers=route_headers(result.context))
