@@ -182,14 +182,3 @@ def test_zero_config_discovers_providers_from_environment():
     assert Gateway(validate({"discover_providers": False}), environ={"GROQ_API_KEY": "g"}).groups.keys() == {
         "local/smollm2-135m"
     }
-
-
-def test_several_workers_need_redis():
-    refused = subprocess.run(
-        [sys.executable, "-m", "unigate.cli", "serve", "--workers", "2", "--no-local"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert refused.returncode == 2
-    assert "workers need shared state: set redis_url" in refused.stderr

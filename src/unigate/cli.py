@@ -34,13 +34,6 @@ def _serve(args: argparse.Namespace) -> int:
         if args.no_local:
             config = config.model_copy(update={"local_model": config.local_model.model_copy(update={"enabled": False})})
         check_bind_safety(config)
-        if config.server.workers > 1 and not config.redis_url:
-            raise ConfigError(
-                [
-                    f"server.workers: {config.server.workers} workers need shared state: set redis_url "
-                    "(rate limits, budget reservations and cooldowns must agree across processes)"
-                ]
-            )
     except ConfigError as exc:
         print(f"unigate: configuration error\n{exc}", file=sys.stderr)
         return 2
@@ -85,8 +78,13 @@ def _serve(args: argparse.Namespace) -> int:
             }
         )
         uv_config = uvicorn.Config("unigate.server:app_factory", factory=True, workers=config.server.workers, **common)
-        print(startup_line(config, port, served_models(config)), file=sys.stderr, flush=True)
-        Multiprocess(uv_config, sockets=[sock]).run()
+        host = _state_host(config)
+        try:
+            print(startup_line(config, port, served_models(config)), file=sys.stderr, flush=True)
+            Multiprocess(uv_config, sockets=[sock]).run()
+        finally:
+            if host is not None:
+                host.stop()  # after the workers: they flush the ledger through it on shutdown
         return 0
     from unigate.server import create_app
 
@@ -95,6 +93,23 @@ def _serve(args: argparse.Namespace) -> int:
     server = AnnouncingServer(uvicorn.Config(app, **common), announce=line)
     server.run(sockets=[sock])
     return 0 if server.started else 1
+
+
+def _state_host(config: Any) -> Any:
+    """Without Redis, this process keeps the workers' shared state (budgets, rate limits,
+    cooldowns, the ledger journal) and serves it to them on a Unix socket (unigate/state/host.py).
+    With ``redis_url`` the workers share Redis, as replicas on other machines do."""
+    if config.redis_url:
+        return None
+    from pathlib import Path
+
+    from unigate.state.host import HostThread
+    from unigate.state.wire import SOCKET_ENV
+
+    host = HostThread.for_journal(Path(config.data_dir) / "journal")
+    host.start()
+    os.environ[SOCKET_ENV] = str(host.host.path)  # the workers inherit it
+    return host
 
 
 def _arg_port(text: str) -> int:
@@ -179,7 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", "-c", help="YAML config file (default: zero-config: local model + env keys)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=_arg_port, help="TCP port (default 4000; 0: any free port)")
-    serve.add_argument("--workers", type=_arg_workers, help="worker processes (more than 1 needs redis_url)")
+    serve.add_argument(
+        "--workers", type=_arg_workers, help="worker processes sharing one port and one state (default 1)"
+    )
     serve.add_argument("--no-local", action="store_true", help="do not serve the embedded local model")
     serve.set_defaults(func=_serve)
 

@@ -4,7 +4,7 @@ Everything is built here with plain imports and given to its users through their
 constructors — nothing sets attributes on another object, nothing is looked up by name:
 
     catalog, model groups (routing)     what is served and at what price
-    health, stats (routing)             cooldowns (Redis-shared when ``redis_url`` is set), load
+    health, stats (routing)             cooldowns (shared by the workers, or via Redis), load
     state (state/)                      counters and reservations, when accounts are on
     accounts runtime                    store, key service, the accounting hook, ledger flusher
     auto runtime                        the auto selector, its hook, the feedback store
@@ -84,12 +84,22 @@ SURFACES = (
 )
 
 
-def build_app(config: GatewayConfig, *, environ: Mapping[str, str] | None = None) -> App:
-    """The whole server for ``config``: every part, every surface, their start-up and shutdown."""
+def build_app(
+    config: GatewayConfig, *, environ: Mapping[str, str] | None = None, state_socket: str | None = None
+) -> App:
+    """The whole server for ``config``: every part, every surface, their start-up and shutdown.
+    ``state_socket``: a worker of ``unigate serve --workers N`` shares the state its parent
+    hosts there (unigate/state/host.py), unless ``redis_url`` is set."""
     lifecycle = Lifecycle()
     catalog = Catalog()
     groups = ModelGroups.from_config(config, catalog, environ)
-    health = _health(config, lifecycle)
+    link = None
+    if state_socket and not config.redis_url:
+        from unigate.state.link import StateLink
+
+        link = StateLink(state_socket)
+        lifecycle.shutdown.append(link.aclose)  # first in, so closed last (after the ledger's flush)
+    health = _health(config, lifecycle, link)
     stats = Stats()
 
     hooks = Hooks()
@@ -98,8 +108,9 @@ def build_app(config: GatewayConfig, *, environ: Mapping[str, str] | None = None
         from unigate.accounts.runtime import AccountsRuntime
         from unigate.state import open_state
 
-        state = open_state(config)
-        lifecycle.shutdown.append(_quietly(state.aclose))
+        state = open_state(config, link)
+        if link is None:  # the link is closed once, last
+            lifecycle.shutdown.append(_quietly(state.aclose))
         accounts = AccountsRuntime(config, state, groups, catalog)
         lifecycle.startup.append(accounts.startup)
         lifecycle.shutdown.append(accounts.shutdown)
@@ -169,9 +180,13 @@ def build_app(config: GatewayConfig, *, environ: Mapping[str, str] | None = None
     return app
 
 
-def _health(config: GatewayConfig, lifecycle: Lifecycle) -> Health:
-    """Deployment cooldowns: in this process, or in Redis (every replica sees the same) when
-    ``redis_url`` is set."""
+def _health(config: GatewayConfig, lifecycle: Lifecycle, link: Any = None) -> Health:
+    """Deployment cooldowns: in this process, in the state host (the workers of one machine),
+    or in Redis (every replica sees the same) when ``redis_url`` is set."""
+    if link is not None:
+        from unigate.state.link import SharedHealthStore
+
+        return Health(SharedHealthStore(link))
     if not config.redis_url:
         return Health()
     from unigate.state.circuits import RedisHealthStore

@@ -104,6 +104,7 @@ class Gateway:
         if self.providers is None:
             return
         await self.providers.aclose()
+        await self.providers.context.upstream.close()
         await self.providers.context.http.close()
         self.providers = None
         self.router = None
@@ -121,7 +122,8 @@ class Gateway:
         return self.groups.environ
 
     def http_session(self) -> Any:
-        """The shared upstream HTTP session (an ``aiohttp.ClientSession``) once started."""
+        """The aiohttp session of the passthrough routes once started (providers use
+        ``providers.context.upstream``)."""
         if self.providers is None:
             raise RuntimeError("Gateway.start() has not been called")
         return self.providers.context.http

@@ -197,3 +197,36 @@ def test_time_series_overview_percentiles_and_key_filter():
     )
     assert series.overview("24h")["totals"]["requests"] == 1  # older buckets dropped
     assert percentile({}, 0.5) is None
+
+
+def test_time_series_memory_is_bounded_by_deployments_and_active_keys_not_by_time():
+    """500 keys busy all day: the fine tier holds one aggregate per deployment per 10 s for an
+    hour, the per-key tier one per key per 5 minutes for 24 h — then nothing more."""
+    now = [1_000_000.0]
+    series = TimeSeries(clock=lambda: now[0])
+
+    def busy_minute() -> None:
+        for tick in range(6):  # every key once per 10 s bucket
+            for key in range(500):
+                series.record(
+                    ("m", "d", "p", f"k{key}"),
+                    error=False,
+                    cost=0.001,
+                    input_tokens=1,
+                    output_tokens=1,
+                    latency_ms=5.0,
+                    ttft_ms=None,
+                )
+            now[0] += 10
+
+    for _ in range(30):
+        busy_minute()
+    half_hour = series.held()
+    assert half_hour <= 180 + 6 * 500 + 500  # 10 s buckets per deployment; 5 min buckets per key
+    for _ in range(26):  # a busy minute every hour, past the 24 h kept
+        now[0] += 3600 - 60
+        busy_minute()
+    assert series.held() <= 6 + 24 * 500 + 500  # the last hour's fine buckets; 24 h of hourly key buckets
+    admin, mine = series.overview("5m"), series.overview("5m", key_id="k7")
+    assert admin["step"] == 10 and mine["step"] == 300  # a key's view is in 5-minute steps
+    assert series.overview("24h", key_id="k7")["totals"]["requests"] in (24 * 6, 25 * 6)  # older hours dropped

@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from tests.support.fake_upstream import Mode
-from unigate.errors import ProviderError
+from unigate.errors import BadRequest, ProviderError
 from unigate.providers.shell import REDACTED, Call, call_secrets, redact_bytes, redact_error, segment
 from unigate.types import Deployment
 
@@ -77,14 +77,20 @@ def test_redact_error_rewrites_message_args_and_raw():
     [
         ("gpt-4o", "gpt-4o"),
         ("x/../../admin?", "x%2F..%2F..%2Fadmin%3F"),
-        ("..", "%2E%2E"),
-        (".", "%2E"),
+        ("...", "..."),
         ("us.anthropic.claude-3:0", "us.anthropic.claude-3%3A0"),
         ("a#b%c d", "a%23b%25c%20d"),
     ],
 )
 def test_a_client_chosen_value_is_exactly_one_path_segment(value, quoted):
     assert segment(value) == quoted
+
+
+@pytest.mark.parametrize("value", [".", ".."])
+def test_a_dot_segment_is_refused_as_a_bad_request(value):
+    # even percent-encoded, a URL parser resolves it as a path step (the upstream client does)
+    with pytest.raises(BadRequest):
+        segment(value)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -97,6 +97,21 @@ def test_eval_small_sample_reports_each_held_out_source_with_baselines(
         assert 0.0 <= r["routers"]["hand"]["cpt80"] <= 1.0
 
 
+def test_eval_png_draws_the_held_out_apgr_or_names_what_it_needs(
+    mmlu_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    png = tmp_path / "heldout.png"
+    argv = ["router", "eval", "--data", str(mmlu_dir), "--sources", "zeroeval_crux,arena_bench_v1"]
+    argv += ["--limit-per-source", "60", "--split", "source", "--representation", "hand", "--no-current", "--quiet"]
+    code, _, err = _run([*argv, "--png", str(png)], capsys)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert code == 2 and "needs matplotlib" in err and not png.exists()
+    else:
+        assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_train_on_traffic_then_score_and_calibrate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = tmp_path / "feedback.jsonl"
     rows = []

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,9 @@ import pytest
 from tests.support.gateway_process import free_port
 from unigate.routing.health import Health
 from unigate.state.circuits import BreakerPolicy, MemoryHealthStore, RedisHealthStore
+from unigate.state.host import StateHost
+from unigate.state.link import SharedHealthStore, StateLink
+from unigate.state.memory import MemoryState
 
 POLICY = BreakerPolicy(allowed_fails=2, cooldown=10.0, max_cooldown=25.0, probe_timeout=5.0, failing_after=3)
 
@@ -40,10 +45,15 @@ def redis_url() -> Iterator[str]:
     proc.wait(5)
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def health(request: Any) -> AsyncIterator[Health]:
+@pytest.fixture(params=["memory", "shared", "redis"])
+async def health(request: Any, tmp_path: Path) -> AsyncIterator[Health]:
+    host = None
     if request.param == "memory":
         store: Any = MemoryHealthStore()
+    elif request.param == "shared":  # the workers' state host, over its socket
+        host = StateHost(tmp_path / "s.sock", MemoryState())
+        await host.start()
+        store = SharedHealthStore(StateLink(tmp_path / "s.sock"))
     else:
         url = request.getfixturevalue("redis_url")
         store = RedisHealthStore.from_url(url, prefix=f"t{time.monotonic_ns()}", cache_ttl=0.0)
@@ -54,6 +64,8 @@ async def health(request: Any) -> AsyncIterator[Health]:
     h.test_clock = clock  # type: ignore[attr-defined]
     yield h
     await h.aclose()
+    if host is not None:
+        await host.aclose()
 
 
 async def test_trips_after_allowed_fails_and_probe_closes(health):
@@ -108,3 +120,25 @@ async def test_redis_store_is_shared_between_replicas(redis_url):
     finally:
         await one.aclose()
         await two.aclose()
+
+
+async def test_state_host_shares_cooldowns_between_workers(tmp_path: Path) -> None:
+    host = StateHost(tmp_path / "s.sock", MemoryState())
+    await host.start()
+    one = Health(SharedHealthStore(StateLink(tmp_path / "s.sock")))
+    two = Health(SharedHealthStore(StateLink(tmp_path / "s.sock")))
+    try:
+        assert await two.admit("d") == "ok"  # connected before the cooldown opens: it is pushed
+        await one.failed("d", "UpstreamRateLimited", trip=True, retry_after=30)
+        for _ in range(100):  # the push is one socket hop behind the reply to `one`
+            if two.state("d") == "cooling_down":
+                break
+            await asyncio.sleep(0.01)
+        assert await two.admit("d") == "cooling"
+        three = Health(SharedHealthStore(StateLink(tmp_path / "s.sock")))  # connects after: snapshot
+        assert await three.admit("d") == "cooling"
+        await three.aclose()
+    finally:
+        await one.aclose()
+        await two.aclose()
+        await host.aclose()

@@ -1,4 +1,5 @@
-"""Every state backend runs the same suite: the in-process one and a real Redis on loopback."""
+"""Every state backend runs the same suite: the in-process one, the state host of `unigate serve
+--workers N` reached over its Unix socket, and a real Redis on loopback."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from unigate.state import StateBackend
+from unigate.state.host import StateHost
+from unigate.state.link import SharedState, StateLink
 from unigate.state.memory import MemoryState
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -26,12 +29,20 @@ async def flush_prefix(url: str, prefix: str) -> None:
         await client.aclose()
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "shared", "redis"])
 async def state(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StateBackend]:
     if request.param == "memory":
         backend: StateBackend = MemoryState(tmp_path / "journal")
         yield backend
         await backend.aclose()
+        return
+    if request.param == "shared":
+        host = StateHost(tmp_path / "state.sock", MemoryState(tmp_path / "journal"))
+        await host.start()
+        shared = SharedState(StateLink(tmp_path / "state.sock"))
+        yield shared
+        await shared.aclose()
+        await host.aclose()
         return
     from unigate.state.redis import RedisState
 

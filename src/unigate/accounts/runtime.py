@@ -19,7 +19,7 @@ from unigate.accounts.service import AccountsService
 from unigate.accounts.store import Store
 from unigate.config import GatewayConfig
 from unigate.state import StateBackend
-from unigate.state.redis import default_consumer
+from unigate.state.base import default_consumer  # not via state.redis: that would import the Redis client
 
 if TYPE_CHECKING:
     from unigate.catalog import Catalog

@@ -92,7 +92,7 @@ class BatchStore:
     async def migrate(self) -> None:
         from unigate.accounts.db import upgrade
 
-        await upgrade(self.engine, migrations=MIGRATIONS)
+        await upgrade(self.engine, migrations=MIGRATIONS, version_table=VERSION_TABLE)
 
     async def create(self, batch: dict[str, Any], requests: Sequence[dict[str, Any]]) -> None:
         async with self.engine.begin() as conn:

@@ -117,7 +117,7 @@ class HttpTransport:
                         message = raw[:200].decode(errors="replace")
                     call.error = f"HTTP {response.status}: {message}"
                     return call
-                async for _event, data in iter_sse(response, "gateway"):
+                async for _event, data in iter_sse(response.content.iter_any(), "gateway"):
                     if data == b"[DONE]":
                         continue
                     chunk = orjson.loads(data)

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import orjson
 
 from unigate.errors import ProviderError, UpstreamServerError
@@ -21,6 +20,7 @@ from unigate.providers.media import (
     rerank_reply,
 )
 from unigate.providers.shell import Call, Reply, iter_sse, transport_error
+from unigate.providers.upstream import Streamed
 from unigate.types import Deployment
 
 _GATEWAY_FIELDS = frozenset({"models", "route", "unigate"})
@@ -32,7 +32,6 @@ class OpenAIMediaMixin:
     credential redaction as chat)."""
 
     name: str
-    http: aiohttp.ClientSession
 
     def _url(self, deployment: Deployment, path: str) -> str:
         raise NotImplementedError
@@ -47,12 +46,12 @@ class OpenAIMediaMixin:
     async def send(self, call: Call, deployment: Deployment) -> Reply:
         raise NotImplementedError
 
-    async def open_response(self, call: Call, deployment: Deployment) -> Any:
+    async def open_response(self, call: Call, deployment: Deployment) -> Streamed:
         raise NotImplementedError
 
     def _form_headers(self, deployment: Deployment) -> dict[str, str]:
         headers = self._headers(deployment)
-        headers.pop("content-type", None)  # aiohttp writes the multipart boundary
+        headers.pop("content-type", None)  # the form's writer sets it, with the multipart boundary
         return headers
 
     async def _send(self, deployment: Deployment, path: str, data: Any, headers: dict[str, str]) -> MediaReply:
@@ -104,7 +103,7 @@ class OpenAIMediaMixin:
 
         async def events() -> AsyncIterator[bytes]:
             try:
-                async for event, data in iter_sse(resp, self.name):
+                async for event, data in iter_sse(resp.chunks(), self.name):
                     if b'"transcript.text.done"' in data:
                         try:
                             done = orjson.loads(data)
@@ -114,7 +113,7 @@ class OpenAIMediaMixin:
                     prefix = b"event: " + event.encode() + b"\n" if event else b""
                     yield prefix + b"data: " + data + b"\n\n"
             finally:
-                resp.close()
+                await resp.aclose()
 
         return head, events()
 
@@ -129,16 +128,16 @@ class OpenAIMediaMixin:
 
         async def audio() -> AsyncIterator[bytes]:
             try:
-                async for piece in resp.content.iter_any():
+                async for piece in resp.chunks():
                     yield piece
             except Exception as exc:
                 raise transport_error(self.name, exc) from exc
             finally:
-                resp.close()
+                await resp.aclose()
 
         return head, audio()
 
-    async def _open(self, deployment: Deployment, path: str, data: Any, headers: dict[str, str]) -> Any:
+    async def _open(self, deployment: Deployment, path: str, data: Any, headers: dict[str, str]) -> Streamed:
         """POST and return the open response once its status is known (streams: the body follows)."""
         return await self.open_response(Call(self._url(deployment, path), data, headers), deployment)
 

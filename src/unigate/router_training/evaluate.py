@@ -4,6 +4,10 @@ Splits (``make_splits``):
 
 - ``source``: leave one source out — train on the other sources, test on the held-out one;
 - ``task_type``: leave one task type out (math, code, open-ended chat, …) across all sources;
+- ``mixed``: every pair of sources held out at once and ranked across their union, each row on its
+  own source's evaluation pair. Real traffic mixes kinds of prompts, and a router earns most by
+  ranking *across* kinds (a competition-math prompt vs a trivia question), which a single-source
+  held-out set cannot show;
 - ``in-distribution``: 5 random folds over all rows (secondary: the router has seen the source).
 
 MMLU questions appear in three sources (RouteLLM's MMLU, MMLU-Pro's ``ori_mmlu-*`` rows re-optioned
@@ -20,6 +24,7 @@ CPT(50%), CPT(80%), each on the row's evaluation pair (``sources.EVAL_PAIRS``).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,12 +34,12 @@ from numpy.typing import NDArray
 
 from unigate.router_training import metrics as M
 from unigate.router_training.sources import Row
-from unigate.router_training.train import Featurized, Recipe, gains, train_artifact
+from unigate.router_training.train import Featurized, Recipe, gains, heldout_gains, train_artifact
 from unigate.routing.learned.model import Router
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
-SPLIT_KINDS = ("source", "task_type", "in-distribution")
+SPLIT_KINDS = ("source", "task_type", "mixed", "in-distribution")
 BASELINES = ("random", "length", "current")
 
 
@@ -59,6 +64,16 @@ def make_splits(rows: Sequence[Row], kind: str, folds: int = 5, seed: int = 0) -
             if derived[test].any():
                 train = train[~derived[train]]
             out.append(Split(kind, str(name), train, test))
+        return out
+    if kind == "mixed":
+        keys = np.asarray([r.source for r in rows])
+        out = []
+        for a, b in itertools.combinations(sorted(set(keys.tolist())), 2):
+            held = np.isin(keys, [a, b])
+            test, train = idx[held], idx[~held]
+            if derived[test].any():
+                train = train[~derived[train]]
+            out.append(Split(kind, f"{a} + {b}", train, test))
         return out
     if kind == "in-distribution":
         fold = np.random.default_rng(seed).permutation(n) % folds
@@ -113,26 +128,36 @@ def evaluate(
     strong = np.asarray([r.example.strong_q for r in rows])
     length = np.asarray([len(r.prompt) for r in rows], dtype=np.float64)
     splits = make_splits(rows, kind, folds)
+    # held-out scores per split: the mixed kind's test sets overlap (a source is in several pairs),
+    # so each set must be ranked with the scores of the model trained without exactly that set
+    per_split: list[dict[str, FloatArray]] = [{} for _ in splits]
     learned: dict[str, FloatArray] = {name: np.zeros(len(rows)) for name in recipes}
     results: list[SplitResult] = []
-    for split in splits:
+    for k, split in enumerate(splits):
         train_rows = [rows[i] for i in split.train]
         for name, recipe in recipes.items():
             if progress:
                 progress(f"{kind} {split.name}: training {name} on {len(split.train)} rows")
-            art = train_artifact(train_rows, feats.take(split.train), recipe)
-            learned[name][split.test] = gains(Router(art), feats.take(split.test))
+            if "emb" in recipe.representation.split("+"):
+                scores = heldout_gains(train_rows, feats.take(split.train), feats.take(split.test), recipe)
+            else:
+                scores = gains(
+                    Router(train_artifact(train_rows, feats.take(split.train), recipe)), feats.take(split.test)
+                )
+            learned[name][split.test] = scores
+            per_split[k][name] = scores
     if kind == "in-distribution":
         groups = np.asarray([r.source for r in rows])
-        tests = [(str(g), np.flatnonzero(groups == g)) for g in sorted(set(groups.tolist()))]
+        pooled = [(str(g), np.flatnonzero(groups == g)) for g in sorted(set(groups.tolist()))]
+        tests = [(g, idx, {r: learned[r][idx] for r in recipes}) for g, idx in pooled]
     else:
-        tests = [(s.name, s.test) for s in splits]
+        tests = [(s.name, s.test, per_split[k]) for k, s in enumerate(splits)]
     current_scores = current(feats.dense, [r.prompt for r in rows]) if current is not None else None
-    for name, test in tests:
+    for name, test, scored in tests:
         w, s = weak[test], strong[test]
         res = SplitResult(kind, name, len(test), float(w.mean()), float(s.mean()))
         for rname in recipes:
-            res.cells[rname] = cell(learned[rname][test], w, s)
+            res.cells[rname] = cell(scored[rname], w, s)
         res.cells["random"] = cell(M.random_scores(len(test)), w, s)
         res.cells["length"] = cell(length[test], w, s)
         if current_scores is not None:
@@ -149,17 +174,26 @@ def _fmt(c: Cell | None) -> str:
     return f"{c.apgr:>6.3f} {c.apgr10:>6.3f} {c.cpt50 * 100:>6.1f}% {c.cpt80 * 100:>6.1f}%"
 
 
+def _summary(results: Sequence[SplitResult], routers: Sequence[str]) -> list[str]:
+    """Mean and minimum APGR per router over the kind's held-out sets (sets without a gap skipped)."""
+    if len(results) < 2:
+        return []
+    out = []
+    for label, reduce in (("mean APGR", np.mean), ("min APGR", np.min)):
+        cells = []
+        for r in routers:
+            values = [c.apgr for res in results if (c := res.cells.get(r)) is not None]
+            cells.append(f"{float(reduce(values)):>6.3f}{'':>21}" if values else f"{'n/a':>27}")
+        out.append(f"{label:<26}{'':>6} {'':>6} {'':>6}  " + "  ".join(cells))
+    return out
+
+
 def format_results(results: Sequence[SplitResult], routers: Sequence[str]) -> str:
     """A plain-text table per split kind: per held-out set, APGR / APGR@10 / CPT(50%) / CPT(80%) per router."""
     lines: list[str] = []
     kinds = list(dict.fromkeys(r.kind for r in results))
     for kind in kinds:
-        title = {
-            "source": "leave-one-source-out (out of distribution)",
-            "task_type": "leave-one-task-type-out (out of distribution)",
-            "in-distribution": "in-distribution (5 random folds, pooled per source)",
-        }[kind]
-        lines.append(f"== {title}")
+        lines.append(f"== {TITLES[kind]}")
         lines.append("   columns per router: APGR  APGR@10  CPT(50%)  CPT(80%)")
         lines.append(
             f"{'held-out set':<26}{'n':>6} {'weak':>6} {'strong':>6}  " + "  ".join(f"{r:^27}" for r in routers)
@@ -170,8 +204,33 @@ def format_results(results: Sequence[SplitResult], routers: Sequence[str]) -> st
             if res.note:
                 line += f"   ({res.note})"
             lines.append(line)
+        lines += _summary([r for r in results if r.kind == kind], routers)
         lines.append("")
     return "\n".join(lines)
+
+
+TITLES = {
+    "source": "leave-one-source-out (out of distribution)",
+    "task_type": "leave-one-task-type-out (out of distribution)",
+    "mixed": "two sources held out at once, ranked across their union (out of distribution)",
+    "in-distribution": "in-distribution (5 random folds, pooled per source)",
+}
+
+
+def apgr_panels(
+    results: Sequence[SplitResult], routers: Sequence[str]
+) -> list[tuple[str, list[str], dict[str, list[float | None]]]]:
+    """Per split kind: (title, held-out set names, APGR per router and set) for ``plot.plot_apgr``."""
+    panels = []
+    for kind in dict.fromkeys(r.kind for r in results):
+        rs = [r for r in results if r.kind == kind]
+        values = {
+            name: [c.apgr if (c := r.cells.get(name)) is not None else None for r in rs]
+            for name in routers
+            if name != "random"
+        }
+        panels.append((TITLES[kind], [f"{r.name} ({r.n})" for r in rs], values))
+    return panels
 
 
 def results_json(results: Sequence[SplitResult]) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +82,41 @@ def plot_curves(
     ax.set_title(title or "learned router: quality vs strong-call share (held-out)")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def plot_apgr(
+    panels: Sequence[tuple[str, Sequence[str], Mapping[str, Sequence[float | None]]]], path: str | Path
+) -> Path:
+    """Held-out APGR per set, one panel per split kind: ``(title, set names, {router: APGR per set})``.
+    Dots per router, with the random level (0.5) and the target (0.65) marked. Needs matplotlib."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    heights = [max(2.0, 0.32 * len(names) + 1.0) for _, names, _ in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8.5, sum(heights)), squeeze=False, height_ratios=heights)
+    markers = "os^Dvx*P"
+    for ax, (title, names, by_router) in zip(axes[:, 0], panels, strict=True):
+        y = np.arange(len(names))
+        for i, (router, values) in enumerate(by_router.items()):
+            xs = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+            ax.scatter(xs, y + (i - len(by_router) / 2) * 0.08, marker=markers[i % len(markers)], s=22, label=router)
+        ax.axvline(0.5, color="grey", linestyle="--", linewidth=1)
+        ax.axvline(0.65, color="red", linestyle=":", linewidth=1)
+        ax.set_yticks(y, list(names), fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlim(0.35, 0.75)
+        ax.set_title(title, fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0, 0].legend(fontsize=7, loc="lower right", ncol=2)
+    axes[-1, 0].set_xlabel("held-out APGR (0.5 = random; red: the 0.65 target)")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -39,11 +39,13 @@ from unigate.routing.learned.model import Artifact, Router
 
 FloatArray = NDArray[np.float64]
 REPRESENTATIONS = ("hand", "hash", "mix")
+# measured only (``router eval --embeddings``): the local model's prompt embeddings, alone or added
+EMBEDDING_REPRESENTATIONS = ("emb", "hand+emb", "mix+emb")
 
 
 @dataclass(frozen=True)
 class Recipe:
-    representation: str = "mix"  # hand | hash | mix
+    representation: str = "mix"  # hand | hash | mix (| emb | hand+emb | mix+emb: evaluation only)
     buckets: int = 1 << 12
     c: float = 1.0
     fixed_effects: bool = True
@@ -66,10 +68,12 @@ class Featurized:
     dense: FloatArray  # (n, d) hand features, NaN where not applicable
     slots: list[NDArray[np.int64]]
     buckets: int
+    emb: FloatArray | None = None  # (n, e) local-model embeddings (``embeddings.py``), evaluation only
 
     def take(self, idx: Sequence[int] | NDArray[np.int64]) -> Featurized:
         ix = np.asarray(idx, dtype=np.int64)
-        return Featurized(self.dense[ix], [self.slots[i] for i in ix], self.buckets)
+        emb = self.emb[ix] if self.emb is not None else None
+        return Featurized(self.dense[ix], [self.slots[i] for i in ix], self.buckets, emb)
 
 
 def cap_per_source(sources: Sequence[str], cap: int, seed: int = 0) -> NDArray[np.int64]:
@@ -122,16 +126,23 @@ def standardize_stats(x: FloatArray) -> tuple[FloatArray, FloatArray]:
     return mean, scale
 
 
-def _design(feats: Featurized, mean: FloatArray, scale: FloatArray, recipe: Recipe) -> Any:
+def _design(
+    feats: Featurized,
+    mean: FloatArray,
+    scale: FloatArray,
+    recipe: Recipe,
+    emb_stats: tuple[FloatArray, FloatArray] | None = None,
+) -> Any:
     from scipy import sparse
 
     n, d = feats.dense.shape
     blocks = []
-    if recipe.representation in ("hand", "mix"):
+    base = recipe.representation.removesuffix("+emb")
+    if base in ("hand", "mix"):
         blocks.append(sparse.csr_matrix(np.where(np.isfinite(feats.dense), (feats.dense - mean) / scale, 0.0)))
     else:
         blocks.append(sparse.csr_matrix((n, d)))
-    if recipe.representation in ("hash", "mix"):
+    if base in ("hash", "mix"):
         lengths = np.asarray([len(s) for s in feats.slots])
         indptr = np.concatenate([[0], np.cumsum(lengths)])
         cols = np.concatenate(feats.slots) if n else np.zeros(0, dtype=np.int64)
@@ -139,6 +150,10 @@ def _design(feats: Featurized, mean: FloatArray, scale: FloatArray, recipe: Reci
         blocks.append(sparse.csr_matrix((vals, cols, indptr), shape=(n, feats.buckets)))
     else:
         blocks.append(sparse.csr_matrix((n, feats.buckets)))
+    if "emb" in recipe.representation.split("+"):
+        if feats.emb is None or emb_stats is None:
+            raise ValueError(f"representation {recipe.representation!r} needs prompt embeddings")
+        blocks.append(sparse.csr_matrix((feats.emb - emb_stats[0]) / emb_stats[1]))
     return sparse.hstack(blocks, format="csr")
 
 
@@ -303,6 +318,29 @@ def train_artifact(
         ref_quantiles=np.asarray(quantiles, dtype=np.float64),
         meta=info,
     )
+
+
+def heldout_gains(rows: Sequence[Any], feats: Featurized, test: Featurized, recipe: Recipe) -> FloatArray:
+    """``P(strong) - P(weak)`` on ``test`` from the ``strong``/``weak`` heads fitted on ``rows`` exactly
+    as ``train_artifact`` fits them, without building an artifact (which cannot hold embedding
+    weights): the evaluation path of the embedding representations."""
+    if recipe.max_rows_per_source:
+        keep = cap_per_source([r.source for r in rows], recipe.max_rows_per_source)
+        rows, feats = [rows[i] for i in keep], feats.take(keep)
+    mean, scale = standardize_stats(feats.dense)
+    emb_stats = None
+    if feats.emb is not None:
+        emb_stats = (feats.emb.mean(axis=0), feats.emb.std(axis=0) + 1e-6)
+    x = _design(feats, mean, scale, recipe, emb_stats)
+    x_test = _design(test, mean, scale, recipe, emb_stats)
+    targets = build_targets(rows, replace(recipe, profiles=False))
+    weight = row_weights(targets.sources, recipe.balance_sources)
+    n_groups = int(targets.sources.max()) + 1
+    groups = targets.sources if recipe.fixed_effects else None
+    strong, weak = (fit_head(x, y, weight, groups, n_groups, recipe.c) for y in targets.values[:2])
+    logit = np.stack([x_test @ strong.w + strong.b, x_test @ weak.w + weak.b], axis=1)
+    p = 0.5 * (1.0 + np.tanh(0.5 * logit))
+    return np.asarray(p[:, 0] - p[:, 1], dtype=np.float64)
 
 
 def fit_offsets(

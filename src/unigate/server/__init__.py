@@ -12,11 +12,11 @@ CONFIG_ENV = "UNIGATE_CONFIG"
 OVERRIDES_ENV = "UNIGATE_SERVE_OVERRIDES"  # JSON: config sections `unigate serve` changed for its workers
 
 
-def create_app(config: GatewayConfig) -> App:
+def create_app(config: GatewayConfig, *, state_socket: str | None = None) -> App:
     """Build the ASGI app for ``config`` (see :mod:`unigate.composition`)."""
     from unigate.composition import build_app
 
-    return build_app(config)
+    return build_app(config, state_socket=state_socket)
 
 
 def app_factory() -> App:
@@ -26,4 +26,6 @@ def app_factory() -> App:
     overrides = json.loads(os.environ.get(OVERRIDES_ENV) or "{}")
     for section, values in overrides.items():  # what `unigate serve` changed on its command line
         config = config.model_copy(update={section: getattr(config, section).model_copy(update=values)})
-    return create_app(config)
+    from unigate.state.wire import SOCKET_ENV
+
+    return create_app(config, state_socket=os.environ.get(SOCKET_ENV) or None)

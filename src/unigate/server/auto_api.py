@@ -43,7 +43,10 @@ def register(routes: Routes, services: Services) -> None:
         return json_response({"object": "feedback", "request_id": record["request_id"], "recorded": True})
 
     async def get_policies(request: Request, principal: Principal) -> Response:
-        data = [{"id": name, **visible(policy.describe(), principal)} for name, policy in auto.policies().items()]
+        data = [
+            {"id": name, **visible(policy.describe(), principal)}
+            for name, policy in (await auto.prepared_policies()).items()
+        ]
         return json_response({"object": "list", "data": data})
 
     async def get_stats(request: Request, principal: Principal) -> Response:

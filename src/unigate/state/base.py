@@ -28,6 +28,9 @@ Amounts are integers (balances in nano-USD), so sums are exact.
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -138,6 +141,11 @@ class StateBackend(Protocol):
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int: ...
 
     async def aclose(self) -> None: ...
+
+
+def default_consumer() -> str:
+    """A queue consumer name unique to this process (Redis's consumer group tracks deliveries by it)."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 def retry_after_from_buckets(

@@ -110,6 +110,10 @@ class MemoryHealthStore:
     def cached(self, deployment_id: str) -> Circuit | None:
         return self._circuits.get(deployment_id)
 
+    def circuits(self) -> dict[str, Circuit]:
+        """Every recorded circuit (what the state host sends a worker that connects)."""
+        return dict(self._circuits)
+
     async def failure(
         self,
         deployment_id: str,

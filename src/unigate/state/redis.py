@@ -13,9 +13,6 @@ expiries), ``b:`` balance counter (hash: spent), ``bh:`` reservations (hash hold
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -222,10 +219,6 @@ if redis.call('HSETNX', KEYS[1], 'spent', ARGV[1]) == 1 and tonumber(ARGV[2]) > 
 end
 return 1
 """
-
-
-def default_consumer() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 class RedisState:

@@ -299,3 +299,21 @@ def test_config_profiles_pin_a_candidate_to_a_profile() -> None:
     request = chat("hello")
     router.decide(ctx_for("auto/pinned"), request)
     assert request["model"] == "tiny"
+
+
+async def test_routers_load_on_the_first_auto_request_once_not_when_built() -> None:
+    import asyncio
+
+    gateway = Gateway(validate(N_MODEL_CONFIG), environ={})
+    loads: list[str] = []
+
+    def loader(name: str) -> ProfileScorer:
+        loads.append(name)
+        return ProfileScorer({"gpt-4o": 0.9, "gpt-4o-mini": 0.85, "llama-3.1-8b": 0.3})
+
+    router, _ = build_router(gateway.groups, Scorers(loader=loader))
+    assert loads == []  # an idle gateway holds no router (numpy, artifacts)
+    requests = [chat("What is 17 * 23?") for _ in range(5)]
+    await asyncio.gather(*(router.select(ctx_for("auto/target"), request) for request in requests))
+    assert len(loads) == 1  # once, for concurrent first requests
+    assert {request["model"] for request in requests} == {"mini"}  # profiles resolved before choosing

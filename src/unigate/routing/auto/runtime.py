@@ -5,7 +5,6 @@ HTTP routes (``POST /v1/feedback``, ``GET /v1/auto/policies``) are the server's
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 from unigate.routing.auto.accounting import AutoHook
@@ -41,7 +40,13 @@ def build_router(
         policies[name] = policy
     live = LiveStats(health, stats)
     router = AutoRouter(
-        models, policies, auto.default_policy, scorers or Scorers(), live, record_prompts=auto.record_prompts
+        models,
+        policies,
+        auto.default_policy,
+        scorers or Scorers(),
+        live,
+        record_prompts=auto.record_prompts,
+        prepare=lambda selector: prepare(selector, models.catalog),
     )
     candidates = {c.name: c for p in policies.values() for c in p.candidates}
     prompts = PromptStore(config.data_dir, auto.max_recorded_prompts) if auto.record_prompts else None
@@ -72,13 +77,19 @@ class AutoRuntime:
         self.feedback = FeedbackStore(models.config.data_dir)
 
     async def startup(self) -> None:
-        await asyncio.to_thread(prepare, self.router, self.catalog)
+        # the routers load on the first auto request (AutoRouter.prepared): an idle gateway that
+        # is never asked for auto routing does not hold numpy and the router artifacts
         if self.hook.prompts is not None:
             await self.hook.prompts.start()
 
     async def shutdown(self) -> None:
         if self.hook.prompts is not None:
             await self.hook.prompts.stop()
+
+    async def prepared_policies(self) -> dict[str, Policy]:
+        """``policies()`` with thresholds resolved from the routers (loading them if needed)."""
+        await self.router.prepared()
+        return self.policies()
 
     def policies(self) -> dict[str, Policy]:
         """Every name a client may send (``auto``, ``auto/<policy>``) → its policy."""

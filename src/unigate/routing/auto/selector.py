@@ -16,7 +16,10 @@ Per request: constraints (``constraints.py``) → price/quality frontier and tie
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from unigate.errors import BadRequest, model_not_found
@@ -37,6 +40,9 @@ MAX_REJECTED_HEADER = 1000
 MAX_PENDING_PROMPTS = 10000
 
 
+log = logging.getLogger("unigate.routing")
+
+
 class NoEligibleModel(BadRequest):
     default_code = "no_eligible_model"
 
@@ -51,8 +57,13 @@ class AutoRouter:
         live: LiveView | None,
         *,
         record_prompts: bool = False,
+        prepare: Callable[[AutoRouter], None] | None = None,
     ) -> None:
         self._groups = groups
+        # loads the learned routers (numpy and their artifacts, ~24 MB) and resolves thresholds
+        # from them: on the first request that needs it, not at start-up (runtime.prepare)
+        self._prepare = prepare
+        self._preparing: asyncio.Future[None] | None = None
         self.policies = policies
         self.default_policy = default_policy
         self.scorers = scorers
@@ -90,7 +101,23 @@ class AutoRouter:
             raise model_not_found(model, reason="policy", available=", ".join(self._by_name))
         return policy
 
+    async def prepared(self) -> None:
+        """Load the routers once, off the event loop; concurrent first requests wait together."""
+        if self._prepare is None:
+            return
+        if self._preparing is None:
+            self._preparing = asyncio.ensure_future(asyncio.to_thread(self._prepare, self))
+        try:
+            await asyncio.shield(self._preparing)
+        except asyncio.CancelledError:
+            raise  # this request went away; the loading goes on for the next
+        except Exception:  # the configured thresholds stand; the strong tier covers a missing router
+            log.exception("auto routing: could not load the routers")
+        self._prepare = None
+
     async def select(self, ctx: RequestContext, request: dict[str, Any]) -> None:
+        if self._prepare is not None:
+            await self.prepared()
         self.decide(ctx, request)
 
     def decide(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
