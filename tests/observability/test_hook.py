@@ -206,7 +206,7 @@ def test_time_series_memory_is_bounded_by_deployments_and_active_keys_not_by_tim
     series = TimeSeries(clock=lambda: now[0])
 
     def busy_minute() -> None:
-        for tick in range(6):  # every key once per 10 s bucket
+        for _tick in range(6):  # every key once per 10 s bucket
             for key in range(500):
                 series.record(
                     ("m", "d", "p", f"k{key}"),

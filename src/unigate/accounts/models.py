@@ -36,8 +36,22 @@ def new_id(kind: str) -> str:
     return f"{kind}_{secrets.token_hex(8)}"
 
 
+# The period each kind of budget is in now: every request of a key with a budget needs its
+# bounds, which change once a day at most (computing them costs a few datetime objects).
+_CURRENT: dict[str, tuple[float, float]] = {}
+
+
 def period_bounds(period: str, now: float) -> tuple[float, float]:
     """[start, end) of the UTC day / ISO week (Monday) / calendar month containing ``now``."""
+    current = _CURRENT.get(period)
+    if current is not None and current[0] <= now < current[1]:
+        return current
+    bounds = _period_bounds(period, now)
+    _CURRENT[period] = bounds
+    return bounds
+
+
+def _period_bounds(period: str, now: float) -> tuple[float, float]:
     moment = datetime.fromtimestamp(now, UTC)
     day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
     if period == "day":

@@ -12,8 +12,14 @@ from unigate.server.connections import STATE_KEY, ConnectionLimits
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a header deadline and a connection cap."""
+    """uvicorn's httptools protocol with a header deadline and a connection cap.
 
+    The deadline is a time, not a timer per request: a new message moves it, complete headers
+    clear it, and one timer per connection checks it when it fires (and follows a deadline that
+    moved on). Arming and cancelling a loop timer for every request of a keep-alive connection
+    cost ~2.5 µs each, a few percent of a request's whole CPU time under load."""
+
+    _header_deadline: float | None = None  # loop time by which the current headers must be complete
     _header_timer: asyncio.TimerHandle | None = None
 
     def _limits(self) -> ConnectionLimits | None:
@@ -38,23 +44,28 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._arm(limits)
 
     def on_headers_complete(self) -> None:
-        self._disarm()
+        self._header_deadline = None  # a timer still armed finds nothing to do
         super().on_headers_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
-    def _arm(self, limits: ConnectionLimits) -> None:
-        self._disarm()
-        self._header_timer = self.loop.call_later(limits.header_timeout, self._headers_too_slow)
-
-    def _disarm(self) -> None:
+        self._header_deadline = None
         if self._header_timer is not None:
             self._header_timer.cancel()
             self._header_timer = None
+        super().connection_lost(exc)
 
-    def _headers_too_slow(self) -> None:
+    def _arm(self, limits: ConnectionLimits) -> None:
+        self._header_deadline = self.loop.time() + limits.header_timeout
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_at(self._header_deadline, self._check_headers)
+
+    def _check_headers(self) -> None:
         self._header_timer = None
+        deadline = self._header_deadline
+        if deadline is None:
+            return  # the headers came in time; the next message arms the timer again
+        if self.loop.time() < deadline:  # a later message, still within its own deadline
+            self._header_timer = self.loop.call_at(deadline, self._check_headers)
+            return
         if not self.transport.is_closing():
             self.transport.close()
