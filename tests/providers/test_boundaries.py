@@ -33,6 +33,8 @@ ALLOWED_IMPORTS = frozenset(
         "unigate.providers.passthrough",
         # providers' own Batch APIs, which the batch runner drives through this seam only
         "unigate.providers.batch_api",
+        # where the bundled local model's file is (router training measures its embeddings)
+        "unigate.providers.local.engine",
     }
 )
 
