@@ -84,6 +84,29 @@ async def test_a_refused_row_is_quarantined_and_the_rest_are_written(database_ur
     await store.aclose()
 
 
+async def test_one_batch_over_many_keys_adds_each_key_and_team_its_own_spend(database_url, tmp_path: Path):
+    config = GatewayConfig.model_validate({"database_url": database_url, "data_dir": str(tmp_path)})
+    store = Store(create_engine(config))
+    await upgrade(store.engine)
+    team_ids = ["team_" + uuid.uuid4().hex[:12] for _ in range(2)]
+    for team_id in team_ids:
+        await store.insert_team({"id": team_id, "name": team_id})
+    key_ids = ["key_" + uuid.uuid4().hex[:12] for _ in range(40)]
+    for n, key_id in enumerate(key_ids):
+        team_id = team_ids[n % 2]
+        values = {"id": key_id, "name": "k", "secret_hash": hash_secret(key_id), "prefix": "sk", "team_id": team_id}
+        await store.insert_key(values)
+    # each key i is charged i+1 twice in the batch (and key 0 once more at no cost)
+    rows = [_row(key_id, n + 1, team_id=team_ids[n % 2]) for n, key_id in enumerate(key_ids)] * 2
+    rows = [{**row, "request_id": uuid.uuid4().hex} for row in rows] + [_row(key_ids[0], 0)]
+    assert await store.insert_usage(rows) == len(rows)
+    for n, key_id in enumerate(key_ids):
+        assert (await store.key(key_id)).spent_nusd == 2 * (n + 1)
+    for t, team_id in enumerate(team_ids):
+        assert (await store.team(team_id)).spent_nusd == sum(2 * (n + 1) for n in range(t, 40, 2))
+    await store.aclose()
+
+
 def test_a_model_name_longer_than_the_ledger_column_is_a_400_naming_model(start_gateway, make_upstream):
     upstream = make_upstream()
     gateway = start_gateway(

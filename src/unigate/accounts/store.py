@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, case, func, select, update
+from sqlalchemy import Row, and_, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -160,10 +160,17 @@ class Store:
             if team_id and cost:
                 by_team[team_id] += cost
         for table, totals in ((keys, by_key), (teams, by_team)):
-            for row_id in sorted(totals):  # a fixed order: no deadlocks between replicas
-                await conn.execute(
-                    update(table).where(table.c.id == row_id).values(spent_nusd=table.c.spent_nusd + totals[row_id])
-                )
+            if not totals:
+                continue
+            # one statement executed for many rows: a batch spread over hundreds of keys is one
+            # round trip to the driver, not one per key (which kept the flusher behind the traffic)
+            statement = (
+                update(table)
+                .where(table.c.id == bindparam("row_id"))
+                .values(spent_nusd=table.c.spent_nusd + bindparam("amount"))
+            )
+            # a fixed order: no deadlocks between replicas
+            await conn.execute(statement, [{"row_id": row_id, "amount": totals[row_id]} for row_id in sorted(totals)])
 
     async def reachable(self) -> bool:
         """Whether the database answers at all (to tell a refused row from a database away)."""
