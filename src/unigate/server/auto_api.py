@@ -64,12 +64,9 @@ async def check_owner(accounts: AccountsRuntime | None, hook: AutoHook, request_
     """Feedback is taken for the caller's own requests only (an admin's for any): the id must be
     a recent request of this process or in the ledger, made with the caller's key. Another key's
     id gets the same answer as an unknown one."""
-    if request_id in hook.owners:
-        found, owner = True, hook.owners[request_id]
-    elif accounts is not None:
+    found, owner = hook.owners.find(request_id)
+    if not found and accounts is not None:
         found, owner = await accounts.store.request_owner(request_id)
-    else:
-        found, owner = False, None
     if found and (principal.is_admin or owner == principal.key_id):
         return
     raise NotFound(

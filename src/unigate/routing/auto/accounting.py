@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from unigate.routing.auto.candidates import Candidate
+from unigate.routing.auto.owners import RecentOwners
 from unigate.routing.auto.stats import LiveStats
 from unigate.routing.auto.traffic import AutoTraffic
 
@@ -45,16 +45,13 @@ class AutoHook:
         self.candidates = candidates
         self.prompts = prompts
         self.traffic = traffic if traffic is not None else AutoTraffic()
-        self.owners: OrderedDict[str, str | None] = OrderedDict()
+        self.owners = RecentOwners(MAX_OWNERS)
 
     async def before(self, ctx: RequestContext, request: dict[str, Any]) -> None:
         return None
 
     async def after(self, ctx: RequestContext) -> None:
-        owners = self.owners
-        owners[ctx.request_id] = ctx.principal.key_id
-        if len(owners) > MAX_OWNERS:
-            owners.popitem(last=False)
+        self.owners.add(ctx.request_id, ctx.principal.key_id)
         try:
             self.live.record(ctx)
             auto = ctx.extras.get("auto")
