@@ -11,7 +11,9 @@
 #   bash benchmarks/run_overhead.sh
 #   GATEWAYS="unigate=. before=main" bash benchmarks/run_overhead.sh   # this tree next to a git rev
 #   (a GATEWAYS entry may also name a source folder: "exp=/tmp/src" runs /tmp/src/unigate)
-# env: DURATION (s per wrk run, 10), ROUNDS (sweeps; the report takes each figure's median, 1), BENCH_CONFIG (gateway config, benchmarks/bench.yaml), BENCH_KEY,
+# Each gateway gets its own data_dir and a virtual key with a monthly budget, made through its admin
+# API with BENCH_MASTER (the config's master key): the default features all run on every request.
+# env: DURATION (s per wrk run, 10), ROUNDS (sweeps; the report takes each figure's median, 1), BENCH_CONFIG (gateway config, benchmarks/bench.yaml), BENCH_MASTER,
 #      UNIGATE_PYTHON (interpreter with unigate's deps, $repo/.venv/bin/python), WITH_LITELLM=1,
 #      RESULTS (raw result lines, /tmp/unigate-bench-results.txt)
 # The thin proxies run from a venv built from PyPI in /tmp/unigate-bench-ceiling on first use.
@@ -56,8 +58,10 @@ for spec in "${gateways[@]}"; do
     src=/tmp/unigate-bench-src-$name && rm -rf "$src" && mkdir -p "$src"
     git -C "$repo" archive "$rev" src | tar -x -C "$src" --strip-components=1
   fi
-  PYTHONPATH=$src${PYTHONPATH:+:$PYTHONPATH} UNIGATE_LOG_LEVEL=WARNING taskset -c 0 "$py" -m unigate.cli serve -c "$config" --port $port \
-    --no-local > "/tmp/unigate-bench-$name.log" 2>&1 & pids+=($!)
+  data=/tmp/unigate-bench-data-$name && rm -rf "$data" && mkdir -p "$data"  # its own ledger and journal
+  { cat "$config"; echo "data_dir: $data"; } > "$data/bench.yaml"
+  PYTHONPATH=$src${PYTHONPATH:+:$PYTHONPATH} UNIGATE_LOG_LEVEL=WARNING taskset -c 0 "$py" -m unigate.cli serve -c "$data/bench.yaml" \
+    --port $port --no-local > "/tmp/unigate-bench-$name.log" 2>&1 & pids+=($!)
   gateway_pids+=("$name=$!")
   targets+=("$name=http://127.0.0.1:$port")
   port=$((port + 1))
@@ -77,11 +81,22 @@ for t in "${targets[@]}"; do
   esac
 done
 
+# each gateway is called with a virtual key of its own, with a budget (the thin proxies ignore it)
+declare -A keys=()
+for g in "${gateway_pids[@]}"; do
+  for t in "${targets[@]}"; do
+    [ "${t%%=*}" = "${g%%=*}" ] || continue
+    keys[${g%%=*}]=$(curl -sf -XPOST "${t#*=}/admin/keys" -H "authorization: Bearer ${BENCH_MASTER:-sk-bench-master}" \
+      -H 'content-type: application/json' -d '{"name":"bench","budget":1000000,"budget_period":"month","rpm":1000000000}' \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+  done
+done
+
 run() {  # MODE CONNECTIONS NAME URL
-  local stream=0 model=gpt-4o-mini
+  local stream=0 model=gpt-4o-mini key=${keys[$3]:-${BENCH_KEY:-sk-bench}}
   [ "$1" = sse ] && stream=1 && model=gpt-4o-mini-stream
-  [ "$3" = litellm ] && model=gpt-4o-mini
-  BENCH_STREAM=$stream BENCH_MODEL=$model taskset -c 1 wrk -t1 -c"$2" -d"${dur}s" --timeout 10s -s "$here/wrk.lua" "$4" \
+  [ "$3" = litellm ] && model=gpt-4o-mini key=sk-bench
+  BENCH_KEY=$key BENCH_STREAM=$stream BENCH_MODEL=$model taskset -c 1 wrk -t1 -c"$2" -d"${dur}s" --timeout 10s -s "$here/wrk.lua" "$4" \
     | grep RESULT | sed "s/^RESULT/$1 $2 $3/" | tee -a "$results"
 }
 : > "$results"
