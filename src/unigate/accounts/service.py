@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import logging
 import time
+from functools import partial
 from typing import Any
 
 from unigate.accounts.models import Account, Limits, hash_secret, limits_from_row, to_usd
@@ -51,6 +52,7 @@ class AccountsService:
         self.store = store
         self.users = UserStore(store.engine)
         self._cache: dict[str, tuple[Principal | None, float]] = {}
+        self._loading: dict[str, asyncio.Future[Principal | None]] = {}
         self._has_keys: tuple[bool, float] | None = None
         self._version: bytes | None = None
         self._version_checked = 0.0
@@ -68,7 +70,7 @@ class AccountsService:
             principal = cached[0]
         else:
             try:
-                principal = await self._load(digest)
+                principal = await self._load_once(digest)
             except Exception as exc:
                 # the database is away: a key this process knows keeps its last known answer
                 # (no change can be made while it is away); an unknown key must wait
@@ -84,6 +86,22 @@ class AccountsService:
         if account.expires_at is not None and account.expires_at <= time.time():
             return None
         return principal
+
+    async def _load_once(self, digest: str) -> Principal | None:
+        """One database lookup per key at a time: when a cached entry expires under load, every
+        request in flight for that key would otherwise query at once (32 connections → 32 queries,
+        each on a pool connection and, with SQLite, a driver thread opened and closed for it)."""
+        loading = self._loading.get(digest)
+        if loading is None:
+            loading = self._loading[digest] = asyncio.ensure_future(self._load(digest))
+            loading.add_done_callback(partial(self._loaded, digest))
+        return await asyncio.shield(loading)  # a cancelled caller leaves the lookup to the others
+
+    def _loaded(self, digest: str, loading: asyncio.Future[Principal | None]) -> None:
+        if self._loading.get(digest) is loading:
+            del self._loading[digest]
+        if not loading.cancelled():
+            loading.exception()  # retrieved: each caller that still waits has it raised too
 
     async def _load(self, digest: str) -> Principal | None:
         row = await self.store.key_by_hash(digest)
@@ -155,6 +173,7 @@ class AccountsService:
     async def changed(self) -> None:
         """Call after any change to keys or teams: this process forgets at once, others within ~1 s."""
         self._cache.clear()
+        self._loading.clear()  # a lookup started before the change may read the old row
         self._has_keys = None
         try:
             self._version = str(await self.state.incr(VERSION_KEY)).encode()
@@ -176,6 +195,7 @@ class AccountsService:
             if version != self._version:
                 if self._version is not None or version is not None:
                     self._cache.clear()
+                    self._loading.clear()
                     self._has_keys = None
                 self._version = version
 
