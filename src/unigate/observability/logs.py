@@ -20,6 +20,8 @@ from typing import IO, Any
 
 import orjson
 
+from unigate.threads import yield_to_loop
+
 REQUEST_LOGGER = "unigate.requests"
 FIELDS_ATTR = "unigate_fields"
 
@@ -158,6 +160,7 @@ class LogSetup:
             self._batches.put(batch)
 
     def _write_batches(self) -> None:
+        yield_to_loop()  # formatting and writing lines never interrupts the serving loop
         while True:
             batch = self._batches.get()
             if batch is None:
