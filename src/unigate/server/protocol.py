@@ -1,12 +1,13 @@
-"""uvicorn's httptools protocol with the limits of ``connections.py``: a header deadline and a
-connection cap (``unigate serve`` passes it as uvicorn's ``http`` protocol)."""
+"""uvicorn's httptools protocol with the limits of ``connections.py`` (a header deadline and a
+connection cap) and responses of known length sent in one write (``unigate serve`` passes it as
+uvicorn's ``http`` protocol)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from unigate.server.connections import STATE_KEY, ConnectionLimits
 
@@ -46,6 +47,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._header_deadline = None  # a timer still armed finds nothing to do
         super().on_headers_complete()
+        # the cycle's task is created but has not run: it will send through the subclass
+        if type(self.cycle) is RequestResponseCycle:
+            self.cycle.__class__ = CoalescingCycle
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._header_deadline = None
@@ -69,3 +73,61 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         if not self.transport.is_closing():
             self.transport.close()
+
+
+class _Held:
+    """Stands in for the transport while a response's head is held back: collects writes."""
+
+    __slots__ = ("closing", "parts")
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.parts.append(data)
+
+    def close(self) -> None:
+        self.closing = True  # "connection: close": closed once the held bytes are written
+
+
+class CoalescingCycle(RequestResponseCycle):
+    """uvicorn's request cycle, sending a response of known length in one write.
+
+    uvicorn writes the status line and headers as soon as ``http.response.start`` arrives, then
+    the body: two ``send`` syscalls, each of which (on loopback and on a LAN alike) pays the
+    TCP stack and a wake-up of the peer. When the start message carries a ``content-length``
+    the body follows at once (``Response.send_to``), so the head waits for it and both leave
+    together. Streams (no length) are written as before: their head goes out before the first
+    event is ready."""
+
+    _head: _Held | None = None
+
+    async def send(self, message: Any) -> None:
+        kind = message["type"]
+        if kind == "http.response.start" and not self.response_started and _has_length(message):
+            real, self._head = self.transport, _Held()
+            self.transport = self._head  # type: ignore[assignment]
+            try:
+                await super().send(message)
+            finally:
+                self.transport = real
+            return
+        head = self._head
+        if head is None or kind != "http.response.body":
+            await super().send(message)
+            return
+        self._head, real = None, self.transport
+        self.transport = head  # type: ignore[assignment]
+        try:
+            await super().send(message)
+        finally:
+            self.transport = real
+        if not self.disconnected:
+            real.write(b"".join(head.parts))
+        if head.closing:
+            real.close()
+
+
+def _has_length(message: Any) -> bool:
+    return any(name.lower() == b"content-length" for name, _ in message.get("headers", ()))
