@@ -69,33 +69,34 @@ def usage_row(ctx: RequestContext, cost_nusd: int, now: float | None = None) -> 
     }
 
 
-def _column_bounds() -> dict[str, tuple[str, int]]:
-    bounds: dict[str, tuple[str, int]] = {}
+def _column_bounds() -> tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]:
+    """``(text columns, integer columns)``, each as ``(name, bound)``."""
+    texts: list[tuple[str, int]] = []
+    ints: list[tuple[str, int]] = []
     for column in ledger.columns:
         length = getattr(column.type, "length", None)
         if length:
-            bounds[column.name] = ("text", int(length))
+            texts.append((column.name, int(length)))
         elif isinstance(column.type, BigInteger):
-            bounds[column.name] = ("int", 2**63 - 1)
+            ints.append((column.name, 2**63 - 1))
         elif isinstance(column.type, Integer):
-            bounds[column.name] = ("int", 2**31 - 1)
-    return bounds
+            ints.append((column.name, 2**31 - 1))
+    return tuple(texts), tuple(ints)
 
 
-_BOUNDS = _column_bounds()
+_TEXTS, _INTS = _column_bounds()
 
 
 def fit_row(row: dict[str, Any]) -> dict[str, Any]:
     """The row cut to what its table can hold (a value from an upstream or a client must not
-    make the database refuse a charge)."""
-    for name, (kind, bound) in _BOUNDS.items():
+    make the database refuse a charge, nor an integer past 64 bits the encoder)."""
+    for name, bound in _TEXTS:
         value = row.get(name)
-        if value is None:
-            continue
-        if kind == "text":
-            if isinstance(value, str) and len(value) > bound:
-                row[name] = value[:bound]
-        elif isinstance(value, int) and not isinstance(value, bool) and not -bound <= value <= bound:
+        if isinstance(value, str) and len(value) > bound:
+            row[name] = value[:bound]
+    for name, bound in _INTS:
+        value = row.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and not -bound <= value <= bound:
             row[name] = max(-bound, min(bound, value))
     return row
 
