@@ -176,6 +176,7 @@ def test_sign_up_key_usage_and_top_up(gateway, browsers, mailbox, stripe):
 def test_csrf_is_required_on_every_mutation(gateway, browsers, mailbox):
     browser = sign_up(gateway, browsers, mailbox, "carol@example.test")
     good = browser.csrf
+    assert good
     # a session cookie alone (what a forged cross-site request carries) changes nothing
     for method, path, body in (
         ("POST", "/portal/api/keys", {"name": "forged"}),
@@ -184,7 +185,8 @@ def test_csrf_is_required_on_every_mutation(gateway, browsers, mailbox):
     ):
         bare = browser.send(method, path, body, csrf=False)
         assert bare.status_code == 403 and bare.json()["error"]["code"] == "csrf_failed", (path, bare.text)
-        wrong = browser.send(method, path, body, csrf=False, headers={"x-csrf-token": "x" + (good or "")[1:]})
+        forged = ("y" if good.startswith("x") else "x") + good[1:]  # one character off, never the token itself
+        wrong = browser.send(method, path, body, csrf=False, headers={"x-csrf-token": forged})
         assert wrong.status_code == 403, path
     # the right token from another site's page is still refused by its Origin
     cross = browser.post("/portal/api/keys", {"name": "cross"}, headers={"origin": "https://evil.example"})
