@@ -15,7 +15,7 @@ work was the ceiling. What it keeps, each checked in tests/providers/test_upstre
   finished (client gone, cancelled task, error) drops the connection instead of pooling it;
 - **TLS**: certificates are verified against the system store; ``SSL_CERT_FILE`` /
   ``SSL_CERT_DIR`` name another (a private CA);
-- **its I/O thread** yields to the event loop (:mod:`unigate.threads`);
+- **its I/O thread** yields to a busy event loop (:mod:`unigate.threads`);
 - **proxies**: ``HTTP_PROXY`` / ``HTTPS_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY`` from the environment.
 
 URLs are parsed by the WHATWG rules, which resolve ``%2E%2E`` segments like ``..``: that is why
@@ -33,12 +33,12 @@ from pyreqwest.exceptions import BodyDecodeError, ConnectError, NetworkError, Re
 from pyreqwest.request import StreamRequest
 from pyreqwest.response import Response
 
-from unigate.threads import threads_named, yield_to_loop
+from unigate.threads import BUSY_HELPERS, threads_named
 from unigate.types import Timeouts
 
 _IDLE = timedelta(seconds=60)
 _READ_AHEAD = 1  # bytes: hand each chunk over as it arrives
-_RUNTIME_THREAD = "pyreqwest"  # the client's I/O thread: a batch thread (unigate/threads.py)
+_RUNTIME_THREAD = "pyreqwest"  # the clients' I/O thread: a batch thread while busy (unigate/threads.py)
 
 
 class Streamed:
@@ -78,8 +78,7 @@ class Upstream:
             if read is not None:
                 builder = builder.read_timeout(timedelta(seconds=read))
             client = self._clients[(connect, read)] = builder.build()
-            for thread in threads_named(_RUNTIME_THREAD):  # it exists once a client is built
-                yield_to_loop(thread)
+            BUSY_HELPERS.attach(threads_named(_RUNTIME_THREAD))  # it exists once a client is built
         return client
 
     async def fetch(

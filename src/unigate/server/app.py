@@ -33,6 +33,7 @@ from unigate.server.http import (
     read_body,
 )
 from unigate.server.routes import Route, Routes, openai_error
+from unigate.threads import BUSY_HELPERS
 from unigate.types import new_request_id
 
 log = logging.getLogger("unigate.server")
@@ -168,6 +169,13 @@ class App:
         await self.gateway.aclose()
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        BUSY_HELPERS.enter()
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            BUSY_HELPERS.leave()
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()
         id_header = (b"x-request-id", request_id.encode())
         request = Request(scope, receive)
