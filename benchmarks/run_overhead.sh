@@ -112,7 +112,11 @@ for round in $(seq "$rounds"); do  # rounds spread each target's runs over time:
   done
 done
 for g in "${gateway_pids[@]}"; do
-  echo "# ${g%%=*} RSS after the runs: $(awk '/VmRSS/ {printf "%.0f MB", $2/1024}' "/proc/${g#*=}/status")"
+  # context switches of all its threads (a helper thread preempting the loop shows up here)
+  switches=$(cat /proc/"${g#*=}"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}')
+  served=$(awk -v n="${g%%=*}" '$3 == n {sub("total=", "", $10); s += $10} END {print s + 0}' "$results")
+  echo "# ${g%%=*} RSS after the runs: $(awk '/VmRSS/ {printf "%.0f MB", $2/1024}' "/proc/${g#*=}/status");" \
+    "context switches: $switches ($(awk -v s="$switches" -v r="$served" 'BEGIN {printf "%.2f", r ? s / r : 0}') per request served)"
 done
 echo
 python3 "$here/report.py" "$results"
