@@ -6,9 +6,11 @@ import tracemalloc
 from pathlib import Path
 
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from unigate.state import Charge
-from unigate.state.memory import MemoryState
+from unigate.state.memory import MemoryState, _Balance
 
 
 async def test_unacknowledged_records_survive_a_restart(tmp_path: Path) -> None:
@@ -77,3 +79,46 @@ async def test_queued_records_hold_only_their_own_bytes(tmp_path: Path) -> None:
     assert held / 200 < 1024, f"{held / 200:.0f} bytes per queued record"
     assert [record for _, record in await state.queue_read("ledger", "c", 2)] == [row(0), row(1)]
     await state.aclose()
+
+
+# -- the held sum of a spend counter ----------------------------------------------------------
+
+_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["hold", "release", "extend", "tick"]),
+        st.integers(0, 5),  # holder
+        st.integers(0, 1_000),  # amount
+        st.floats(0, 40, allow_nan=False),  # seconds: expiry from now, or time passing
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_STEPS)
+def test_the_held_sum_matches_the_live_holds(steps):
+    """``reserved`` (a running sum, expired holds dropped once the earliest expiry passed)
+    equals the sum of the holds that have not expired, whatever happens in between."""
+    balance = _Balance(0, None)
+    live: dict[str, tuple[int, float]] = {}
+    now = 0.0
+    for action, who, amount, seconds in steps:
+        holder = f"h{who}"
+        if action == "hold":
+            balance.reserved(now)  # as in MemoryState.admit: expired holds are gone before a new one
+            previous = live[holder][0] if holder in live else 0  # ``live`` keeps unexpired holds only
+            live[holder] = (previous + amount, now + seconds)
+            balance.hold(holder, amount, now + seconds)
+        elif action == "release":
+            live.pop(holder, None)
+            balance.release(holder)
+        elif action == "extend":
+            if holder in live:  # a refresh only ever moves an expiry later
+                later = max(live[holder][1], now + seconds)
+                live[holder] = (live[holder][0], later)
+                balance.extend(holder, later)
+        else:
+            now += seconds
+        expected = sum(amount for amount, expiry in live.values() if expiry > now)
+        assert balance.reserved(now) == expected
+        live = {h: v for h, v in live.items() if v[1] > now}

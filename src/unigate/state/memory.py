@@ -37,15 +37,46 @@ MEMORY_RECORDS = 20_000  # queued records held in memory per queue; the rest wai
 
 @dataclass(slots=True)
 class _Balance:
+    """A spend counter: what was charged, and what is held by requests in flight.
+
+    The sum of the holds is kept as they change, and expired holds are looked for only once
+    the earliest expiry has passed: summing every hold on every admission cost O(requests in
+    flight) each, so O(n²) over n concurrent requests on one key."""
+
     spent: int
     expires: float | None
     holds: dict[str, tuple[int, float]] = field(default_factory=dict)  # holder → (amount, expiry)
+    held: int = 0  # the sum of the holds' amounts
+    next_expiry: float = math.inf  # no hold expires before this (it may be earlier than the true first)
 
     def reserved(self, now: float) -> int:
-        dead = [h for h, (_, exp) in self.holds.items() if exp <= now]
-        for holder in dead:
-            del self.holds[holder]
-        return sum(amount for amount, _ in self.holds.values())
+        if now >= self.next_expiry:
+            for holder in [h for h, (_, exp) in self.holds.items() if exp <= now]:
+                self.held -= self.holds.pop(holder)[0]
+            self.next_expiry = min((exp for _, exp in self.holds.values()), default=math.inf)
+        return self.held
+
+    def hold(self, holder: str, amount: int, expiry: float) -> None:
+        """Add ``amount`` to what ``holder`` holds, which now expires at ``expiry``."""
+        previous = self.holds.get(holder)
+        if previous is not None:
+            amount += previous[0]
+            self.held -= previous[0]
+        self.holds[holder] = (amount, expiry)
+        self.held += amount
+        if expiry < self.next_expiry:
+            self.next_expiry = expiry
+
+    def release(self, holder: str) -> None:
+        previous = self.holds.pop(holder, None)
+        if previous is not None:
+            self.held -= previous[0]
+
+    def extend(self, holder: str, expiry: float) -> None:
+        """A later expiry for a hold (``next_expiry`` stays a safe lower bound)."""
+        previous = self.holds.get(holder)
+        if previous is not None:
+            self.holds[holder] = (previous[0], expiry)
 
 
 @dataclass(slots=True)
@@ -283,9 +314,7 @@ class MemoryState:
         for sem in semaphores:
             self._semaphores[sem.key][holder] = now + ttl
         for bal in balances:
-            balance = self._balances[bal.key]
-            previous = balance.holds.get(holder, (0, 0.0))[0]
-            balance.holds[holder] = (previous + bal.amount, now + ttl)
+            self._balances[bal.key].hold(holder, bal.amount, now + ttl)
         return Admission(True)
 
     async def settle(
@@ -305,7 +334,7 @@ class MemoryState:
             balance = self._balance(charge.key, now)
             if balance is None:
                 balance = self._balances[charge.key] = _Balance(0, None)
-            balance.holds.pop(holder, None)
+            balance.release(holder)
             balance.spent += charge.amount
         for add in windows:
             if add.amount:
@@ -319,8 +348,8 @@ class MemoryState:
                 holders[holder] = now + ttl
         for key in balances:
             balance = self._balance(key, now)
-            if balance is not None and holder in balance.holds:
-                balance.holds[holder] = (balance.holds[holder][0], now + ttl)
+            if balance is not None:
+                balance.extend(holder, now + ttl)
 
     # -- queues ----------------------------------------------------------------------------
 
