@@ -1,6 +1,7 @@
 """The cost of one admission and settlement on the in-process state (MemoryState: one process,
 or the state host of ``--workers N``) while N other requests on the same key are in flight,
-each holding a reservation on the key's budget. A request's cost should not grow with N.
+each holding a reservation on the key's budget and one of its concurrency slots. A request's
+cost should not grow with N.
 
     .venv/bin/python benchmarks/admission_scaling.py
     PYTHONPATH=/tmp/other/src .venv/bin/python benchmarks/admission_scaling.py   # another version
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from unigate.state import BalanceCheck, Charge, WindowCheck
+from unigate.state import BalanceCheck, Charge, SemaphoreCheck, WindowCheck
 from unigate.state.memory import MemoryState
 
 COUNTER = "budget:key:k1:month:0"
@@ -23,15 +24,16 @@ async def per_request_us(in_flight: int) -> float:
     await state.init_counter(COUNTER, 0)
     balances = [BalanceCheck(COUNTER, 10**15, 1_000)]
     windows = [WindowCheck("rpm:key:k1", 10**9, 60.0)]
+    slots = [SemaphoreCheck("conc:key:k1", 10**9)]
     for i in range(in_flight):  # the requests already in flight keep their holds
-        admission = await state.admit(f"held-{i}", 30.0, windows, (), balances)
+        admission = await state.admit(f"held-{i}", 30.0, windows, slots, balances)
         assert admission.ok
     start = time.perf_counter()
     for i in range(ROUNDS):
         holder = f"req-{i}"
-        admission = await state.admit(holder, 30.0, windows, (), balances)
+        admission = await state.admit(holder, 30.0, windows, slots, balances)
         assert admission.ok
-        await state.settle(holder, charges=[Charge(COUNTER, 900)])
+        await state.settle(holder, semaphores=[slots[0].key], charges=[Charge(COUNTER, 900)])
     return (time.perf_counter() - start) / ROUNDS * 1e6
 
 

@@ -221,6 +221,7 @@ class MemoryState:
         self._journal = Path(journal_dir) if journal_dir is not None else None
         self._windows: dict[str, dict[int, int]] = {}
         self._semaphores: dict[str, dict[str, float]] = {}
+        self._semaphore_next: dict[str, float] = {}  # no holder of the key expires before this
         self._balances: dict[str, _Balance] = {}
         self._values: dict[str, tuple[bytes, float | None]] = {}
         self._queues: dict[str, _Queue] = {}
@@ -254,9 +255,13 @@ class MemoryState:
     # -- semaphores ------------------------------------------------------------------------
 
     def _holders(self, key: str, now: float) -> dict[str, float]:
+        """The live holders of a concurrency slot; expired ones are looked for only once the
+        earliest expiry has passed (a scan per admission cost O(requests in flight))."""
         holders = self._semaphores.setdefault(key, {})
-        for holder in [h for h, exp in holders.items() if exp <= now]:
-            del holders[holder]
+        if now >= self._semaphore_next.get(key, math.inf):
+            for holder in [h for h, exp in holders.items() if exp <= now]:
+                del holders[holder]
+            self._semaphore_next[key] = min(holders.values(), default=math.inf)
         return holders
 
     # -- balances --------------------------------------------------------------------------
@@ -313,6 +318,8 @@ class MemoryState:
                 self._window_add(window_check.key, window_check.window, window_check.amount, now)
         for sem in semaphores:
             self._semaphores[sem.key][holder] = now + ttl
+            if now + ttl < self._semaphore_next.get(sem.key, math.inf):
+                self._semaphore_next[sem.key] = now + ttl
         for bal in balances:
             self._balances[bal.key].hold(holder, bal.amount, now + ttl)
         return Admission(True)
@@ -393,6 +400,7 @@ class MemoryState:
         self._balances.pop(key, None)
         self._windows.pop(key, None)
         self._semaphores.pop(key, None)
+        self._semaphore_next.pop(key, None)
 
     async def incr(self, key: str, amount: int = 1, ttl: float | None = None) -> int:
         current = await self.get(key)
