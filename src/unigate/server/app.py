@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from unigate.allocator import limit_arenas
 from unigate.context import Principal
 from unigate.errors import GatewayError
 from unigate.gateway import Gateway
@@ -145,6 +146,7 @@ class App:
                 return
 
     async def startup(self) -> None:
+        limit_arenas()  # before the helper threads start (unigate/allocator.py)
         await self.gateway.start()
         for step in self.lifecycle.startup:
             await step()
